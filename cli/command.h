@@ -1,0 +1,27 @@
+// What every subcommand file shares: how a library Status becomes an exit
+// code and a message on stderr.
+#ifndef LOCKSTEP_CLI_COMMAND_H_
+#define LOCKSTEP_CLI_COMMAND_H_
+
+#include <CLI/CLI.hpp>
+
+#include "core/status.h"
+
+namespace lockstep::cli {
+
+// Prints a failed status as "lockstep: error: ..." (or "regression:") and
+// returns the exit code DESIGN.md assigns it.
+int Report(const Status& status);
+
+// Each subcommand's file defines one of these: it adds the subcommand to
+// `parent`, binds its flags, and on parse sets `exit_code` from one library call.
+void RegisterDataSynth(CLI::App& data, int& exit_code);
+void RegisterDataBuild(CLI::App& data, int& exit_code);
+void RegisterDataImport(CLI::App& data, int& exit_code);
+void RegisterDataVerify(CLI::App& data, int& exit_code);
+void RegisterDataInspect(CLI::App& data, int& exit_code);
+void RegisterDataPreview(CLI::App& data, int& exit_code);
+
+}  // namespace lockstep::cli
+
+#endif  // LOCKSTEP_CLI_COMMAND_H_

@@ -1,0 +1,52 @@
+// lockstep: did this change alter training? The subcommands, one file each.
+#include <iostream>
+
+#include "cli/command.h"
+
+namespace lockstep::cli {
+
+int Report(const Status& status) {
+  if (status.ok()) return 0;
+  const char* kind = status.code() == Status::Code::kRegression ? "regression" : "error";
+  std::cerr << "lockstep: " << kind << ": " << status.message() << "\n";
+  return status.exit_code();
+}
+
+}  // namespace lockstep::cli
+
+int main(int argc, char** argv) {
+  using namespace lockstep::cli;
+  CLI::App app{
+      "lockstep: answers \"did this change alter training?\" with a number.\n"
+      "Bit-exact training fingerprints, pinned data, golden comparison and bisection.\n"
+      "Exit codes: 0 pass, 1 regression, 2 bad usage or input, 3 crash, 124 hang."};
+  app.set_version_flag("--version", "lockstep " LOCKSTEP_VERSION);
+  app.require_subcommand(1);
+  app.footer("Run `lockstep COMMAND --help` for a command's flags and an example.");
+  int exit_code = 0;
+
+  CLI::App* data = app.add_subcommand(
+      "data", "Pinned, blended training data: synthesize, build, import, verify, inspect, preview");
+  data->require_subcommand(1);
+  data->footer(
+      "Example, the embedded default data end to end:\n"
+      "  lockstep data synth --out out/data\n"
+      "  lockstep data verify --manifest out/data/manifest.toml\n"
+      "  lockstep data preview --manifest out/data/manifest.toml --steps 0:2");
+  RegisterDataSynth(*data, exit_code);
+  RegisterDataBuild(*data, exit_code);
+  RegisterDataImport(*data, exit_code);
+  RegisterDataVerify(*data, exit_code);
+  RegisterDataInspect(*data, exit_code);
+  RegisterDataPreview(*data, exit_code);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::Success& e) {
+    return app.exit(e);  // --help, --version
+  } catch (const CLI::Error& e) {
+    app.exit(e);  // prints the usage problem
+    return 2;
+  }
+  return exit_code;
+}

@@ -1,0 +1,84 @@
+// Status: the result of an operation that can fail for reasons outside the
+// program's control (bad input, a missing or unreadable file). Programming
+// errors are not Statuses: they abort or throw.
+//
+// A Status carries a code that maps to lockstep's exit codes (DESIGN.md) and
+// one message written for the person at the terminal: what is wrong, where
+// (file, key or line) and what to do about it.
+#ifndef LOCKSTEP_CORE_STATUS_H_
+#define LOCKSTEP_CORE_STATUS_H_
+
+#include <optional>
+#include <string>
+#include <utility>
+
+namespace lockstep {
+
+class Status {
+ public:
+  enum class Code {
+    kOk = 0,
+    kRegression = 1,  // a compared value differs beyond its policy
+    kBadInput = 2,    // bad usage, config, manifest, shard, missing file
+    kCrash = 3,       // the run under test crashed
+  };
+
+  Status() = default;
+  static Status Ok() { return Status(); }
+  static Status BadInput(std::string message) { return Status(Code::kBadInput, std::move(message)); }
+  static Status Regression(std::string message) {
+    return Status(Code::kRegression, std::move(message));
+  }
+  static Status Crash(std::string message) { return Status(Code::kCrash, std::move(message)); }
+
+  bool ok() const { return code_ == Code::kOk; }
+  Code code() const { return code_; }
+  const std::string& message() const { return message_; }
+  // The process exit code DESIGN.md assigns to this status.
+  int exit_code() const { return static_cast<int>(code_); }
+
+  // Returns a copy whose message is prefixed with `context: `, for adding the
+  // file or key an inner function did not know about.
+  Status WithContext(const std::string& context) const {
+    if (ok()) return *this;
+    return Status(code_, context + ": " + message_);
+  }
+
+ private:
+  Status(Code code, std::string message) : code_(code), message_(std::move(message)) {}
+  Code code_ = Code::kOk;
+  std::string message_;
+};
+
+// Result<T>: a value or the Status that explains why there is none.
+template <typename T>
+class Result {
+ public:
+  Result(T value) : value_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(Status status) : status_(std::move(status)) {}  // NOLINT: implicit by design
+
+  bool ok() const { return status_.ok(); }
+  const Status& status() const { return status_; }
+  T& value() & { return *value_; }
+  const T& value() const& { return *value_; }
+  T&& value() && { return std::move(*value_); }
+  T* operator->() { return &*value_; }
+  const T* operator->() const { return &*value_; }
+  T& operator*() { return *value_; }
+  const T& operator*() const { return *value_; }
+
+ private:
+  Status status_;
+  std::optional<T> value_;
+};
+
+}  // namespace lockstep
+
+// Returns early from the enclosing function when `expr` yields a failed Status.
+#define LOCKSTEP_RETURN_IF_ERROR(expr)         \
+  do {                                         \
+    ::lockstep::Status _st = (expr);           \
+    if (!_st.ok()) return _st;                 \
+  } while (0)
+
+#endif  // LOCKSTEP_CORE_STATUS_H_

@@ -1,0 +1,210 @@
+#include "data/shard.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <bit>
+#include <cerrno>
+#include <cstring>
+#include <fmt/format.h>
+
+#include "core/atomic_file.h"
+
+namespace lockstep::data {
+
+static_assert(std::endian::native == std::endian::little,
+              "shards are little-endian and read by mmap without swapping");
+
+namespace {
+
+template <typename T>
+void Put(unsigned char* at, T value) {
+  std::memcpy(at, &value, sizeof value);
+}
+template <typename T>
+T Get(const unsigned char* at) {
+  T value;
+  std::memcpy(&value, at, sizeof value);
+  return value;
+}
+
+void EncodeHeader(const ShardHeader& h, unsigned char out[kShardHeaderBytes]) {
+  std::memset(out, 0, kShardHeaderBytes);
+  std::memcpy(out, kShardMagic, sizeof kShardMagic);
+  Put<std::uint32_t>(out + 8, h.version);
+  Put<std::uint32_t>(out + 12, h.token_bytes);
+  Put<std::uint32_t>(out + 16, h.vocab_size);
+  Put<std::uint64_t>(out + 24, h.token_count);
+  Put<std::uint64_t>(out + 32, h.payload_digest.high);
+  Put<std::uint64_t>(out + 40, h.payload_digest.low);
+}
+
+std::uint32_t TokenBytesFor(std::uint32_t vocab_size) { return vocab_size <= 65536 ? 2 : 4; }
+
+std::vector<unsigned char> EncodePayload(std::span<const std::uint32_t> tokens,
+                                         std::uint32_t token_bytes) {
+  std::vector<unsigned char> payload(tokens.size() * token_bytes);
+  for (std::size_t i = 0; i < tokens.size(); ++i) {
+    if (token_bytes == 2) {
+      Put<std::uint16_t>(&payload[i * 2], static_cast<std::uint16_t>(tokens[i]));
+    } else {
+      Put<std::uint32_t>(&payload[i * 4], tokens[i]);
+    }
+  }
+  return payload;
+}
+
+}  // namespace
+
+Digest128 ShardPayloadDigest(std::span<const std::uint32_t> tokens, std::uint32_t vocab_size) {
+  std::vector<unsigned char> payload = EncodePayload(tokens, TokenBytesFor(vocab_size));
+  return Xxh3_128(payload.data(), payload.size());
+}
+
+Result<ShardHeader> WriteShard(const std::string& path, std::span<const std::uint32_t> tokens,
+                               std::uint32_t vocab_size) {
+  ShardHeader header;
+  header.vocab_size = vocab_size;
+  header.token_count = tokens.size();
+  header.token_bytes = TokenBytesFor(vocab_size);
+  for (std::size_t i = 0; i < tokens.size(); ++i) {
+    if (tokens[i] >= vocab_size) {
+      return Status::BadInput(fmt::format(
+          "{}: token {} at index {} is not below the vocab size {}: raise the vocab size", path,
+          tokens[i], i, vocab_size));
+    }
+  }
+  std::vector<unsigned char> payload = EncodePayload(tokens, header.token_bytes);
+  header.payload_digest = Xxh3_128(payload.data(), payload.size());
+  unsigned char encoded[kShardHeaderBytes];
+  EncodeHeader(header, encoded);
+
+  Result<AtomicFile> file = AtomicFile::Create(path);
+  if (!file.ok()) return file.status();
+  LOCKSTEP_RETURN_IF_ERROR(file->Append(encoded, sizeof encoded));
+  LOCKSTEP_RETURN_IF_ERROR(file->Append(payload.data(), payload.size()));
+  LOCKSTEP_RETURN_IF_ERROR(file->Commit());
+  return header;
+}
+
+Result<Shard> Shard::Open(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    return Status::BadInput(fmt::format(
+        "{}: cannot open shard: {} (is the path in the manifest relative to the manifest's "
+        "directory? run `lockstep data synth` or `lockstep data build` to create it)",
+        path, std::strerror(errno)));
+  }
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    ::close(fd);
+    return Status::BadInput(fmt::format("{}: cannot stat: {}", path, std::strerror(errno)));
+  }
+  const std::size_t size = static_cast<std::size_t>(st.st_size);
+  if (size < kShardHeaderBytes) {
+    ::close(fd);
+    return Status::BadInput(fmt::format(
+        "{}: truncated shard: {} bytes, smaller than the {}-byte header; re-create it", path, size,
+        kShardHeaderBytes));
+  }
+  void* map = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+  ::close(fd);
+  if (map == MAP_FAILED) {
+    return Status::BadInput(fmt::format("{}: mmap failed: {}", path, std::strerror(errno)));
+  }
+  Shard shard;
+  shard.path_ = path;
+  shard.map_ = static_cast<const unsigned char*>(map);
+  shard.map_size_ = size;
+
+  const unsigned char* h = shard.map_;
+  if (std::memcmp(h, kShardMagic, sizeof kShardMagic) != 0) {
+    return Status::BadInput(fmt::format(
+        "{}: not a lockstep shard (magic is not \"LKSTSHRD\"); llm.c or Megatron token files "
+        "go through `lockstep data import`",
+        path));
+  }
+  ShardHeader& hd = shard.header_;
+  hd.version = Get<std::uint32_t>(h + 8);
+  hd.token_bytes = Get<std::uint32_t>(h + 12);
+  hd.vocab_size = Get<std::uint32_t>(h + 16);
+  hd.token_count = Get<std::uint64_t>(h + 24);
+  hd.payload_digest = {Get<std::uint64_t>(h + 32), Get<std::uint64_t>(h + 40)};
+  if (hd.version != kShardVersion) {
+    return Status::BadInput(fmt::format(
+        "{}: shard format version {} is not supported (this lockstep reads version {}); "
+        "re-create the shard with this lockstep",
+        path, hd.version, kShardVersion));
+  }
+  if (hd.token_bytes != 2 && hd.token_bytes != 4) {
+    return Status::BadInput(fmt::format(
+        "{}: header says {} bytes per token; only 2 (uint16) and 4 (uint32) exist: the header "
+        "is corrupt, re-create the shard",
+        path, hd.token_bytes));
+  }
+  const std::uint64_t payload = size - kShardHeaderBytes;
+  if (hd.token_count > payload / hd.token_bytes || payload != hd.token_count * hd.token_bytes) {
+    return Status::BadInput(fmt::format(
+        "{}: truncated or padded shard: header announces {} tokens ({} bytes) but the file "
+        "holds {} payload bytes; re-copy or re-create it",
+        path, hd.token_count, hd.token_count * hd.token_bytes, payload));
+  }
+  return shard;
+}
+
+Shard::Shard(Shard&& other) noexcept
+    : path_(std::move(other.path_)),
+      header_(other.header_),
+      map_(other.map_),
+      map_size_(other.map_size_) {
+  other.map_ = nullptr;
+  other.map_size_ = 0;
+}
+
+Shard& Shard::operator=(Shard&& other) noexcept {
+  if (this != &other) {
+    if (map_ != nullptr) ::munmap(const_cast<unsigned char*>(map_), map_size_);
+    path_ = std::move(other.path_);
+    header_ = other.header_;
+    map_ = other.map_;
+    map_size_ = other.map_size_;
+    other.map_ = nullptr;
+    other.map_size_ = 0;
+  }
+  return *this;
+}
+
+Shard::~Shard() {
+  if (map_ != nullptr) ::munmap(const_cast<unsigned char*>(map_), map_size_);
+}
+
+std::uint32_t Shard::token(std::uint64_t i) const {
+  const unsigned char* at = map_ + kShardHeaderBytes + i * header_.token_bytes;
+  return header_.token_bytes == 2 ? Get<std::uint16_t>(at) : Get<std::uint32_t>(at);
+}
+
+void Shard::CopyTokens(std::uint64_t begin, std::span<std::uint32_t> out) const {
+  const unsigned char* at = map_ + kShardHeaderBytes + begin * header_.token_bytes;
+  if (header_.token_bytes == 2) {
+    for (std::size_t i = 0; i < out.size(); ++i) out[i] = Get<std::uint16_t>(at + 2 * i);
+  } else {
+    std::memcpy(out.data(), at, out.size() * 4);
+  }
+}
+
+Digest128 Shard::ComputeDigest() const {
+  return Xxh3_128(map_ + kShardHeaderBytes, map_size_ - kShardHeaderBytes);
+}
+
+Status Shard::Verify() const {
+  Digest128 actual = ComputeDigest();
+  if (actual == header_.payload_digest) return Status::Ok();
+  return Status::BadInput(fmt::format(
+      "{}: payload digest {} differs from the digest {} in its own header: the file is "
+      "corrupt; re-copy or re-create it",
+      path_, actual.Hex(), header_.payload_digest.Hex()));
+}
+
+}  // namespace lockstep::data
