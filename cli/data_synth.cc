@@ -14,12 +14,12 @@ void RegisterDataSynth(CLI::App& data, int& exit_code) {
       "every shard is checked against the digests pinned in data/default_manifest.toml");
   auto out_dir = std::make_shared<std::string>();
   auto print_manifest = std::make_shared<bool>(false);
-  auto quiet = std::make_shared<bool>(false);
+  auto verbose = std::make_shared<bool>(false);
   cmd->add_option("--out", *out_dir, "Directory for the shards and manifest.toml");
   cmd->add_flag("--print-manifest", *print_manifest,
                 "Print the manifest the generators produce now (to re-pin after a deliberate "
                 "generator change) instead of writing anything");
-  cmd->add_flag("-q,--quiet", *quiet, "Print nothing on success");
+  cmd->add_flag("-v,--verbose", *verbose, "List every shard written (quiet on success otherwise)");
   cmd->footer("Example:\n  lockstep data synth --out out/data");
   cmd->callback([=, &exit_code] {
     if (*print_manifest) {
@@ -31,7 +31,7 @@ void RegisterDataSynth(CLI::App& data, int& exit_code) {
       return;
     }
     std::ostringstream sink;
-    exit_code = Report(data::WriteSyntheticCorpora(*out_dir, *quiet ? sink : std::cout));
+    exit_code = Report(data::WriteSyntheticCorpora(*out_dir, *verbose ? std::cout : sink));
   });
 }
 

@@ -134,13 +134,30 @@ Status PreviewSteps(const Manifest& manifest, const PreviewOptions& o, std::ostr
   if (!source.ok()) return source.status();
   const std::size_t width = std::size_t{manifest.seq_len} + 1;
   std::vector<std::uint32_t> sample(width);
+  // One letter per corpus for the slot map: initials when they are distinct,
+  // else the corpus index.
+  std::string letters;
+  for (const Corpus& c : manifest.corpora) letters += c.name[0];
+  std::string sorted = letters;
+  std::sort(sorted.begin(), sorted.end());
+  if (std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end()) {
+    letters.clear();
+    for (std::size_t c = 0; c < manifest.corpora.size(); ++c) {
+      letters += "0123456789abcdefghijklmnopqrstuvwxyz"[std::min<std::size_t>(c, 35)];
+    }
+  }
+  out << "slot map: ";
+  for (std::size_t c = 0; c < manifest.corpora.size(); ++c) {
+    out << fmt::format("{}{} = {}", c ? ", " : "", letters[c], manifest.corpora[c].name);
+  }
+  out << "\n";
   for (std::uint64_t step = o.first_step; step < o.end_step; ++step) {
     std::string mix;
     std::map<std::uint32_t, std::uint64_t> per_corpus;
     for (std::uint64_t slot = 0; slot < o.global_batch; ++slot) {
       SampleRef ref = sampler->Locate(step, slot);
       ++per_corpus[ref.corpus];
-      if (slot < 64) mix += manifest.corpora[ref.corpus].name[0];
+      if (slot < 64) mix += letters[ref.corpus];
     }
     std::string counts;
     for (auto [c, n] : per_corpus) {

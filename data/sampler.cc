@@ -53,7 +53,10 @@ Result<Sampler> Sampler::Create(const Manifest& manifest, const BlendSchedule& s
       longest = std::max(longest, shard.tokens);
       canon += fmt::format(" {}:{}", shard.tokens, shard.digest.Hex());
     }
-    if (first.back() == 0) {
+    const std::size_t c = s.corpus_sequences_.size();
+    const bool sampled = std::any_of(schedule.segments.begin(), schedule.segments.end(),
+                                     [c](const BlendSegment& seg) { return seg.weights[c] > 0; });
+    if (first.back() == 0 && sampled) {
       return Status::BadInput(fmt::format(
           "{}: seq_len = {} is longer than corpus \"{}\": its longest shard has {} tokens and a "
           "sample needs seq_len + 1 = {}; lower seq_len to at most {} or add more data",

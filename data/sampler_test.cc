@@ -258,6 +258,13 @@ TEST(SamplerTest, SequenceLengthLongerThanACorpusIsBadInput) {
   EXPECT_TRUE(Contains(r.status().message(), "at most 39"));
 }
 
+TEST(SamplerTest, ACorpusNeverSampledMayBeShort) {
+  Manifest m = FakeManifest(CounterRng(12, "test/m"), 12, 2, 4);
+  m.corpora[1].shards = {{"tiny.bin", 3, {}}};
+  EXPECT_TRUE(Sampler::Create(m, {{{0, {1, 0}}}}, 2).ok());
+  EXPECT_FALSE(Sampler::Create(m, {{{0, {1, 0}}, {5, {1, 1}}}}, 2).ok());
+}
+
 TEST(SamplerTest, ZeroBatchIsBadInput) {
   Manifest m = FakeManifest(CounterRng(11, "test/m"), 11, 1, 4);
   EXPECT_FALSE(Sampler::Create(m, {{{0, {1}}}}, 0).ok());
