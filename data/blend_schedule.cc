@@ -102,7 +102,7 @@ std::vector<std::uint64_t> QuantizeWeights(const std::vector<double>& weights) {
 }
 
 SegmentInterleave::SegmentInterleave(const std::vector<std::uint64_t>& q)
-    : corpus_at_(kWeightQuantum), positions_(q.size()) {
+    : corpus_at_(kWeightQuantum), rank_in_period_(kWeightQuantum), positions_(q.size()) {
   std::vector<std::uint64_t> count(q.size(), 0);
   for (std::uint64_t h = 0; h < kWeightQuantum; ++h) {
     // Among corpora below their upper quota at house size h + 1, i.e.
@@ -115,6 +115,7 @@ SegmentInterleave::SegmentInterleave(const std::vector<std::uint64_t>& q)
     }
     assert(best < q.size());  // some corpus is always below its upper quota
     corpus_at_[h] = static_cast<std::uint16_t>(best);
+    rank_in_period_[h] = static_cast<std::uint32_t>(count[best]);
     positions_[best].push_back(static_cast<std::uint32_t>(h));
     ++count[best];
   }

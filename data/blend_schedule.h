@@ -61,10 +61,16 @@ class SegmentInterleave {
   std::uint64_t CountBefore(std::size_t corpus, std::uint64_t n) const;
   // The corpus of the segment's sample i.
   std::size_t CorpusAt(std::uint64_t i) const { return corpus_at_[i % kWeightQuantum]; }
+  // CountBefore(CorpusAt(i), i) in O(1): the sample's rank within its corpus.
+  std::uint64_t RankAt(std::uint64_t i) const {
+    const std::uint32_t h = static_cast<std::uint32_t>(i % kWeightQuantum);
+    return i / kWeightQuantum * positions_[corpus_at_[h]].size() + rank_in_period_[h];
+  }
   std::size_t corpora() const { return positions_.size(); }
 
  private:
   std::vector<std::uint16_t> corpus_at_;                // one period, Q entries
+  std::vector<std::uint32_t> rank_in_period_;           // earlier entries of the same corpus
   std::vector<std::vector<std::uint32_t>> positions_;  // per corpus: its positions in the period
 };
 

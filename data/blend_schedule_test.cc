@@ -76,11 +76,12 @@ TEST(BlendScheduleTest, QuantizedWeightsSumToTheQuantumAndKeepProportions) {
 TEST(BlendScheduleTest, InterleaveCountsSumToNAndCorpusAtAgreesWithCounts) {
   SegmentInterleave il(QuantizeWeights({0.5, 0.3, 0.2}));
   std::vector<std::uint64_t> counts(3, 0);
-  for (std::uint64_t i = 0; i < 5000; ++i) {
+  for (std::uint64_t i = 0; i < 3 * kWeightQuantum + 17; ++i) {
     for (std::size_t c = 0; c < 3; ++c) ASSERT_EQ(il.CountBefore(c, i), counts[c]);
+    ASSERT_EQ(il.RankAt(i), counts[il.CorpusAt(i)]);
     ++counts[il.CorpusAt(i)];
   }
-  EXPECT_EQ(counts[0] + counts[1] + counts[2], 5000u);
+  EXPECT_EQ(counts[0] + counts[1] + counts[2], 3 * kWeightQuantum + 17);
 }
 
 TEST(BlendScheduleTest, EveryWindowIsWithinTwoOfItsShare) {

@@ -1,5 +1,6 @@
 #include "data/keyed_permutation.h"
 
+#include <bit>
 #include <cassert>
 
 namespace lockstep::data {
@@ -7,20 +8,25 @@ namespace lockstep::data {
 KeyedPermutation::KeyedPermutation(std::uint64_t key, std::uint64_t n)
     : round_function_(key), n_(n) {
   assert(n > 0 && n <= (std::uint64_t{1} << 62));
-  while ((std::uint64_t{1} << (2 * half_bits_)) < n) ++half_bits_;
-  half_mask_ = (std::uint64_t{1} << half_bits_) - 1;
+  const int bits = std::max(1, static_cast<int>(std::bit_width(n - 1)));
+  low_bits_ = bits / 2;
+  low_mask_ = (std::uint64_t{1} << low_bits_) - 1;
+  high_mask_ = (std::uint64_t{1} << (bits - low_bits_)) - 1;
 }
 
 std::uint64_t KeyedPermutation::Encrypt(std::uint64_t x) const {
-  std::uint64_t left = x >> half_bits_;
-  std::uint64_t right = x & half_mask_;
-  for (int round = 0; round < kRounds; ++round) {
-    std::uint64_t mixed = round_function_.Bits((static_cast<std::uint64_t>(round) << 32) ^ right);
-    std::uint64_t next_right = left ^ (mixed & half_mask_);
-    left = right;
-    right = next_right;
+  std::uint64_t high = x >> low_bits_;
+  std::uint64_t low = x & low_mask_;
+  // Each round is invertible on its own (xor with a function of the part it
+  // does not change), so the whole is a bijection of [0, 2^bits).
+  for (std::uint64_t round = 0; round < kRounds; ++round) {
+    if (round % 2 == 0) {
+      high ^= round_function_.Bits((round << 40) ^ low) & high_mask_;
+    } else {
+      low ^= round_function_.Bits((round << 40) ^ high) & low_mask_;
+    }
   }
-  return (left << half_bits_) | right;
+  return (high << low_bits_) | low;
 }
 
 std::uint64_t KeyedPermutation::operator()(std::uint64_t index) const {

@@ -1,12 +1,13 @@
 // KeyedPermutation: a pseudo-random permutation of [0, n) that maps any
 // position in O(1) expected time with no stored index.
 //
-// A balanced Feistel network on the smallest even number of bits covering n
-// is a bijection on [0, 2^bits); cycle-walking (apply it again while the
-// result is >= n) restricts it to a bijection on [0, n). Since 2^bits < 4n,
-// fewer than four rounds of walking are needed on average. The round function
-// is CounterRng keyed by `key`, so the permutation is a pure function of
-// (key, n).
+// An alternating Feistel network on the smallest number of bits covering n
+// (the high half and low half take turns being xored with a keyed function of
+// the other) is a bijection on [0, 2^bits); cycle-walking (apply it again
+// while the result is >= n) restricts it to a bijection on [0, n). Since
+// 2^bits < 2n, fewer than two applications are needed on average. The round
+// function is CounterRng keyed by `key`, so the permutation is a pure function
+// of (key, n).
 #ifndef LOCKSTEP_DATA_KEYED_PERMUTATION_H_
 #define LOCKSTEP_DATA_KEYED_PERMUTATION_H_
 
@@ -24,12 +25,13 @@ class KeyedPermutation {
   std::uint64_t size() const { return n_; }
 
  private:
-  static constexpr int kRounds = 6;
+  static constexpr int kRounds = 4;
   std::uint64_t Encrypt(std::uint64_t x) const;
   CounterRng round_function_;
   std::uint64_t n_;
-  int half_bits_ = 1;
-  std::uint64_t half_mask_ = 1;
+  int low_bits_ = 0;  // the high part has bits - low_bits_ bits
+  std::uint64_t low_mask_ = 0;
+  std::uint64_t high_mask_ = 0;
 };
 
 }  // namespace lockstep::data

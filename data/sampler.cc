@@ -99,8 +99,7 @@ SampleRef Sampler::Locate(std::uint64_t step, std::uint64_t slot) const {
   const std::uint64_t i = (step - schedule_.segments[k].from_step) * global_batch_ + slot;
   SampleRef ref;
   ref.corpus = static_cast<std::uint32_t>(interleaves_[k].CorpusAt(i));
-  const std::uint64_t draw = consumed_at_segment_[k][ref.corpus] +
-                             interleaves_[k].CountBefore(ref.corpus, i);
+  const std::uint64_t draw = consumed_at_segment_[k][ref.corpus] + interleaves_[k].RankAt(i);
   const std::uint64_t n = corpus_sequences_[ref.corpus];
   ref.epoch = draw / n;
   const std::uint64_t epoch_key = CounterRng(corpus_key_[ref.corpus]).Bits(ref.epoch);

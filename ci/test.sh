@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The test command: installs what is missing, then builds and runs every test
+# twice, in Release (warnings are errors) and in Debug with ASan + UBSan.
+#   bash ci/test.sh              both builds
+#   LOCKSTEP_SKIP_SANITIZE=1 bash ci/test.sh   Release only (quick local loop)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash ci/setup.sh
+
+jobs=${LOCKSTEP_JOBS:-2}
+
+echo "== Release build (-Werror)"
+cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release -DLOCKSTEP_WERROR=ON >/dev/null
+cmake --build build/release -j"$jobs"
+(cd build/release && ctest --output-on-failure -j"$jobs")
+
+if [ "${LOCKSTEP_SKIP_SANITIZE:-0}" != 1 ]; then
+  echo "== Debug build with AddressSanitizer + UndefinedBehaviorSanitizer"
+  cmake -S . -B build/sanitize -DCMAKE_BUILD_TYPE=Debug -DLOCKSTEP_SANITIZE=ON \
+    -DLOCKSTEP_WERROR=ON -DLOCKSTEP_BENCH=OFF >/dev/null
+  cmake --build build/sanitize -j"$jobs"
+  (cd build/sanitize && ctest --output-on-failure -j"$jobs")
+fi
