@@ -105,14 +105,44 @@ Result<BlendSchedule> ParseSchedule(const toml::value& array, const std::string&
   return schedule;
 }
 
+// toml11's syntax_error carries the line of the region it was parsing, but
+// the exact point is only in its rendered message: the last snippet line
+// " N | text" followed by "   |    ^--- ...". Returns {line, column} of that
+// caret, or {0, 0} if the message has none.
+std::pair<std::size_t, std::size_t> CaretPosition(const std::string& message) {
+  std::pair<std::size_t, std::size_t> found{0, 0};
+  std::istringstream lines(message);
+  std::string line, previous;
+  while (std::getline(lines, line)) {
+    auto bar = line.find(" | ");
+    auto caret = line.find('^');
+    auto prev_bar = previous.find(" | ");
+    if (bar != std::string::npos && caret != std::string::npos && caret > bar &&
+        line.find_first_not_of(' ') == bar + 1 && prev_bar != std::string::npos) {
+      std::size_t number = 0;
+      for (char c : previous.substr(0, prev_bar)) {
+        if (c >= '0' && c <= '9') number = number * 10 + static_cast<std::size_t>(c - '0');
+      }
+      if (number > 0) found = {number, caret - (bar + 3) + 1};
+    }
+    previous = line;
+  }
+  return found;
+}
+
 Result<toml::value> ParseToml(std::string_view text, const std::string& origin) {
   std::istringstream in{std::string(text)};
   try {
     return toml::parse(in, origin);
   } catch (const toml::syntax_error& e) {
+    auto [line, column] = CaretPosition(e.what());
+    if (line == 0) {
+      line = e.location().line();
+      column = e.location().column();
+    }
     return Status::BadInput(fmt::format(
-        "{}:{}:{}: TOML syntax error; fix the file at that line and column\n{}", origin,
-        e.location().line(), e.location().column(), e.what()));
+        "{}:{}:{}: TOML syntax error; fix the file at that line and column\n{}", origin, line,
+        column, e.what()));
   } catch (const std::exception& e) {
     return Status::BadInput(fmt::format("{}: cannot parse TOML: {}", origin, e.what()));
   }

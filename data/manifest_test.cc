@@ -102,7 +102,10 @@ TEST(ManifestTest, DigestFollowsTheDataNotThePaths) {
 
 TEST(ManifestTest, SyntaxErrorNamesLineAndColumn) {
   Status st = ParseError("seed = 7\nseq_len = = 16\n");
-  EXPECT_TRUE(Contains(st.message(), "bad.toml:2:"));
+  EXPECT_TRUE(Contains(st.message(), "bad.toml:2:11:"));
+  // An error found only lines later points at where the parser gave up.
+  st = ParseError("seed = 7\nvocab_size = [257\n\nseq_len = 3\n");
+  EXPECT_TRUE(Contains(st.message(), "bad.toml:4:1:"));
   EXPECT_TRUE(Contains(st.message(), "syntax error"));
 }
 

@@ -151,7 +151,7 @@ TEST_F(CliDataTest, SequenceLengthLongerThanACorpus) {
 
 TEST_F(CliDataTest, TomlSyntaxErrorNamesLineAndColumn) {
   Edit(manifest(), "seq_len = 64", "seq_len = = 64");
-  ExpectBadInput(Verify(), {"manifest.toml:4:", "syntax error", "^--- here"});
+  ExpectBadInput(Verify(), {"manifest.toml:4:11:", "syntax error", "^--- here"});
 }
 
 TEST_F(CliDataTest, BadUsageIsExitTwo) {
