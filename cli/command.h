@@ -21,6 +21,8 @@ void RegisterDataImport(CLI::App& data, int& exit_code);
 void RegisterDataVerify(CLI::App& data, int& exit_code);
 void RegisterDataInspect(CLI::App& data, int& exit_code);
 void RegisterDataPreview(CLI::App& data, int& exit_code);
+void RegisterTrain(CLI::App& app, int& exit_code);
+void RegisterEnv(CLI::App& app, int& exit_code);
 
 }  // namespace lockstep::cli
 

@@ -26,6 +26,8 @@ int main(int argc, char** argv) {
   app.footer("Run `lockstep COMMAND --help` for a command's flags and an example.");
   int exit_code = 0;
 
+  RegisterTrain(app, exit_code);
+
   CLI::App* data = app.add_subcommand(
       "data", "Pinned, blended training data: synthesize, build, import, verify, inspect, preview");
   data->require_subcommand(1);
@@ -40,6 +42,7 @@ int main(int argc, char** argv) {
   RegisterDataVerify(*data, exit_code);
   RegisterDataInspect(*data, exit_code);
   RegisterDataPreview(*data, exit_code);
+  RegisterEnv(app, exit_code);
 
   try {
     app.parse(argc, argv);

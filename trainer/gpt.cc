@@ -1,0 +1,508 @@
+#include "trainer/gpt.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+
+#include "core/counter_rng.h"
+#include "trainer/elementwise.h"
+
+namespace lockstep::trainer {
+
+// Shapes in the comments: B micro-batch, T sequence, C width, V vocab,
+// NH heads, hs = C / NH head size, L layers, BT = B * T rows.
+
+namespace {
+
+template <typename T>
+constexpr T kNormEps = T(1e-5);
+
+// ---- Normalisation: LayerNorm or RMSNorm over the last axis -----------------
+// out (N,C), mean/rstd (N), inp (N,C), w/b (C). Sums run over c in order.
+template <typename T>
+void NormForward(ThreadPool& pool, Norm norm, T* out, T* mean, T* rstd, const T* inp, const T* w,
+                 const T* b, std::size_t rows, std::size_t C) {
+  pool.ParallelFor(rows, [&](std::size_t begin, std::size_t end) {
+    for (std::size_t r = begin; r < end; ++r) {
+      const T* x = inp + r * C;
+      T* y = out + r * C;
+      if (norm == Norm::kLayerNorm) {
+        T m = 0;
+        for (std::size_t i = 0; i < C; ++i) m += x[i];
+        m = m / T(C);
+        T v = 0;
+        for (std::size_t i = 0; i < C; ++i) {
+          T d = x[i] - m;
+          v += d * d;
+        }
+        v = v / T(C);
+        T s = T(1) / std::sqrt(v + kNormEps<T>);
+        for (std::size_t i = 0; i < C; ++i) y[i] = (x[i] - m) * s * w[i] + b[i];
+        mean[r] = m;
+        rstd[r] = s;
+      } else {
+        T ms = 0;
+        for (std::size_t i = 0; i < C; ++i) ms += x[i] * x[i];
+        ms = ms / T(C);
+        T s = T(1) / std::sqrt(ms + kNormEps<T>);
+        for (std::size_t i = 0; i < C; ++i) y[i] = x[i] * s * w[i];
+        mean[r] = 0;  // RMSNorm does not centre: xhat = (x - 0) * rstd below
+        rstd[r] = s;
+      }
+    }
+  });
+}
+
+// dinp (N,C) += d norm / d inp; dw, db (C) = sums over rows in row order.
+template <typename T>
+void NormBackward(ThreadPool& pool, Norm norm, T* dinp, T* dw, T* db, const T* dout, const T* inp,
+                  const T* mean, const T* rstd, const T* w, std::size_t rows, std::size_t C) {
+  pool.ParallelFor(rows, [&](std::size_t begin, std::size_t end) {
+    for (std::size_t r = begin; r < end; ++r) {
+      const T* x = inp + r * C;
+      const T* dy = dout + r * C;
+      T* dx = dinp + r * C;
+      const T m = mean[r], s = rstd[r];
+      T mean_wdy = 0, mean_wdy_xhat = 0;
+      for (std::size_t i = 0; i < C; ++i) {
+        T xhat = (x[i] - m) * s;
+        T wdy = w[i] * dy[i];
+        mean_wdy += wdy;
+        mean_wdy_xhat += wdy * xhat;
+      }
+      mean_wdy = mean_wdy / T(C);
+      mean_wdy_xhat = mean_wdy_xhat / T(C);
+      if (norm == Norm::kRmsNorm) mean_wdy = 0;  // no mean was subtracted
+      for (std::size_t i = 0; i < C; ++i) {
+        T xhat = (x[i] - m) * s;
+        dx[i] += (w[i] * dy[i] - mean_wdy - xhat * mean_wdy_xhat) * s;
+      }
+    }
+  });
+  pool.ParallelFor(C, [&](std::size_t begin, std::size_t end) {
+    for (std::size_t i = begin; i < end; ++i) {
+      dw[i] = 0;
+      if (norm == Norm::kLayerNorm) db[i] = 0;
+    }
+    for (std::size_t r = 0; r < rows; ++r) {
+      const T* x = inp + r * C;
+      const T* dy = dout + r * C;
+      for (std::size_t i = begin; i < end; ++i) {
+        dw[i] += dy[i] * ((x[i] - mean[r]) * rstd[r]);
+        if (norm == Norm::kLayerNorm) db[i] += dy[i];
+      }
+    }
+  });
+}
+
+// ---- Linear layers: out (N,OC) = inp (N,IC) . w (IC,OC) + bias (OC) ---------
+template <typename T>
+void LinearForward(Kernels<T>& k, T* out, const T* inp, const T* w, const T* bias, std::size_t rows,
+                   std::size_t ic, std::size_t oc) {
+  k.NN(inp, w, out, rows, ic, oc);
+  k.pool().ParallelFor(rows, [&](std::size_t begin, std::size_t end) {
+    for (std::size_t r = begin; r < end; ++r) {
+      for (std::size_t o = 0; o < oc; ++o) out[r * oc + o] += bias[o];
+    }
+  });
+}
+
+// dinp (N,IC) = dout . w^T; dw (IC,OC) = inp^T . dout; dbias (OC) = column
+// sums of dout in row order. All three overwrite.
+template <typename T>
+void LinearBackward(Kernels<T>& k, T* dinp, T* dw, T* dbias, const T* dout, const T* inp,
+                    const T* w, std::size_t rows, std::size_t ic, std::size_t oc) {
+  k.NT(dout, w, dinp, rows, oc, ic);
+  k.TN(inp, dout, dw, ic, rows, oc);
+  k.pool().ParallelFor(oc, [&](std::size_t begin, std::size_t end) {
+    for (std::size_t o = begin; o < end; ++o) dbias[o] = 0;
+    for (std::size_t r = 0; r < rows; ++r) {
+      for (std::size_t o = begin; o < end; ++o) dbias[o] += dout[r * oc + o];
+    }
+  });
+}
+
+// ---- GELU, tanh approximation ------------------------------------------------
+template <typename T>
+constexpr T kGeluScale = T(0.7978845608028654);  // sqrt(2 / pi)
+
+template <typename T>
+void GeluForward(ThreadPool& pool, T* out, const T* inp, std::size_t n) {
+  pool.ParallelFor(n, [&](std::size_t begin, std::size_t end) {
+    for (std::size_t i = begin; i < end; ++i) {
+      T x = inp[i];
+      T cube = T(0.044715) * x * x * x;
+      out[i] = T(0.5) * x * (T(1) + Tanh(kGeluScale<T> * (x + cube)));
+    }
+  });
+}
+
+// d (n) holds dL/dout on entry and dL/dinp on return.
+template <typename T>
+void GeluBackwardInPlace(ThreadPool& pool, T* d, const T* inp, std::size_t n) {
+  pool.ParallelFor(n, [&](std::size_t begin, std::size_t end) {
+    for (std::size_t i = begin; i < end; ++i) {
+      T x = inp[i];
+      T cube = T(0.044715) * x * x * x;
+      T th = Tanh(kGeluScale<T> * (x + cube));
+      T sech2 = T(1) - th * th;
+      T local = T(0.5) * (T(1) + th) +
+                x * T(0.5) * sech2 * kGeluScale<T> * (T(1) + T(3) * T(0.044715) * x * x);
+      d[i] = local * d[i];
+    }
+  });
+}
+
+// ---- Causal self-attention ---------------------------------------------------
+// out (B,T,C), att (B,NH,T,T) softmax weights, qkv (B,T,3C) = [q | k | v].
+template <typename T>
+void AttentionForward(ThreadPool& pool, T* out, T* att, const T* qkv, std::size_t B, std::size_t Tn,
+                      std::size_t C, std::size_t NH) {
+  const std::size_t hs = C / NH, C3 = 3 * C;
+  const T scale = T(1) / std::sqrt(T(hs));
+  pool.ParallelFor(B * NH, [&](std::size_t begin, std::size_t end) {
+    for (std::size_t bh = begin; bh < end; ++bh) {
+      const std::size_t b = bh / NH, h = bh % NH;
+      for (std::size_t t = 0; t < Tn; ++t) {
+        const T* q = qkv + b * Tn * C3 + t * C3 + h * hs;
+        T* row = att + (bh * Tn + t) * Tn;
+        T maxv = -std::numeric_limits<T>::infinity();
+        for (std::size_t t2 = 0; t2 <= t; ++t2) {
+          const T* key = qkv + b * Tn * C3 + t2 * C3 + C + h * hs;
+          T dot = 0;
+          for (std::size_t i = 0; i < hs; ++i) dot += q[i] * key[i];
+          row[t2] = dot * scale;
+          maxv = std::max(maxv, row[t2]);
+        }
+        T sum = 0;
+        for (std::size_t t2 = 0; t2 <= t; ++t2) {
+          row[t2] = Exp(row[t2] - maxv);
+          sum += row[t2];
+        }
+        const T inv = T(1) / sum;
+        for (std::size_t t2 = 0; t2 < Tn; ++t2) row[t2] = t2 <= t ? row[t2] * inv : T(0);
+        T* y = out + b * Tn * C + t * C + h * hs;
+        std::fill(y, y + hs, T(0));
+        for (std::size_t t2 = 0; t2 <= t; ++t2) {
+          const T* v = qkv + b * Tn * C3 + t2 * C3 + 2 * C + h * hs;
+          for (std::size_t i = 0; i < hs; ++i) y[i] += row[t2] * v[i];
+        }
+      }
+    }
+  });
+}
+
+// dqkv (B,T,3C) must be zero on entry; scratch holds 2 T values per (b, h).
+template <typename T>
+void AttentionBackward(ThreadPool& pool, T* dqkv, T* scratch, const T* dout, const T* qkv,
+                       const T* att, std::size_t B, std::size_t Tn, std::size_t C, std::size_t NH) {
+  const std::size_t hs = C / NH, C3 = 3 * C;
+  const T scale = T(1) / std::sqrt(T(hs));
+  pool.ParallelFor(B * NH, [&](std::size_t begin, std::size_t end) {
+    for (std::size_t bh = begin; bh < end; ++bh) {
+      const std::size_t b = bh / NH, h = bh % NH;
+      T* datt = scratch + bh * 2 * Tn;
+      T* dpre = datt + Tn;
+      for (std::size_t t = 0; t < Tn; ++t) {
+        const T* row = att + (bh * Tn + t) * Tn;
+        const T* dy = dout + b * Tn * C + t * C + h * hs;
+        // y = sum_t2 att[t2] v[t2]
+        for (std::size_t t2 = 0; t2 <= t; ++t2) {
+          const T* v = qkv + b * Tn * C3 + t2 * C3 + 2 * C + h * hs;
+          T* dv = dqkv + b * Tn * C3 + t2 * C3 + 2 * C + h * hs;
+          T acc = 0;
+          for (std::size_t i = 0; i < hs; ++i) {
+            acc += v[i] * dy[i];
+            dv[i] += row[t2] * dy[i];
+          }
+          datt[t2] = acc;
+        }
+        // softmax: dpre = att * (datt - sum(att * datt))
+        T dot = 0;
+        for (std::size_t t2 = 0; t2 <= t; ++t2) dot += row[t2] * datt[t2];
+        for (std::size_t t2 = 0; t2 <= t; ++t2) dpre[t2] = row[t2] * (datt[t2] - dot) * scale;
+        // pre = q . k * scale
+        const T* q = qkv + b * Tn * C3 + t * C3 + h * hs;
+        T* dq = dqkv + b * Tn * C3 + t * C3 + h * hs;
+        for (std::size_t t2 = 0; t2 <= t; ++t2) {
+          const T* key = qkv + b * Tn * C3 + t2 * C3 + C + h * hs;
+          T* dk = dqkv + b * Tn * C3 + t2 * C3 + C + h * hs;
+          for (std::size_t i = 0; i < hs; ++i) {
+            dq[i] += key[i] * dpre[t2];
+            dk[i] += q[i] * dpre[t2];
+          }
+        }
+      }
+    }
+  });
+}
+
+// Irwin-Hall: the sum of 12 uniforms minus 6 has mean 0 and variance 1. Only
+// integer draws and exact double sums: no transcendental function.
+double StandardNormal(const CounterRng& rng, std::uint64_t index) {
+  double sum = 0;
+  for (std::uint64_t j = 0; j < 12; ++j) {
+    sum += static_cast<double>(rng.Bits(index * 12 + j) >> 11) * 0x1p-53;
+  }
+  return sum - 6.0;
+}
+
+}  // namespace
+
+template <typename T>
+struct Gpt<T>::Layer {
+  T *ln1w, *ln1b, *qkvw, *qkvb, *attprojw, *attprojb, *ln2w, *ln2b, *fcw, *fcb, *fcprojw, *fcprojb;
+};
+
+template <typename T>
+Gpt<T>::Gpt(const GptConfig& cfg, int micro_batch, Kernels<T>& kernels, MemoryTracker& tracker)
+    : cfg_(cfg), B_(micro_batch), kernels_(kernels), tracker_(tracker) {
+  const std::size_t V = cfg.vocab_size, Tn = cfg.seq_len, C = cfg.n_embd, L = cfg.n_layer;
+  const std::size_t NH = cfg.n_head, B = micro_batch, BT = B * Tn;
+  const std::size_t bias_c = cfg.norm == Norm::kLayerNorm ? C : 0;
+  std::size_t offset = 0;
+  auto add = [&](std::string name, std::size_t size, bool decay) {
+    tensors_.push_back({std::move(name), offset, size, decay});
+    offset += size;
+  };
+  add("wte", V * C, true);
+  add("wpe", Tn * C, true);
+  for (std::size_t l = 0; l < L; ++l) {
+    const std::string p = "h." + std::to_string(l) + ".";
+    add(p + "ln1w", C, false);
+    add(p + "ln1b", bias_c, false);
+    add(p + "qkvw", C * 3 * C, true);
+    add(p + "qkvb", 3 * C, false);
+    add(p + "attprojw", C * C, true);
+    add(p + "attprojb", C, false);
+    add(p + "ln2w", C, false);
+    add(p + "ln2b", bias_c, false);
+    add(p + "fcw", C * 4 * C, true);
+    add(p + "fcb", 4 * C, false);
+    add(p + "fcprojw", 4 * C * C, true);
+    add(p + "fcprojb", C, false);
+  }
+  add("lnfw", C, false);
+  add("lnfb", bias_c, false);
+  params_ = TrackedBuffer<T>(tracker, offset);
+  grads_ = TrackedBuffer<T>(tracker, offset);
+
+  inputs_ = TrackedBuffer<std::int32_t>(tracker, BT);
+  targets_ = TrackedBuffer<std::int32_t>(tracker, BT);
+  encoded_ = TrackedBuffer<T>(tracker, BT * C);
+  ln1_ = TrackedBuffer<T>(tracker, L * BT * C);
+  ln1_mean_ = TrackedBuffer<T>(tracker, L * BT);
+  ln1_rstd_ = TrackedBuffer<T>(tracker, L * BT);
+  qkv_ = TrackedBuffer<T>(tracker, L * BT * 3 * C);
+  atty_ = TrackedBuffer<T>(tracker, L * BT * C);
+  att_ = TrackedBuffer<T>(tracker, L * B * NH * Tn * Tn);
+  residual2_ = TrackedBuffer<T>(tracker, L * BT * C);
+  ln2_ = TrackedBuffer<T>(tracker, L * BT * C);
+  ln2_mean_ = TrackedBuffer<T>(tracker, L * BT);
+  ln2_rstd_ = TrackedBuffer<T>(tracker, L * BT);
+  fch_ = TrackedBuffer<T>(tracker, L * BT * 4 * C);
+  fch_gelu_ = TrackedBuffer<T>(tracker, L * BT * 4 * C);
+  residual3_ = TrackedBuffer<T>(tracker, L * BT * C);
+  lnf_ = TrackedBuffer<T>(tracker, BT * C);
+  lnf_mean_ = TrackedBuffer<T>(tracker, BT);
+  lnf_rstd_ = TrackedBuffer<T>(tracker, BT);
+  probs_ = TrackedBuffer<T>(tracker, BT * V);
+  losses_ = TrackedBuffer<T>(tracker, BT);
+
+  d_residual_ = TrackedBuffer<T>(tracker, BT * C);
+  d_residual2_ = TrackedBuffer<T>(tracker, BT * C);
+  d_ln_ = TrackedBuffer<T>(tracker, BT * C);
+  d_qkv_ = TrackedBuffer<T>(tracker, BT * 3 * C);
+  d_atty_ = TrackedBuffer<T>(tracker, BT * C);
+  d_fch_ = TrackedBuffer<T>(tracker, BT * 4 * C);
+  d_attention_scratch_ = TrackedBuffer<T>(tracker, B * NH * 2 * Tn);
+}
+
+template <typename T>
+std::size_t Gpt<T>::Offset(const std::string& name) const {
+  for (const ParamTensor& t : tensors_) {
+    if (t.name == name) return t.offset;
+  }
+  throw std::logic_error("no parameter tensor " + name);
+}
+
+template <typename T>
+typename Gpt<T>::Layer Gpt<T>::LayerView(T* base, int l) const {
+  const std::string p = "h." + std::to_string(l) + ".";
+  auto at = [&](const char* n) { return base + Offset(p + n); };
+  return {at("ln1w"), at("ln1b"),     at("qkvw"), at("qkvb"), at("attprojw"), at("attprojb"),
+          at("ln2w"), at("ln2b"),     at("fcw"),  at("fcb"),  at("fcprojw"),  at("fcprojb")};
+}
+
+template <typename T>
+void Gpt<T>::Initialize(std::uint64_t seed) {
+  const double residual_scale = 1.0 / std::sqrt(2.0 * cfg_.n_layer);
+  for (const ParamTensor& t : tensors_) {
+    T* p = params_.data() + t.offset;
+    const bool norm_weight = t.name.ends_with("ln1w") || t.name.ends_with("ln2w") || t.name == "lnfw";
+    if (norm_weight) {
+      std::fill(p, p + t.size, T(1));
+    } else if (!t.decay) {
+      std::fill(p, p + t.size, T(0));  // biases
+    } else {
+      const bool residual = t.name.ends_with("attprojw") || t.name.ends_with("fcprojw");
+      const double std = cfg_.init_std * (residual ? residual_scale : 1.0);
+      CounterRng rng(seed, "init/" + t.name);
+      for (std::size_t i = 0; i < t.size; ++i) p[i] = static_cast<T>(std * StandardNormal(rng, i));
+    }
+  }
+}
+
+template <typename T>
+double Gpt<T>::Forward(const std::uint32_t* samples) {
+  const std::size_t V = cfg_.vocab_size, Tn = cfg_.seq_len, C = cfg_.n_embd, L = cfg_.n_layer;
+  const std::size_t NH = cfg_.n_head, B = B_, BT = B * Tn;
+  ThreadPool& pool = kernels_.pool();
+  for (std::size_t b = 0; b < B; ++b) {
+    for (std::size_t t = 0; t < Tn; ++t) {
+      inputs_[b * Tn + t] = static_cast<std::int32_t>(samples[b * (Tn + 1) + t]);
+      targets_[b * Tn + t] = static_cast<std::int32_t>(samples[b * (Tn + 1) + t + 1]);
+    }
+  }
+  const T* wte = params_.data() + Offset("wte");
+  const T* wpe = params_.data() + Offset("wpe");
+  // encoded (B,T,C) = wte[token] + wpe[t]
+  pool.ParallelFor(BT, [&](std::size_t begin, std::size_t end) {
+    for (std::size_t r = begin; r < end; ++r) {
+      const T* te = wte + static_cast<std::size_t>(inputs_[r]) * C;
+      const T* pe = wpe + (r % Tn) * C;
+      for (std::size_t i = 0; i < C; ++i) encoded_[r * C + i] = te[i] + pe[i];
+    }
+  });
+  const T* x = encoded_.data();
+  for (std::size_t l = 0; l < L; ++l) {
+    Layer w = LayerView(params_.data(), static_cast<int>(l));
+    T* ln1 = ln1_.data() + l * BT * C;
+    T* qkv = qkv_.data() + l * BT * 3 * C;
+    T* atty = atty_.data() + l * BT * C;
+    T* att = att_.data() + l * B * NH * Tn * Tn;
+    T* res2 = residual2_.data() + l * BT * C;
+    T* ln2 = ln2_.data() + l * BT * C;
+    T* fch = fch_.data() + l * BT * 4 * C;
+    T* fch_gelu = fch_gelu_.data() + l * BT * 4 * C;
+    T* res3 = residual3_.data() + l * BT * C;
+    NormForward(pool, cfg_.norm, ln1, ln1_mean_.data() + l * BT, ln1_rstd_.data() + l * BT, x,
+                w.ln1w, w.ln1b, BT, C);
+    LinearForward(kernels_, qkv, ln1, w.qkvw, w.qkvb, BT, C, 3 * C);
+    AttentionForward(pool, atty, att, qkv, B, Tn, C, NH);
+    LinearForward(kernels_, res2, atty, w.attprojw, w.attprojb, BT, C, C);
+    pool.ParallelFor(BT * C, [&](std::size_t b, std::size_t e) {
+      for (std::size_t i = b; i < e; ++i) res2[i] = x[i] + res2[i];
+    });
+    NormForward(pool, cfg_.norm, ln2, ln2_mean_.data() + l * BT, ln2_rstd_.data() + l * BT, res2,
+                w.ln2w, w.ln2b, BT, C);
+    LinearForward(kernels_, fch, ln2, w.fcw, w.fcb, BT, C, 4 * C);
+    GeluForward(pool, fch_gelu, fch, BT * 4 * C);
+    LinearForward(kernels_, res3, fch_gelu, w.fcprojw, w.fcprojb, BT, 4 * C, C);
+    pool.ParallelFor(BT * C, [&](std::size_t b, std::size_t e) {
+      for (std::size_t i = b; i < e; ++i) res3[i] = res2[i] + res3[i];
+    });
+    x = res3;
+  }
+  NormForward(pool, cfg_.norm, lnf_.data(), lnf_mean_.data(), lnf_rstd_.data(), x,
+              params_.data() + Offset("lnfw"), params_.data() + Offset("lnfb"), BT, C);
+  // logits (B,T,V) = lnf . wte^T, then softmax and cross-entropy per row.
+  kernels_.NT(lnf_.data(), wte, probs_.data(), BT, C, V);
+  pool.ParallelFor(BT, [&](std::size_t begin, std::size_t end) {
+    for (std::size_t r = begin; r < end; ++r) {
+      T* row = probs_.data() + r * V;
+      T maxv = -std::numeric_limits<T>::infinity();
+      for (std::size_t v = 0; v < V; ++v) maxv = std::max(maxv, row[v]);
+      T sum = 0;
+      for (std::size_t v = 0; v < V; ++v) {
+        row[v] = Exp(row[v] - maxv);
+        sum += row[v];
+      }
+      const T inv = T(1) / sum;
+      for (std::size_t v = 0; v < V; ++v) row[v] = row[v] * inv;
+      losses_[r] = -Log(row[targets_[r]]);
+    }
+  });
+  double total = 0;
+  for (std::size_t r = 0; r < BT; ++r) total += static_cast<double>(losses_[r]);
+  return total;
+}
+
+template <typename T>
+void Gpt<T>::Backward(T loss_scale) {
+  const std::size_t V = cfg_.vocab_size, Tn = cfg_.seq_len, C = cfg_.n_embd, L = cfg_.n_layer;
+  const std::size_t NH = cfg_.n_head, B = B_, BT = B * Tn;
+  ThreadPool& pool = kernels_.pool();
+  T* g = grads_.data();
+  const T* wte = params_.data() + Offset("wte");
+  // dlogits (B,T,V) = (probs - onehot(target)) * loss_scale, in place.
+  pool.ParallelFor(BT, [&](std::size_t begin, std::size_t end) {
+    for (std::size_t r = begin; r < end; ++r) {
+      T* row = probs_.data() + r * V;
+      row[targets_[r]] -= T(1);
+      for (std::size_t v = 0; v < V; ++v) row[v] = row[v] * loss_scale;
+    }
+  });
+  T* dwte = g + Offset("wte");
+  kernels_.TN(probs_.data(), lnf_.data(), dwte, V, BT, C);  // dwte (V,C) = dlogits^T . lnf
+  kernels_.NN(probs_.data(), wte, d_ln_.data(), BT, V, C);  // dlnf (B,T,C) = dlogits . wte
+  const T* x_last = L > 0 ? residual3_.data() + (L - 1) * BT * C : encoded_.data();
+  d_residual_.Zero();
+  NormBackward(pool, cfg_.norm, d_residual_.data(), g + Offset("lnfw"), g + Offset("lnfb"),
+               d_ln_.data(), x_last, lnf_mean_.data(), lnf_rstd_.data(),
+               params_.data() + Offset("lnfw"), BT, C);
+  for (std::size_t l = L; l-- > 0;) {
+    Layer w = LayerView(params_.data(), static_cast<int>(l));
+    Layer dw = LayerView(g, static_cast<int>(l));
+    const T* x_in = l == 0 ? encoded_.data() : residual3_.data() + (l - 1) * BT * C;
+    const T* ln1 = ln1_.data() + l * BT * C;
+    const T* qkv = qkv_.data() + l * BT * 3 * C;
+    const T* atty = atty_.data() + l * BT * C;
+    const T* att = att_.data() + l * B * NH * Tn * Tn;
+    const T* res2 = residual2_.data() + l * BT * C;
+    const T* ln2 = ln2_.data() + l * BT * C;
+    const T* fch = fch_.data() + l * BT * 4 * C;
+    const T* fch_gelu = fch_gelu_.data() + l * BT * 4 * C;
+    // d_residual holds dL/d residual3; the MLP branch and the skip both get it.
+    std::copy(d_residual_.data(), d_residual_.data() + BT * C, d_residual2_.data());
+    LinearBackward(kernels_, d_fch_.data(), dw.fcprojw, dw.fcprojb, d_residual_.data(), fch_gelu,
+                   w.fcprojw, BT, 4 * C, C);
+    GeluBackwardInPlace(pool, d_fch_.data(), fch, BT * 4 * C);
+    LinearBackward(kernels_, d_ln_.data(), dw.fcw, dw.fcb, d_fch_.data(), ln2, w.fcw, BT, C, 4 * C);
+    NormBackward(pool, cfg_.norm, d_residual2_.data(), dw.ln2w, dw.ln2b, d_ln_.data(), res2,
+                 ln2_mean_.data() + l * BT, ln2_rstd_.data() + l * BT, w.ln2w, BT, C);
+    // d_residual2 holds dL/d residual2; the attention branch and the skip get it.
+    std::copy(d_residual2_.data(), d_residual2_.data() + BT * C, d_residual_.data());
+    LinearBackward(kernels_, d_atty_.data(), dw.attprojw, dw.attprojb, d_residual2_.data(), atty,
+                   w.attprojw, BT, C, C);
+    d_qkv_.Zero();
+    AttentionBackward(pool, d_qkv_.data(), d_attention_scratch_.data(), d_atty_.data(), qkv, att, B,
+                      Tn, C, NH);
+    LinearBackward(kernels_, d_ln_.data(), dw.qkvw, dw.qkvb, d_qkv_.data(), ln1, w.qkvw, BT, C,
+                   3 * C);
+    NormBackward(pool, cfg_.norm, d_residual_.data(), dw.ln1w, dw.ln1b, d_ln_.data(), x_in,
+                 ln1_mean_.data() + l * BT, ln1_rstd_.data() + l * BT, w.ln1w, BT, C);
+  }
+  // Encoder: dwte[token] += d encoded (rows in order), dwpe[t] = sum over b.
+  T* dwpe = g + Offset("wpe");
+  const T* dx = d_residual_.data();
+  pool.ParallelFor(C, [&](std::size_t begin, std::size_t end) {
+    for (std::size_t t = 0; t < Tn; ++t) {
+      for (std::size_t i = begin; i < end; ++i) dwpe[t * C + i] = 0;
+    }
+    for (std::size_t r = 0; r < BT; ++r) {
+      T* te = dwte + static_cast<std::size_t>(inputs_[r]) * C;
+      T* pe = dwpe + (r % Tn) * C;
+      for (std::size_t i = begin; i < end; ++i) {
+        te[i] += dx[r * C + i];
+        pe[i] += dx[r * C + i];
+      }
+    }
+  });
+}
+
+template class Gpt<float>;
+template class Gpt<double>;
+
+}  // namespace lockstep::trainer

@@ -1,0 +1,103 @@
+// Gpt: a decoder-only transformer (GPT-2 shape), forward and backward written
+// out by hand, llm.c style: one contiguous parameter buffer, one contiguous
+// gradient buffer, activations kept for the backward pass.
+//
+//   tokens (B,T) -> wte[token] + wpe[t]                         encoded (B,T,C)
+//   L x  pre-norm block:
+//        ln1 = norm(x)                                          (B,T,C)
+//        qkv = ln1 . Wqkv + bqkv                                (B,T,3C)
+//        atty = causal softmax(q k^T / sqrt(hs)) v, per head    (B,T,C)
+//        x2 = x + atty . Wproj + bproj                          (B,T,C)
+//        ln2 = norm(x2)
+//        h = gelu(ln2 . Wfc + bfc)                              (B,T,4C)
+//        x = x2 + h . Wfcproj + bfcproj                         (B,T,C)
+//   lnf = norm(x); logits = lnf . wte^T (tied head)             (B,T,V)
+//   loss = mean over tokens of -log softmax(logits)[target]
+//
+// norm is LayerNorm (weight, bias) or RMSNorm (weight). Weight matrices are
+// stored [in, out] so that every product runs across contiguous outputs.
+//
+// Templated on the float type: float trains, double checks every gradient
+// against finite differences in the tests.
+#ifndef LOCKSTEP_TRAINER_GPT_H_
+#define LOCKSTEP_TRAINER_GPT_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "trainer/kernels.h"
+#include "trainer/memory.h"
+
+namespace lockstep::trainer {
+
+enum class Norm { kLayerNorm, kRmsNorm };
+
+struct GptConfig {
+  int vocab_size = 257;
+  int seq_len = 64;  // T: positions, and tokens per sample
+  int n_layer = 2;
+  int n_embd = 64;
+  int n_head = 4;
+  Norm norm = Norm::kLayerNorm;
+  float init_std = 0.02f;
+};
+
+// One named parameter tensor inside the flat buffer.
+struct ParamTensor {
+  std::string name;       // "h.0.qkvw", "wte", ...
+  std::size_t offset = 0;  // into the flat buffer
+  std::size_t size = 0;
+  bool decay = false;      // AdamW weight decay applies (matrices and embeddings)
+};
+
+template <typename T>
+class Gpt {
+ public:
+  // `micro_batch` sequences of cfg.seq_len tokens per Forward.
+  Gpt(const GptConfig& cfg, int micro_batch, Kernels<T>& kernels, MemoryTracker& tracker);
+
+  // GPT-2 initialisation from the counter-based generator keyed by (seed,
+  // "init/" + tensor name, element index): normal(0, init_std) for weights,
+  // scaled by 1/sqrt(2 L) for the two residual projections; zero biases; unit
+  // norm weights. Independent of threads and of allocation order.
+  void Initialize(std::uint64_t seed);
+
+  // Runs the model on `micro_batch` samples of seq_len + 1 tokens each
+  // (inputs, then the targets shifted by one). Returns the sum of the token
+  // losses, summed in token order.
+  double Forward(const std::uint32_t* samples);
+  // Gradients of loss_scale * (sum of token losses) of the last Forward into
+  // grads(); overwrites them.
+  void Backward(T loss_scale);
+
+  T* params() { return params_.data(); }
+  const T* params() const { return params_.data(); }
+  T* grads() { return grads_.data(); }
+  std::size_t num_params() const { return params_.size(); }
+  const std::vector<ParamTensor>& tensors() const { return tensors_; }
+  const GptConfig& config() const { return cfg_; }
+
+ private:
+  struct Layer;  // pointers into the parameter or gradient buffer
+  Layer LayerView(T* base, int l) const;
+  std::size_t Offset(const std::string& name) const;
+
+  GptConfig cfg_;
+  int B_;
+  Kernels<T>& kernels_;
+  MemoryTracker& tracker_;
+  std::vector<ParamTensor> tensors_;
+  TrackedBuffer<T> params_;
+  TrackedBuffer<T> grads_;
+  TrackedBuffer<std::int32_t> inputs_, targets_;
+  // Activations (forward) and their gradients (backward), llm.c layout.
+  TrackedBuffer<T> encoded_, ln1_, ln1_mean_, ln1_rstd_, qkv_, atty_, att_, residual2_, ln2_,
+      ln2_mean_, ln2_rstd_, fch_, fch_gelu_, residual3_, lnf_, lnf_mean_, lnf_rstd_, probs_,
+      losses_;
+  TrackedBuffer<T> d_residual_, d_residual2_, d_ln_, d_qkv_, d_atty_, d_fch_, d_attention_scratch_;
+};
+
+}  // namespace lockstep::trainer
+
+#endif  // LOCKSTEP_TRAINER_GPT_H_

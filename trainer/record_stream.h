@@ -1,0 +1,52 @@
+// RecordWriter: the record stream of DESIGN.md. JSON Lines; line 1 is the
+// header, then one line per optimizer step, flushed as the step ends so a
+// crash or hang leaves every finished step on disk.
+#ifndef LOCKSTEP_TRAINER_RECORD_STREAM_H_
+#define LOCKSTEP_TRAINER_RECORD_STREAM_H_
+
+#include <cstdint>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "core/status.h"
+
+namespace lockstep::trainer {
+
+struct StepRecord {
+  int step = 0;
+  float loss = 0;
+  float grad_norm = 0;  // global L2 norm before clipping
+  float lr = 0;
+  std::uint64_t tokens = 0;
+  std::uint64_t batch_digest = 0;
+  std::uint64_t param_digest = 0;
+  std::uint64_t mem_peak_bytes = 0;
+  std::uint64_t rss_peak_bytes = 0;
+  double step_ms = 0;
+  std::string status = "ok";  // "ok", or why the run stopped here ("nonfinite")
+  std::string cause;
+};
+
+// The JSON line of a step: floats as exact hex ("loss") and decimal ("loss_dec").
+nlohmann::ordered_json StepToJson(const StepRecord& r);
+
+class RecordWriter {
+ public:
+  // Opens `path` for writing (truncating); "" writes nothing.
+  static Result<RecordWriter> Open(const std::string& path);
+  RecordWriter(RecordWriter&& o) noexcept : file_(o.file_) { o.file_ = nullptr; }
+  RecordWriter(const RecordWriter&) = delete;
+  RecordWriter& operator=(const RecordWriter&) = delete;
+  ~RecordWriter();
+
+  void Write(const nlohmann::ordered_json& line);  // one line, flushed
+
+ private:
+  explicit RecordWriter(std::FILE* file) : file_(file) {}
+  std::FILE* file_;
+};
+
+}  // namespace lockstep::trainer
+
+#endif  // LOCKSTEP_TRAINER_RECORD_STREAM_H_

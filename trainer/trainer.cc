@@ -1,0 +1,264 @@
+#include "trainer/trainer.h"
+
+#include <cblas.h>
+#include <sys/resource.h>
+
+#include <bit>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fmt/format.h>
+#include <sstream>
+
+#include "core/digest.h"
+#include "data/sampler.h"
+#include "data/synth.h"
+#include "data/token_source.h"
+#include "trainer/env_fingerprint.h"
+#include "trainer/gpt.h"
+#include "trainer/optimizer.h"
+#include "trainer/record_stream.h"
+#include "trainer/thread_pool.h"
+
+namespace lockstep::trainer {
+namespace {
+
+// Sums per-micro-batch gradients (and losses) in a fixed binary tree over the
+// micro-batch index: like a binary counter, two partial sums of the same
+// height merge as soon as both exist (left + right), and what remains at the
+// end is folded right to left. The tree depends only on the number of
+// micro-batches, so an aligned block of micro-batches (a rank's share, later)
+// is a subtree.
+class TreeAccumulator {
+ public:
+  TreeAccumulator(std::size_t size, int micro_batches, MemoryTracker& tracker) : size_(size) {
+    const int slots = std::bit_width(static_cast<unsigned>(micro_batches)) + 1;
+    for (int i = 0; i < slots; ++i) buffers_.emplace_back(tracker, size);
+  }
+
+  void Reset() { stack_.clear(); }
+
+  void Push(ThreadPool& pool, const float* grads, double loss) {
+    float* mine = Free();
+    std::copy(grads, grads + size_, mine);
+    Partial p{mine, loss, 0};
+    while (!stack_.empty() && stack_.back().height == p.height) {
+      Partial left = stack_.back();
+      stack_.pop_back();
+      Add(pool, left.grads, p.grads);  // left += right
+      p = {left.grads, left.loss + p.loss, p.height + 1};
+    }
+    stack_.push_back(p);
+  }
+
+  // The total: grads and loss. Valid until the next Reset.
+  const float* Finish(ThreadPool& pool, double* loss) {
+    while (stack_.size() > 1) {
+      Partial right = stack_.back();
+      stack_.pop_back();
+      Add(pool, stack_.back().grads, right.grads);
+      stack_.back().loss += right.loss;
+    }
+    *loss = stack_.back().loss;
+    return stack_.back().grads;
+  }
+
+ private:
+  struct Partial {
+    float* grads;
+    double loss;
+    int height;
+  };
+  float* Free() {
+    for (auto& b : buffers_) {
+      bool used = false;
+      for (const Partial& p : stack_) used = used || p.grads == b.data();
+      if (!used) return b.data();
+    }
+    std::abort();  // more live partial sums than the tree can have
+  }
+  void Add(ThreadPool& pool, float* left, const float* right) {
+    pool.ParallelFor(size_, [&](std::size_t begin, std::size_t end) {
+      for (std::size_t i = begin; i < end; ++i) left[i] = left[i] + right[i];
+    });
+  }
+  std::size_t size_;
+  std::vector<TrackedBuffer<float>> buffers_;
+  std::vector<Partial> stack_;
+};
+
+std::uint64_t RssPeakBytes() {
+  struct rusage usage {};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<std::uint64_t>(usage.ru_maxrss) * 1024;
+}
+
+Result<data::BlendSchedule> ScheduleFromConfig(const nlohmann::json& j, const data::Manifest& m,
+                                               const std::string& origin) {
+  data::BlendSchedule s;
+  for (const auto& seg : j) {
+    data::BlendSegment segment{seg.at("from_step").get<std::uint64_t>(),
+                               std::vector<double>(m.corpora.size(), 0.0)};
+    for (const auto& [name, w] : seg.at("weights").items()) {
+      int c = m.FindCorpus(name);
+      if (c < 0) {
+        return Status::BadInput(fmt::format(
+            "{}: data.schedule names unknown corpus \"{}\"; the manifest {} has: {}", origin, name,
+            m.origin, fmt::join(m.CorpusNames(), ", ")));
+      }
+      segment.weights[static_cast<std::size_t>(c)] = w.get<double>();
+    }
+    s.segments.push_back(segment);
+  }
+  LOCKSTEP_RETURN_IF_ERROR(data::ValidateSchedule(s, m.CorpusNames(), origin + " [data.schedule]"));
+  return s;
+}
+
+}  // namespace
+
+Result<data::Manifest> ResolveTrainingData(const TrainConfig& config) {
+  namespace fs = std::filesystem;
+  std::string manifest_path;
+  if (config.manifest == "embedded") {
+    std::string_view text = data::EmbeddedDefaultManifest();
+    fs::path dir = fs::temp_directory_path() /
+                   ("lockstep-embedded-" + Hex64(Xxh3_64(text.data(), text.size())));
+    manifest_path = (dir / "manifest.toml").string();
+    if (!fs::exists(manifest_path)) {
+      std::ostringstream quiet;
+      LOCKSTEP_RETURN_IF_ERROR(data::WriteSyntheticCorpora(dir.string(), quiet));
+    }
+  } else {
+    fs::path p(config.manifest);
+    manifest_path = p.is_absolute() || config.base_dir.empty()
+                        ? p.string()
+                        : (fs::path(config.base_dir) / p).string();
+  }
+  Result<data::Manifest> manifest = data::LoadManifest(manifest_path);
+  if (!manifest.ok()) return manifest.status();
+  if (config.seq_len > 0) manifest->seq_len = static_cast<std::uint32_t>(config.seq_len);
+  if (config.schedule) {
+    Result<data::BlendSchedule> s = ScheduleFromConfig(*config.schedule, *manifest, config.origin);
+    if (!s.ok()) return s.status();
+    manifest->schedule = std::move(s).value();
+  }
+  return manifest;
+}
+
+Status Train(const TrainConfig& config, const TrainOptions& options, TrainResult* result) {
+  Result<data::Manifest> manifest = ResolveTrainingData(config);
+  if (!manifest.ok()) return manifest.status();
+  if (static_cast<std::uint32_t>(config.model.vocab_size) < manifest->vocab_size) {
+    return Status::BadInput(fmt::format(
+        "{}: model.vocab_size = {} is smaller than the data's vocab_size = {} ({}): tokens up to "
+        "{} would index past the embedding; set model.vocab_size >= {}",
+        config.origin, config.model.vocab_size, manifest->vocab_size, manifest->origin,
+        manifest->vocab_size - 1, manifest->vocab_size));
+  }
+  Result<data::Sampler> sampler =
+      data::Sampler::Create(*manifest, static_cast<std::uint64_t>(config.global_batch));
+  if (!sampler.ok()) return sampler.status();
+  Result<data::TokenSource> source = data::TokenSource::Open(*manifest);
+  if (!source.ok()) return source.status();
+  Result<RecordWriter> record = RecordWriter::Open(options.record_path);
+  if (!record.ok()) return record.status();
+
+  openblas_set_num_threads(1);  // our pool owns the threads; see kernels.h
+  GptConfig model_config = config.model;
+  model_config.seq_len = static_cast<int>(manifest->seq_len);
+  MemoryTracker tracker;
+  ThreadPool pool(config.threads);
+  Kernels<float> kernels(pool, config.profile, tracker);
+  Gpt<float> model(model_config, config.micro_batch, kernels, tracker);
+  model.Initialize(config.seed);
+  AdamW adamw(model.num_params(), tracker);
+  const int micro_batches = config.global_batch / config.micro_batch;
+  TreeAccumulator accumulator(model.num_params(), micro_batches, tracker);
+  const std::size_t width = std::size_t{manifest->seq_len} + 1;
+  TrackedBuffer<std::uint32_t> samples(tracker, static_cast<std::size_t>(config.micro_batch) * width);
+  const std::uint64_t tokens_per_step =
+      static_cast<std::uint64_t>(config.global_batch) * manifest->seq_len;
+  const float loss_scale = 1.0f / static_cast<float>(tokens_per_step);
+
+  EnvFingerprint env = CollectEnvFingerprint();
+  env.threads = config.threads;
+  env.world_size = 1;
+  nlohmann::ordered_json header;
+  header["type"] = "header";
+  header["tool"] = "lockstep";
+  header["version"] = LOCKSTEP_VERSION;
+  header["config"] = config.resolved;
+  header["config_digest"] = Hex64(config.Digest());
+  header["manifest_digest"] = Hex64(manifest->Digest());
+  header["profile"] = ProfileName(config.profile);
+  header["params"] = model.num_params();
+  header["env"] = ToJson(env);
+  record->Write(header);
+
+  if (options.progress != nullptr) {
+    *options.progress << fmt::format(
+        "training {} parameters, {} steps of {} tokens, {} profile, {} thread{}\n",
+        model.num_params(), config.steps, tokens_per_step, ProfileName(config.profile),
+        config.threads, config.threads == 1 ? "" : "s");
+  }
+  for (int step = 1; step <= config.steps; ++step) {
+    const auto start = std::chrono::steady_clock::now();
+    tracker.ResetPeak();
+    StepRecord rec;
+    rec.step = step;
+    rec.lr = LearningRate(config, step);
+    rec.tokens = tokens_per_step;
+    accumulator.Reset();
+    Xxh3_64Stream batch_digest;  // all slots' tokens in slot order, as data::BatchDigest
+    for (int m = 0; m < micro_batches; ++m) {
+      data::FillBatch(*sampler, *source, static_cast<std::uint64_t>(step),
+                      static_cast<std::uint64_t>(m) * config.micro_batch,
+                      static_cast<std::uint64_t>(config.micro_batch), samples.span());
+      batch_digest.Update(samples.data(), samples.size() * sizeof(std::uint32_t));
+      double loss_sum = model.Forward(samples.data());
+      model.Backward(loss_scale);
+      accumulator.Push(pool, model.grads(), loss_sum);
+    }
+    double loss_total = 0;
+    float* grads = const_cast<float*>(accumulator.Finish(pool, &loss_total));
+    rec.batch_digest = batch_digest.Finish();
+    rec.loss = static_cast<float>(loss_total / static_cast<double>(tokens_per_step));
+    rec.grad_norm = static_cast<float>(std::sqrt(SumOfSquares(pool, grads, model.num_params())));
+    if (!std::isfinite(rec.loss) || !std::isfinite(rec.grad_norm)) {
+      rec.status = "nonfinite";
+      rec.cause = !std::isfinite(rec.loss) ? fmt::format("loss is {}", rec.loss)
+                                           : fmt::format("gradient norm is {}", rec.grad_norm);
+      rec.param_digest = Xxh3_64(model.params(), model.num_params() * sizeof(float));
+      rec.mem_peak_bytes = tracker.peak();
+      rec.rss_peak_bytes = RssPeakBytes();
+      record->Write(StepToJson(rec));
+      return Status::Crash(fmt::format(
+          "step {}: {}; training stopped (the record's last line has this step). Lower train.lr "
+          "or check the data",
+          step, rec.cause));
+    }
+    if (config.grad_clip > 0 && rec.grad_norm > static_cast<float>(config.grad_clip)) {
+      Scale(pool, grads, model.num_params(), static_cast<float>(config.grad_clip) / rec.grad_norm);
+    }
+    adamw.Step(pool, model.tensors(), model.params(), grads, rec.lr, config, step);
+    rec.param_digest = Xxh3_64(model.params(), model.num_params() * sizeof(float));
+    rec.mem_peak_bytes = tracker.peak();
+    rec.rss_peak_bytes = RssPeakBytes();
+    rec.step_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    record->Write(StepToJson(rec));
+    if (options.progress != nullptr) {
+      *options.progress << fmt::format("step {:>4}/{}  loss {:.4f}  grad_norm {:.4f}  lr {:.3e}  {:.0f} ms\n",
+                                       step, config.steps, rec.loss, rec.grad_norm, rec.lr,
+                                       rec.step_ms)
+                        << std::flush;
+    }
+    if (result != nullptr) {
+      if (step == 1) result->first_loss = rec.loss;
+      result->last_loss = rec.loss;
+      result->steps_done = step;
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace lockstep::trainer

@@ -1,0 +1,49 @@
+// Train: the whole training run of `lockstep train`, one step at a time:
+//
+//   for step = 1..steps:
+//     for each micro-batch m (slots m*mb .. m*mb+mb-1 of the global batch):
+//       tokens  = sampler(step, slot) for its slots          data/
+//       loss_m  = model.Forward(tokens)                        trainer/gpt.h
+//       grads_m = model.Backward(1 / global tokens)
+//     loss, grads = sums over m in a fixed binary tree over m  (TreeAccumulator)
+//     grad_norm = sqrt(sum of squares in fixed chunks)
+//     stop with exit 3 if loss or grad_norm is not finite
+//     clip to grad_clip; AdamW; write the step's record
+//
+// Same config and seed, same bits: with any thread count, and in the portable
+// profile on any CPU and compiler.
+#ifndef LOCKSTEP_TRAINER_TRAINER_H_
+#define LOCKSTEP_TRAINER_TRAINER_H_
+
+#include <ostream>
+#include <string>
+
+#include "core/status.h"
+#include "data/manifest.h"
+#include "trainer/train_config.h"
+
+namespace lockstep::trainer {
+
+struct TrainOptions {
+  std::string record_path;           // "" = no record stream
+  std::ostream* progress = nullptr;  // a line per step for people, or nothing
+};
+
+struct TrainResult {
+  int steps_done = 0;
+  float first_loss = 0;
+  float last_loss = 0;
+};
+
+// Resolves the config's data: the embedded synthetic corpora (written once to
+// a cache directory under the system temp dir) or a manifest path relative to
+// the config; applies data.seq_len and data.schedule.
+Result<data::Manifest> ResolveTrainingData(const TrainConfig& config);
+
+// BadInput before any work for config or data problems; Crash when the loss
+// or the gradient norm stops being finite (that step's record says which).
+Status Train(const TrainConfig& config, const TrainOptions& options, TrainResult* result);
+
+}  // namespace lockstep::trainer
+
+#endif  // LOCKSTEP_TRAINER_TRAINER_H_
