@@ -12,7 +12,8 @@ void RegisterEnv(CLI::App& app, int& exit_code) {
       "env",
       "Print the environment fingerprint a run records: compiler, flags, BLAS, MPI, CPU, OS");
   auto json = std::make_shared<bool>(false);
-  cmd->add_flag("--json", *json, "Print one JSON object (the record header's form) instead of text");
+  cmd->add_flag("--json", *json,
+                "Print one JSON object (the record header's form) instead of text");
   cmd->footer(
       "The same fields `lockstep train --record` writes into its header, and a golden file\n"
       "keeps, to explain a mismatch (a BLAS kernel, an MPI or compiler version that changed).\n"

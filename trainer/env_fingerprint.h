@@ -9,11 +9,10 @@
 #define LOCKSTEP_TRAINER_ENV_FINGERPRINT_H_
 
 #include <array>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "core/status.h"
 
@@ -27,7 +26,7 @@ struct EnvFingerprint {
   std::string blas_core;      // the kernel set OpenBLAS picked at run time: "SkylakeX", "Haswell"
   int blas_threads = 0;       // OpenBLAS's thread count when the fingerprint was taken
   std::string mpi;            // "Open MPI v4.1.4 (MPI 3.1)"
-  std::string cpu_model;      // "Intel(R) Xeon(R) ...", "ARM implementer 0x41 part 0xd0c", "unknown"
+  std::string cpu_model;      // "Intel(R) Xeon(R) ...", "ARM implementer 0x41 part 0xd0c"
   int cpu_count = 0;          // hardware threads (std::thread::hardware_concurrency)
   std::string os;             // "Linux 6.1.0-18-amd64 x86_64 (Debian GNU/Linux 12 (bookworm))"
   std::string libc;           // "glibc 2.36", else "unknown"
@@ -40,8 +39,8 @@ struct EnvFingerprint {
 // The JSON keys, in field order (the order ToText prints them and DiffEnv
 // reports them).
 inline constexpr std::array<std::string_view, 13> kEnvKeys = {
-    "compiler", "compile_flags", "build_type", "blas",  "blas_core",  "blas_threads", "mpi",
-    "cpu_model", "cpu_count",    "os",         "libc",  "world_size", "threads"};
+    "compiler",  "compile_flags", "build_type", "blas", "blas_core",  "blas_threads", "mpi",
+    "cpu_model", "cpu_count",     "os",         "libc", "world_size", "threads"};
 
 // Reads this process's environment. Never fails: what cannot be found is
 // "unknown". Safe before MPI_Init (it uses only MPI_Get_version and

@@ -6,7 +6,7 @@
 #include <stdexcept>
 
 #include "core/counter_rng.h"
-#include "trainer/elementwise.h"
+#include "trainer/layers.h"
 
 namespace lockstep::trainer {
 
@@ -14,229 +14,6 @@ namespace lockstep::trainer {
 // NH heads, hs = C / NH head size, L layers, BT = B * T rows.
 
 namespace {
-
-template <typename T>
-constexpr T kNormEps = T(1e-5);
-
-// ---- Normalisation: LayerNorm or RMSNorm over the last axis -----------------
-// out (N,C), mean/rstd (N), inp (N,C), w/b (C). Sums run over c in order.
-template <typename T>
-void NormForward(ThreadPool& pool, Norm norm, T* out, T* mean, T* rstd, const T* inp, const T* w,
-                 const T* b, std::size_t rows, std::size_t C) {
-  pool.ParallelFor(rows, [&](std::size_t begin, std::size_t end) {
-    for (std::size_t r = begin; r < end; ++r) {
-      const T* x = inp + r * C;
-      T* y = out + r * C;
-      if (norm == Norm::kLayerNorm) {
-        T m = 0;
-        for (std::size_t i = 0; i < C; ++i) m += x[i];
-        m = m / T(C);
-        T v = 0;
-        for (std::size_t i = 0; i < C; ++i) {
-          T d = x[i] - m;
-          v += d * d;
-        }
-        v = v / T(C);
-        T s = T(1) / std::sqrt(v + kNormEps<T>);
-        for (std::size_t i = 0; i < C; ++i) y[i] = (x[i] - m) * s * w[i] + b[i];
-        mean[r] = m;
-        rstd[r] = s;
-      } else {
-        T ms = 0;
-        for (std::size_t i = 0; i < C; ++i) ms += x[i] * x[i];
-        ms = ms / T(C);
-        T s = T(1) / std::sqrt(ms + kNormEps<T>);
-        for (std::size_t i = 0; i < C; ++i) y[i] = x[i] * s * w[i];
-        mean[r] = 0;  // RMSNorm does not centre: xhat = (x - 0) * rstd below
-        rstd[r] = s;
-      }
-    }
-  });
-}
-
-// dinp (N,C) += d norm / d inp; dw, db (C) = sums over rows in row order.
-template <typename T>
-void NormBackward(ThreadPool& pool, Norm norm, T* dinp, T* dw, T* db, const T* dout, const T* inp,
-                  const T* mean, const T* rstd, const T* w, std::size_t rows, std::size_t C) {
-  pool.ParallelFor(rows, [&](std::size_t begin, std::size_t end) {
-    for (std::size_t r = begin; r < end; ++r) {
-      const T* x = inp + r * C;
-      const T* dy = dout + r * C;
-      T* dx = dinp + r * C;
-      const T m = mean[r], s = rstd[r];
-      T mean_wdy = 0, mean_wdy_xhat = 0;
-      for (std::size_t i = 0; i < C; ++i) {
-        T xhat = (x[i] - m) * s;
-        T wdy = w[i] * dy[i];
-        mean_wdy += wdy;
-        mean_wdy_xhat += wdy * xhat;
-      }
-      mean_wdy = mean_wdy / T(C);
-      mean_wdy_xhat = mean_wdy_xhat / T(C);
-      if (norm == Norm::kRmsNorm) mean_wdy = 0;  // no mean was subtracted
-      for (std::size_t i = 0; i < C; ++i) {
-        T xhat = (x[i] - m) * s;
-        dx[i] += (w[i] * dy[i] - mean_wdy - xhat * mean_wdy_xhat) * s;
-      }
-    }
-  });
-  pool.ParallelFor(C, [&](std::size_t begin, std::size_t end) {
-    for (std::size_t i = begin; i < end; ++i) {
-      dw[i] = 0;
-      if (norm == Norm::kLayerNorm) db[i] = 0;
-    }
-    for (std::size_t r = 0; r < rows; ++r) {
-      const T* x = inp + r * C;
-      const T* dy = dout + r * C;
-      for (std::size_t i = begin; i < end; ++i) {
-        dw[i] += dy[i] * ((x[i] - mean[r]) * rstd[r]);
-        if (norm == Norm::kLayerNorm) db[i] += dy[i];
-      }
-    }
-  });
-}
-
-// ---- Linear layers: out (N,OC) = inp (N,IC) . w (IC,OC) + bias (OC) ---------
-template <typename T>
-void LinearForward(Kernels<T>& k, T* out, const T* inp, const T* w, const T* bias, std::size_t rows,
-                   std::size_t ic, std::size_t oc) {
-  k.NN(inp, w, out, rows, ic, oc);
-  k.pool().ParallelFor(rows, [&](std::size_t begin, std::size_t end) {
-    for (std::size_t r = begin; r < end; ++r) {
-      for (std::size_t o = 0; o < oc; ++o) out[r * oc + o] += bias[o];
-    }
-  });
-}
-
-// dinp (N,IC) = dout . w^T; dw (IC,OC) = inp^T . dout; dbias (OC) = column
-// sums of dout in row order. All three overwrite.
-template <typename T>
-void LinearBackward(Kernels<T>& k, T* dinp, T* dw, T* dbias, const T* dout, const T* inp,
-                    const T* w, std::size_t rows, std::size_t ic, std::size_t oc) {
-  k.NT(dout, w, dinp, rows, oc, ic);
-  k.TN(inp, dout, dw, ic, rows, oc);
-  k.pool().ParallelFor(oc, [&](std::size_t begin, std::size_t end) {
-    for (std::size_t o = begin; o < end; ++o) dbias[o] = 0;
-    for (std::size_t r = 0; r < rows; ++r) {
-      for (std::size_t o = begin; o < end; ++o) dbias[o] += dout[r * oc + o];
-    }
-  });
-}
-
-// ---- GELU, tanh approximation ------------------------------------------------
-template <typename T>
-constexpr T kGeluScale = T(0.7978845608028654);  // sqrt(2 / pi)
-
-template <typename T>
-void GeluForward(ThreadPool& pool, T* out, const T* inp, std::size_t n) {
-  pool.ParallelFor(n, [&](std::size_t begin, std::size_t end) {
-    for (std::size_t i = begin; i < end; ++i) {
-      T x = inp[i];
-      T cube = T(0.044715) * x * x * x;
-      out[i] = T(0.5) * x * (T(1) + Tanh(kGeluScale<T> * (x + cube)));
-    }
-  });
-}
-
-// d (n) holds dL/dout on entry and dL/dinp on return.
-template <typename T>
-void GeluBackwardInPlace(ThreadPool& pool, T* d, const T* inp, std::size_t n) {
-  pool.ParallelFor(n, [&](std::size_t begin, std::size_t end) {
-    for (std::size_t i = begin; i < end; ++i) {
-      T x = inp[i];
-      T cube = T(0.044715) * x * x * x;
-      T th = Tanh(kGeluScale<T> * (x + cube));
-      T sech2 = T(1) - th * th;
-      T local = T(0.5) * (T(1) + th) +
-                x * T(0.5) * sech2 * kGeluScale<T> * (T(1) + T(3) * T(0.044715) * x * x);
-      d[i] = local * d[i];
-    }
-  });
-}
-
-// ---- Causal self-attention ---------------------------------------------------
-// out (B,T,C), att (B,NH,T,T) softmax weights, qkv (B,T,3C) = [q | k | v].
-template <typename T>
-void AttentionForward(ThreadPool& pool, T* out, T* att, const T* qkv, std::size_t B, std::size_t Tn,
-                      std::size_t C, std::size_t NH) {
-  const std::size_t hs = C / NH, C3 = 3 * C;
-  const T scale = T(1) / std::sqrt(T(hs));
-  pool.ParallelFor(B * NH, [&](std::size_t begin, std::size_t end) {
-    for (std::size_t bh = begin; bh < end; ++bh) {
-      const std::size_t b = bh / NH, h = bh % NH;
-      for (std::size_t t = 0; t < Tn; ++t) {
-        const T* q = qkv + b * Tn * C3 + t * C3 + h * hs;
-        T* row = att + (bh * Tn + t) * Tn;
-        T maxv = -std::numeric_limits<T>::infinity();
-        for (std::size_t t2 = 0; t2 <= t; ++t2) {
-          const T* key = qkv + b * Tn * C3 + t2 * C3 + C + h * hs;
-          T dot = 0;
-          for (std::size_t i = 0; i < hs; ++i) dot += q[i] * key[i];
-          row[t2] = dot * scale;
-          maxv = std::max(maxv, row[t2]);
-        }
-        T sum = 0;
-        for (std::size_t t2 = 0; t2 <= t; ++t2) {
-          row[t2] = Exp(row[t2] - maxv);
-          sum += row[t2];
-        }
-        const T inv = T(1) / sum;
-        for (std::size_t t2 = 0; t2 < Tn; ++t2) row[t2] = t2 <= t ? row[t2] * inv : T(0);
-        T* y = out + b * Tn * C + t * C + h * hs;
-        std::fill(y, y + hs, T(0));
-        for (std::size_t t2 = 0; t2 <= t; ++t2) {
-          const T* v = qkv + b * Tn * C3 + t2 * C3 + 2 * C + h * hs;
-          for (std::size_t i = 0; i < hs; ++i) y[i] += row[t2] * v[i];
-        }
-      }
-    }
-  });
-}
-
-// dqkv (B,T,3C) must be zero on entry; scratch holds 2 T values per (b, h).
-template <typename T>
-void AttentionBackward(ThreadPool& pool, T* dqkv, T* scratch, const T* dout, const T* qkv,
-                       const T* att, std::size_t B, std::size_t Tn, std::size_t C, std::size_t NH) {
-  const std::size_t hs = C / NH, C3 = 3 * C;
-  const T scale = T(1) / std::sqrt(T(hs));
-  pool.ParallelFor(B * NH, [&](std::size_t begin, std::size_t end) {
-    for (std::size_t bh = begin; bh < end; ++bh) {
-      const std::size_t b = bh / NH, h = bh % NH;
-      T* datt = scratch + bh * 2 * Tn;
-      T* dpre = datt + Tn;
-      for (std::size_t t = 0; t < Tn; ++t) {
-        const T* row = att + (bh * Tn + t) * Tn;
-        const T* dy = dout + b * Tn * C + t * C + h * hs;
-        // y = sum_t2 att[t2] v[t2]
-        for (std::size_t t2 = 0; t2 <= t; ++t2) {
-          const T* v = qkv + b * Tn * C3 + t2 * C3 + 2 * C + h * hs;
-          T* dv = dqkv + b * Tn * C3 + t2 * C3 + 2 * C + h * hs;
-          T acc = 0;
-          for (std::size_t i = 0; i < hs; ++i) {
-            acc += v[i] * dy[i];
-            dv[i] += row[t2] * dy[i];
-          }
-          datt[t2] = acc;
-        }
-        // softmax: dpre = att * (datt - sum(att * datt))
-        T dot = 0;
-        for (std::size_t t2 = 0; t2 <= t; ++t2) dot += row[t2] * datt[t2];
-        for (std::size_t t2 = 0; t2 <= t; ++t2) dpre[t2] = row[t2] * (datt[t2] - dot) * scale;
-        // pre = q . k * scale
-        const T* q = qkv + b * Tn * C3 + t * C3 + h * hs;
-        T* dq = dqkv + b * Tn * C3 + t * C3 + h * hs;
-        for (std::size_t t2 = 0; t2 <= t; ++t2) {
-          const T* key = qkv + b * Tn * C3 + t2 * C3 + C + h * hs;
-          T* dk = dqkv + b * Tn * C3 + t2 * C3 + C + h * hs;
-          for (std::size_t i = 0; i < hs; ++i) {
-            dq[i] += key[i] * dpre[t2];
-            dk[i] += q[i] * dpre[t2];
-          }
-        }
-      }
-    }
-  });
-}
 
 // Irwin-Hall: the sum of 12 uniforms minus 6 has mean 0 and variance 1. Only
 // integer draws and exact double sums: no transcendental function.
@@ -367,14 +144,7 @@ double Gpt<T>::Forward(const std::uint32_t* samples) {
   }
   const T* wte = params_.data() + Offset("wte");
   const T* wpe = params_.data() + Offset("wpe");
-  // encoded (B,T,C) = wte[token] + wpe[t]
-  pool.ParallelFor(BT, [&](std::size_t begin, std::size_t end) {
-    for (std::size_t r = begin; r < end; ++r) {
-      const T* te = wte + static_cast<std::size_t>(inputs_[r]) * C;
-      const T* pe = wpe + (r % Tn) * C;
-      for (std::size_t i = 0; i < C; ++i) encoded_[r * C + i] = te[i] + pe[i];
-    }
-  });
+  EncoderForward(pool, encoded_.data(), inputs_.data(), wte, wpe, BT, Tn, C);
   const T* x = encoded_.data();
   for (std::size_t l = 0; l < L; ++l) {
     Layer w = LayerView(params_.data(), static_cast<int>(l));
@@ -409,21 +179,7 @@ double Gpt<T>::Forward(const std::uint32_t* samples) {
               params_.data() + Offset("lnfw"), params_.data() + Offset("lnfb"), BT, C);
   // logits (B,T,V) = lnf . wte^T, then softmax and cross-entropy per row.
   kernels_.NT(lnf_.data(), wte, probs_.data(), BT, C, V);
-  pool.ParallelFor(BT, [&](std::size_t begin, std::size_t end) {
-    for (std::size_t r = begin; r < end; ++r) {
-      T* row = probs_.data() + r * V;
-      T maxv = -std::numeric_limits<T>::infinity();
-      for (std::size_t v = 0; v < V; ++v) maxv = std::max(maxv, row[v]);
-      T sum = 0;
-      for (std::size_t v = 0; v < V; ++v) {
-        row[v] = Exp(row[v] - maxv);
-        sum += row[v];
-      }
-      const T inv = T(1) / sum;
-      for (std::size_t v = 0; v < V; ++v) row[v] = row[v] * inv;
-      losses_[r] = -Log(row[targets_[r]]);
-    }
-  });
+  SoftmaxCrossEntropyForward(pool, probs_.data(), losses_.data(), targets_.data(), BT, V);
   double total = 0;
   for (std::size_t r = 0; r < BT; ++r) total += static_cast<double>(losses_[r]);
   return total;
@@ -436,14 +192,7 @@ void Gpt<T>::Backward(T loss_scale) {
   ThreadPool& pool = kernels_.pool();
   T* g = grads_.data();
   const T* wte = params_.data() + Offset("wte");
-  // dlogits (B,T,V) = (probs - onehot(target)) * loss_scale, in place.
-  pool.ParallelFor(BT, [&](std::size_t begin, std::size_t end) {
-    for (std::size_t r = begin; r < end; ++r) {
-      T* row = probs_.data() + r * V;
-      row[targets_[r]] -= T(1);
-      for (std::size_t v = 0; v < V; ++v) row[v] = row[v] * loss_scale;
-    }
-  });
+  SoftmaxCrossEntropyBackward(pool, probs_.data(), targets_.data(), loss_scale, BT, V);
   T* dwte = g + Offset("wte");
   kernels_.TN(probs_.data(), lnf_.data(), dwte, V, BT, C);  // dwte (V,C) = dlogits^T . lnf
   kernels_.NN(probs_.data(), wte, d_ln_.data(), BT, V, C);  // dlnf (B,T,C) = dlogits . wte
@@ -484,22 +233,8 @@ void Gpt<T>::Backward(T loss_scale) {
     NormBackward(pool, cfg_.norm, d_residual_.data(), dw.ln1w, dw.ln1b, d_ln_.data(), x_in,
                  ln1_mean_.data() + l * BT, ln1_rstd_.data() + l * BT, w.ln1w, BT, C);
   }
-  // Encoder: dwte[token] += d encoded (rows in order), dwpe[t] = sum over b.
-  T* dwpe = g + Offset("wpe");
-  const T* dx = d_residual_.data();
-  pool.ParallelFor(C, [&](std::size_t begin, std::size_t end) {
-    for (std::size_t t = 0; t < Tn; ++t) {
-      for (std::size_t i = begin; i < end; ++i) dwpe[t * C + i] = 0;
-    }
-    for (std::size_t r = 0; r < BT; ++r) {
-      T* te = dwte + static_cast<std::size_t>(inputs_[r]) * C;
-      T* pe = dwpe + (r % Tn) * C;
-      for (std::size_t i = begin; i < end; ++i) {
-        te[i] += dx[r * C + i];
-        pe[i] += dx[r * C + i];
-      }
-    }
-  });
+  // The tied embedding: dwte already holds the head's gradient.
+  EncoderBackward(pool, dwte, g + Offset("wpe"), d_residual_.data(), inputs_.data(), BT, Tn, C);
 }
 
 template class Gpt<float>;

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <initializer_list>
 #include <limits>
 #include <type_traits>
 
@@ -379,11 +380,11 @@ TEST(PortableMathTest, SweepHashesArePinned) {
               static_cast<unsigned long long>(exp_hash), static_cast<unsigned long long>(log_hash),
               static_cast<unsigned long long>(tanh_hash), static_cast<unsigned long long>(cos_h.value()),
               static_cast<unsigned long long>(pow_h.value()));
-  EXPECT_EQ(exp_hash, 0x0ULL);
-  EXPECT_EQ(log_hash, 0x0ULL);
-  EXPECT_EQ(tanh_hash, 0x0ULL);
-  EXPECT_EQ(cos_h.value(), 0x0ULL);
-  EXPECT_EQ(pow_h.value(), 0x0ULL);
+  EXPECT_EQ(exp_hash, 0xd479bf47ab0df67aULL);
+  EXPECT_EQ(log_hash, 0xc34649bd7a21212eULL);
+  EXPECT_EQ(tanh_hash, 0x8a81a13c8c8deaddULL);
+  EXPECT_EQ(cos_h.value(), 0x99acaf2147257819ULL);
+  EXPECT_EQ(pow_h.value(), 0xc460725db6ad4a16ULL);
 }
 
 }  // namespace

@@ -1,0 +1,112 @@
+#include "trainer/kernels.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "core/counter_rng.h"
+
+namespace lockstep::trainer {
+namespace {
+
+std::vector<float> Random(std::size_t n, std::uint64_t salt) {
+  CounterRng rng(salt, "test/kernels");
+  std::vector<float> v(n);
+  for (std::size_t i = 0; i < n; ++i) v[i] = static_cast<float>(rng.Below(i, 2001)) / 1000.0f - 1.0f;
+  return v;
+}
+
+// The portable profile's promise, spelled out as the plainest loop: each
+// output is 0 + a0*b0 + a1*b1 + ... in k order, one rounding per operation.
+std::vector<float> Sequential(const std::vector<float>& a, const std::vector<float>& b,
+                              std::size_t m, std::size_t k, std::size_t n, char form) {
+  std::vector<float> c(m * n);
+  for (std::size_t i = 0; i < m; ++i) {
+    for (std::size_t j = 0; j < n; ++j) {
+      float acc = 0;
+      for (std::size_t p = 0; p < k; ++p) {
+        float av = form == 'T' ? a[p * m + i] : a[i * k + p];
+        float bv = form == 'N' ? b[j * k + p] : b[p * n + j];  // 'N' here marks NT
+        float prod = av * bv;
+        acc = acc + prod;
+      }
+      c[i * n + j] = acc;
+    }
+  }
+  return c;
+}
+
+struct Shape {
+  std::size_t m, k, n;
+};
+const Shape kShapes[] = {{1, 1, 1}, {5, 3, 7}, {64, 64, 192}, {37, 129, 300}, {128, 17, 513}};
+
+bool SameBits(const std::vector<float>& x, const std::vector<float>& y) {
+  return x.size() == y.size() && std::memcmp(x.data(), y.data(), x.size() * sizeof(float)) == 0;
+}
+
+TEST(KernelsTest, PortableEqualsTheSequentialLoopBitForBit) {
+  MemoryTracker tracker;
+  for (int threads : {1, 2, 3}) {
+    ThreadPool pool(threads);
+    Kernels<float> k(pool, Profile::kPortable, tracker);
+    for (const Shape& s : kShapes) {
+      auto a = Random(s.m * s.k, 1), b = Random(s.k * s.n, 2);
+      std::vector<float> c(s.m * s.n);
+      k.NN(a.data(), b.data(), c.data(), s.m, s.k, s.n);
+      EXPECT_TRUE(SameBits(c, Sequential(a, b, s.m, s.k, s.n, 'P'))) << "NN " << s.m << "x" << s.k << "x" << s.n;
+      k.NT(a.data(), b.data(), c.data(), s.m, s.k, s.n);  // b read as [n, k]
+      EXPECT_TRUE(SameBits(c, Sequential(a, b, s.m, s.k, s.n, 'N'))) << "NT";
+      auto at = Random(s.k * s.m, 3);  // a read as [k, m]
+      k.TN(at.data(), b.data(), c.data(), s.m, s.k, s.n);
+      EXPECT_TRUE(SameBits(c, Sequential(at, b, s.m, s.k, s.n, 'T'))) << "TN";
+    }
+  }
+}
+
+TEST(KernelsTest, OpenBlasIsThreadCountInvariantAndAccurate) {
+  MemoryTracker tracker;
+  std::vector<std::vector<float>> first;
+  for (int threads : {1, 2, 4}) {
+    ThreadPool pool(threads);
+    Kernels<float> k(pool, Profile::kOpenBlas, tracker);
+    std::vector<std::vector<float>> results;
+    for (const Shape& s : kShapes) {
+      auto a = Random(s.m * s.k, 4), b = Random(s.k * s.n, 5);
+      std::vector<float> c(s.m * s.n);
+      for (char form : {'P', 'N', 'T'}) {
+        if (form == 'P') k.NN(a.data(), b.data(), c.data(), s.m, s.k, s.n);
+        if (form == 'N') k.NT(a.data(), b.data(), c.data(), s.m, s.k, s.n);
+        if (form == 'T') k.TN(a.data(), b.data(), c.data(), s.m, s.k, s.n);
+        auto ref = Sequential(a, b, s.m, s.k, s.n, form);
+        for (std::size_t i = 0; i < c.size(); ++i) {
+          ASSERT_NEAR(c[i], ref[i], 1e-4 * (1 + std::abs(ref[i])) * static_cast<double>(s.k));
+        }
+        results.push_back(c);
+      }
+    }
+    if (first.empty()) {
+      first = results;
+    } else {
+      for (std::size_t r = 0; r < results.size(); ++r) {
+        EXPECT_TRUE(SameBits(results[r], first[r])) << threads << " threads, product " << r;
+      }
+    }
+  }
+}
+
+TEST(KernelsTest, WorkspaceIsTracked) {
+  MemoryTracker tracker;
+  ThreadPool pool(1);
+  Kernels<float> k(pool, Profile::kPortable, tracker);
+  auto a = Random(4 * 8, 1), b = Random(16 * 8, 2);
+  std::vector<float> c(4 * 16);
+  EXPECT_EQ(tracker.current(), 0u);
+  k.NT(a.data(), b.data(), c.data(), 4, 8, 16);
+  EXPECT_EQ(tracker.current(), 8u * 16u * sizeof(float));  // B's transpose
+}
+
+}  // namespace
+}  // namespace lockstep::trainer

@@ -1,0 +1,107 @@
+#include "trainer/train_config.h"
+
+#include <gtest/gtest.h>
+
+#include "core/test_util.h"
+
+namespace lockstep::trainer {
+namespace {
+
+using ::lockstep::testing::Contains;
+
+const char* kConfig = R"(
+[model]
+n_layer = 3
+n_embd = 48
+n_head = 4
+[train]
+steps = 7
+global_batch = 8
+micro_batch = 2
+[numerics]
+profile = "openblas"
+threads = 2
+)";
+
+Result<TrainConfig> Parse(const std::string& text, std::vector<std::string> overrides = {}) {
+  return ParseTrainConfig(text, "c.toml", "/cfg", overrides);
+}
+
+std::string ErrorOf(const std::string& text, std::vector<std::string> overrides = {}) {
+  Result<TrainConfig> c = Parse(text, overrides);
+  EXPECT_FALSE(c.ok());
+  if (c.ok()) return "";
+  EXPECT_EQ(c.status().exit_code(), 2);
+  EXPECT_TRUE(Contains(c.status().message(), "c.toml"));
+  return c.status().message();
+}
+
+TEST(TrainConfigTest, ReadsKeysAndKeepsDefaults) {
+  Result<TrainConfig> c = Parse(kConfig);
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->model.n_layer, 3);
+  EXPECT_EQ(c->model.n_embd, 48);
+  EXPECT_EQ(c->steps, 7);
+  EXPECT_EQ(c->micro_batch, 2);
+  EXPECT_EQ(c->profile, Profile::kOpenBlas);
+  EXPECT_EQ(c->threads, 2);
+  EXPECT_EQ(c->model.vocab_size, 257);  // default
+  EXPECT_EQ(c->resolved["train"]["lr"], 3e-3);
+  EXPECT_EQ(c->manifest, "embedded");
+}
+
+TEST(TrainConfigTest, SetOverridesAnyKeyWithTomlValuesOrBareWords) {
+  Result<TrainConfig> c = Parse(kConfig, {"model.n_layer=1", "train.lr=0.5", "numerics.profile=portable",
+                                          "model.norm=rmsnorm", "data.manifest=\"x/m.toml\""});
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->model.n_layer, 1);
+  EXPECT_EQ(c->lr, 0.5);
+  EXPECT_EQ(c->profile, Profile::kPortable);
+  EXPECT_EQ(c->model.norm, Norm::kRmsNorm);
+  EXPECT_EQ(c->manifest, "x/m.toml");
+}
+
+TEST(TrainConfigTest, UnknownKeyNamesTheNearestValidOne) {
+  EXPECT_TRUE(Contains(ErrorOf(kConfig, {"model.n_layers=2"}),
+                       "unknown key \"model.n_layers\"; did you mean \"model.n_layer\"?"));
+  EXPECT_TRUE(Contains(ErrorOf(std::string(kConfig) + "\n[optim]\nlr = 1\n"),
+                       "did you mean \"train.lr\"?"));
+  EXPECT_TRUE(Contains(ErrorOf(kConfig, {"train.stpes=3"}), "did you mean \"train.steps\"?"));
+}
+
+TEST(TrainConfigTest, StructuralProblemsAreCaughtBeforeAnyWork) {
+  EXPECT_TRUE(Contains(ErrorOf(kConfig, {"model.n_head=5"}),
+                       "model.n_head = 5 does not divide model.n_embd = 48"));
+  EXPECT_TRUE(Contains(ErrorOf(kConfig, {"train.micro_batch=3"}),
+                       "train.global_batch = 8 is not divisible by train.micro_batch = 3"));
+  EXPECT_TRUE(Contains(ErrorOf(kConfig, {"numerics.profile=cuda"}), "use \"portable\""));
+  EXPECT_TRUE(Contains(ErrorOf(kConfig, {"model.n_layer=\"two\""}), "must be an integer"));
+  EXPECT_TRUE(Contains(ErrorOf(kConfig, {"train.beta2=1.0"}), "beta2"));
+  EXPECT_TRUE(Contains(ErrorOf("[model\nn_layer = 2\n"), "syntax error"));
+  Result<TrainConfig> bad_set = Parse(kConfig, {"oops"});
+  ASSERT_FALSE(bad_set.ok());
+  EXPECT_EQ(bad_set.status().exit_code(), 2);
+  EXPECT_TRUE(Contains(bad_set.status().message(), "--set \"oops\": expected KEY=VALUE"));
+}
+
+TEST(TrainConfigTest, DigestIgnoresThreadsButNothingElse) {
+  Result<TrainConfig> a = Parse(kConfig), b = Parse(kConfig, {"numerics.threads=4"});
+  Result<TrainConfig> c = Parse(kConfig, {"train.seed=2"});
+  ASSERT_TRUE(a.ok() && b.ok() && c.ok());
+  EXPECT_EQ(a->Digest(), b->Digest());
+  EXPECT_NE(a->Digest(), c->Digest());
+}
+
+TEST(TrainConfigTest, ScheduleIsCarriedIntoTheResolvedConfig) {
+  Result<TrainConfig> c = Parse(std::string(kConfig) +
+                                "\n[[data.schedule]]\nfrom_step = 0\nweights = { prose = 1 }\n"
+                                "[[data.schedule]]\nfrom_step = 30\nweights = { code = 2.5 }\n");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  ASSERT_TRUE(c->schedule.has_value());
+  EXPECT_EQ((*c->schedule)[1]["from_step"], 30);
+  EXPECT_EQ((*c->schedule)[1]["weights"]["code"], 2.5);
+  EXPECT_EQ(c->resolved["data"]["schedule"], *c->schedule);
+}
+
+}  // namespace
+}  // namespace lockstep::trainer
