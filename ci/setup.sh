@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(
-  build-essential cmake pkg-config ccache git
+  build-essential cmake pkg-config ccache git clang python3
   libopenmpi-dev openmpi-bin
   libopenblas-dev
   libxxhash-dev

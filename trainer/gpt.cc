@@ -93,7 +93,7 @@ Gpt<T>::Gpt(const GptConfig& cfg, int micro_batch, Kernels<T>& kernels, MemoryTr
   d_qkv_ = TrackedBuffer<T>(tracker, BT * 3 * C);
   d_atty_ = TrackedBuffer<T>(tracker, BT * C);
   d_fch_ = TrackedBuffer<T>(tracker, BT * 4 * C);
-  d_attention_scratch_ = TrackedBuffer<T>(tracker, B * NH * 2 * Tn);
+  d_attention_scratch_ = TrackedBuffer<T>(tracker, B * NH * AttentionScratchPerHead(Tn, C / NH));
 }
 
 template <typename T>
@@ -160,7 +160,7 @@ double Gpt<T>::Forward(const std::uint32_t* samples) {
     NormForward(pool, cfg_.norm, ln1, ln1_mean_.data() + l * BT, ln1_rstd_.data() + l * BT, x,
                 w.ln1w, w.ln1b, BT, C);
     LinearForward(kernels_, qkv, ln1, w.qkvw, w.qkvb, BT, C, 3 * C);
-    AttentionForward(pool, atty, att, qkv, B, Tn, C, NH);
+    AttentionForward(pool, atty, att, qkv, B, Tn, C, NH, d_attention_scratch_.data());
     LinearForward(kernels_, res2, atty, w.attprojw, w.attprojb, BT, C, C);
     pool.ParallelFor(BT * C, [&](std::size_t b, std::size_t e) {
       for (std::size_t i = b; i < e; ++i) res2[i] = x[i] + res2[i];

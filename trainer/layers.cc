@@ -151,24 +151,35 @@ void GeluBackwardInPlace(ThreadPool& pool, T* d, const T* inp, std::size_t n) {
 }
 
 // ---- Causal self-attention ---------------------------------------------------
-// out (B,T,C), att (B,NH,T,T) softmax weights, qkv (B,T,3C) = [q | k | v].
+// Per (b, h), K and V are first copied transposed, [hs, T], so that every
+// dot product over the head dimension runs as "for i: for t2: s[t2] += q[i] *
+// kT[i][t2]": one accumulator per t2, adding i = 0, 1, ... in order (the
+// plain dot product's order), with the loop vectorised across t2.
 template <typename T>
 void AttentionForward(ThreadPool& pool, T* out, T* att, const T* qkv, std::size_t B, std::size_t Tn,
-                      std::size_t C, std::size_t NH) {
+                      std::size_t C, std::size_t NH, T* scratch) {
   const std::size_t hs = C / NH, C3 = 3 * C;
   const T scale = T(1) / std::sqrt(T(hs));
   pool.ParallelFor(B * NH, [&](std::size_t begin, std::size_t end) {
     for (std::size_t bh = begin; bh < end; ++bh) {
       const std::size_t b = bh / NH, h = bh % NH;
+      T* kt = scratch + bh * AttentionScratchPerHead(Tn, hs);
+      for (std::size_t t2 = 0; t2 < Tn; ++t2) {
+        const T* key = qkv + b * Tn * C3 + t2 * C3 + C + h * hs;
+        for (std::size_t i = 0; i < hs; ++i) kt[i * Tn + t2] = key[i];
+      }
       for (std::size_t t = 0; t < Tn; ++t) {
         const T* q = qkv + b * Tn * C3 + t * C3 + h * hs;
         T* row = att + (bh * Tn + t) * Tn;
+        std::fill(row, row + Tn, T(0));
+        for (std::size_t i = 0; i < hs; ++i) {
+          const T qi = q[i];
+          const T* ki = kt + i * Tn;
+          for (std::size_t t2 = 0; t2 <= t; ++t2) row[t2] += qi * ki[t2];
+        }
         T maxv = -std::numeric_limits<T>::infinity();
         for (std::size_t t2 = 0; t2 <= t; ++t2) {
-          const T* key = qkv + b * Tn * C3 + t2 * C3 + C + h * hs;
-          T dot = 0;
-          for (std::size_t i = 0; i < hs; ++i) dot += q[i] * key[i];
-          row[t2] = dot * scale;
+          row[t2] = row[t2] * scale;
           maxv = std::max(maxv, row[t2]);
         }
         T sum = 0;
@@ -177,19 +188,19 @@ void AttentionForward(ThreadPool& pool, T* out, T* att, const T* qkv, std::size_
           sum += row[t2];
         }
         const T inv = T(1) / sum;
-        for (std::size_t t2 = 0; t2 < Tn; ++t2) row[t2] = t2 <= t ? row[t2] * inv : T(0);
+        for (std::size_t t2 = 0; t2 <= t; ++t2) row[t2] = row[t2] * inv;
         T* y = out + b * Tn * C + t * C + h * hs;
         std::fill(y, y + hs, T(0));
         for (std::size_t t2 = 0; t2 <= t; ++t2) {
           const T* v = qkv + b * Tn * C3 + t2 * C3 + 2 * C + h * hs;
-          for (std::size_t i = 0; i < hs; ++i) y[i] += row[t2] * v[i];
+          const T a = row[t2];
+          for (std::size_t i = 0; i < hs; ++i) y[i] += a * v[i];
         }
       }
     }
   });
 }
 
-// dqkv (B,T,3C) must be zero on entry; scratch holds 2 T values per (b, h).
 template <typename T>
 void AttentionBackward(ThreadPool& pool, T* dqkv, T* scratch, const T* dout, const T* qkv,
                        const T* att, std::size_t B, std::size_t Tn, std::size_t C, std::size_t NH) {
@@ -198,35 +209,42 @@ void AttentionBackward(ThreadPool& pool, T* dqkv, T* scratch, const T* dout, con
   pool.ParallelFor(B * NH, [&](std::size_t begin, std::size_t end) {
     for (std::size_t bh = begin; bh < end; ++bh) {
       const std::size_t b = bh / NH, h = bh % NH;
-      T* datt = scratch + bh * 2 * Tn;
+      T* vt = scratch + bh * AttentionScratchPerHead(Tn, hs);  // V transposed, [hs, T]
+      T* datt = vt + hs * Tn;
       T* dpre = datt + Tn;
+      for (std::size_t t2 = 0; t2 < Tn; ++t2) {
+        const T* v = qkv + b * Tn * C3 + t2 * C3 + 2 * C + h * hs;
+        for (std::size_t i = 0; i < hs; ++i) vt[i * Tn + t2] = v[i];
+      }
       for (std::size_t t = 0; t < Tn; ++t) {
         const T* row = att + (bh * Tn + t) * Tn;
         const T* dy = dout + b * Tn * C + t * C + h * hs;
-        // y = sum_t2 att[t2] v[t2]
-        for (std::size_t t2 = 0; t2 <= t; ++t2) {
-          const T* v = qkv + b * Tn * C3 + t2 * C3 + 2 * C + h * hs;
-          T* dv = dqkv + b * Tn * C3 + t2 * C3 + 2 * C + h * hs;
-          T acc = 0;
-          for (std::size_t i = 0; i < hs; ++i) {
-            acc += v[i] * dy[i];
-            dv[i] += row[t2] * dy[i];
-          }
-          datt[t2] = acc;
+        // y = sum_t2 att[t2] v[t2]: datt[t2] = v[t2] . dy, dv[t2] += att[t2] dy
+        std::fill(datt, datt + t + 1, T(0));
+        for (std::size_t i = 0; i < hs; ++i) {
+          const T dyi = dy[i];
+          const T* vi = vt + i * Tn;
+          for (std::size_t t2 = 0; t2 <= t; ++t2) datt[t2] += vi[t2] * dyi;
         }
-        // softmax: dpre = att * (datt - sum(att * datt))
+        for (std::size_t t2 = 0; t2 <= t; ++t2) {
+          T* dv = dqkv + b * Tn * C3 + t2 * C3 + 2 * C + h * hs;
+          const T a = row[t2];
+          for (std::size_t i = 0; i < hs; ++i) dv[i] += a * dy[i];
+        }
+        // softmax: dpre = att * (datt - sum(att * datt)), then the 1/sqrt(hs)
         T dot = 0;
         for (std::size_t t2 = 0; t2 <= t; ++t2) dot += row[t2] * datt[t2];
         for (std::size_t t2 = 0; t2 <= t; ++t2) dpre[t2] = row[t2] * (datt[t2] - dot) * scale;
-        // pre = q . k * scale
+        // pre = q . k
         const T* q = qkv + b * Tn * C3 + t * C3 + h * hs;
         T* dq = dqkv + b * Tn * C3 + t * C3 + h * hs;
         for (std::size_t t2 = 0; t2 <= t; ++t2) {
           const T* key = qkv + b * Tn * C3 + t2 * C3 + C + h * hs;
           T* dk = dqkv + b * Tn * C3 + t2 * C3 + C + h * hs;
+          const T d = dpre[t2];
           for (std::size_t i = 0; i < hs; ++i) {
-            dq[i] += key[i] * dpre[t2];
-            dk[i] += q[i] * dpre[t2];
+            dq[i] += key[i] * d;
+            dk[i] += q[i] * d;
           }
         }
       }
@@ -310,7 +328,7 @@ void SoftmaxCrossEntropyBackward(ThreadPool& pool, T* probs, const std::int32_t*
   template void GeluForward<T>(ThreadPool&, T*, const T*, std::size_t);                            \
   template void GeluBackwardInPlace<T>(ThreadPool&, T*, const T*, std::size_t);                    \
   template void AttentionForward<T>(ThreadPool&, T*, T*, const T*, std::size_t, std::size_t,       \
-                                    std::size_t, std::size_t);                                     \
+                                    std::size_t, std::size_t, T*);                                 \
   template void AttentionBackward<T>(ThreadPool&, T*, T*, const T*, const T*, const T*,            \
                                      std::size_t, std::size_t, std::size_t, std::size_t);           \
   template void EncoderForward<T>(ThreadPool&, T*, const std::int32_t*, const T*, const T*,        \

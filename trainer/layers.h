@@ -46,11 +46,16 @@ template <typename T>
 void GeluBackwardInPlace(ThreadPool& pool, T* d, const T* inp, std::size_t n);
 
 // Causal self-attention. qkv (B,T,3C) = [q | k | v]; out (B,T,C);
-// att (B,NH,T,T) the softmax weights, kept for the backward.
+// att (B,NH,T,T) the softmax weights, kept for the backward. Every dot
+// product over the head dimension adds i = 0, 1, ... in order.
+// scratch: B * NH * AttentionScratchPerHead(T, hs) values, both directions.
+inline std::size_t AttentionScratchPerHead(std::size_t Tn, std::size_t hs) {
+  return hs * Tn + 2 * Tn;
+}
 template <typename T>
 void AttentionForward(ThreadPool& pool, T* out, T* att, const T* qkv, std::size_t B, std::size_t Tn,
-                      std::size_t C, std::size_t NH);
-// dqkv (B,T,3C) must be zero on entry; scratch holds 2 T values per (b, h).
+                      std::size_t C, std::size_t NH, T* scratch);
+// dqkv (B,T,3C) must be zero on entry.
 template <typename T>
 void AttentionBackward(ThreadPool& pool, T* dqkv, T* scratch, const T* dout, const T* qkv,
                        const T* att, std::size_t B, std::size_t Tn, std::size_t C, std::size_t NH);

@@ -102,13 +102,13 @@ TEST_F(LayersTest, GeluBackwardMatchesFiniteDifferences) {
 TEST_F(LayersTest, AttentionBackwardMatchesFiniteDifferences) {
   const std::size_t B = 2, T = 4, C = 6, NH = 2;
   Vec qkv = Random(B * T * 3 * C, 11), r = Random(B * T * C, 12);
-  Vec out(B * T * C), att(B * NH * T * T);
+  Vec out(B * T * C), att(B * NH * T * T), scratch(B * NH * AttentionScratchPerHead(T, C / NH));
   auto loss = [&] {
-    AttentionForward(pool_, out.data(), att.data(), qkv.data(), B, T, C, NH);
+    AttentionForward(pool_, out.data(), att.data(), qkv.data(), B, T, C, NH, scratch.data());
     return Dot(out, r);
   };
   loss();
-  Vec dqkv(qkv.size(), 0.0), scratch(B * NH * 2 * T);
+  Vec dqkv(qkv.size(), 0.0);
   AttentionBackward(pool_, dqkv.data(), scratch.data(), r.data(), qkv.data(), att.data(), B, T, C, NH);
   ExpectGradient("dqkv", qkv, dqkv, loss);
 }
@@ -117,9 +117,10 @@ TEST_F(LayersTest, AttentionIsCausal) {
   // Changing a later position's key or value leaves earlier outputs alone.
   const std::size_t B = 1, T = 5, C = 4, NH = 1;
   Vec qkv = Random(T * 3 * C, 13), out(T * C), att(T * T), out2(T * C);
-  AttentionForward(pool_, out.data(), att.data(), qkv.data(), B, T, C, NH);
+  Vec scratch(AttentionScratchPerHead(T, C));
+  AttentionForward(pool_, out.data(), att.data(), qkv.data(), B, T, C, NH, scratch.data());
   for (std::size_t i = 0; i < 3 * C; ++i) qkv[4 * 3 * C + i] += 1.0;
-  AttentionForward(pool_, out2.data(), att.data(), qkv.data(), B, T, C, NH);
+  AttentionForward(pool_, out2.data(), att.data(), qkv.data(), B, T, C, NH, scratch.data());
   for (std::size_t i = 0; i < 4 * C; ++i) EXPECT_EQ(out[i], out2[i]);
   EXPECT_NE(out[4 * C], out2[4 * C]);
 }

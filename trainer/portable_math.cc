@@ -90,12 +90,14 @@ constexpr double kPio2_2 = 0x1.0b4611a6p-34;
 constexpr double kPio2_3 = 0x1.3198a2ep-69;
 
 // 2^k for a normal double exponent, by building the bits (exact, no libm call).
-double Pow2(int k) { return std::bit_cast<double>(static_cast<std::uint64_t>(k + 1023) << 52); }
+double Pow2(int k) {
+  return std::bit_cast<double>(static_cast<std::uint64_t>(k + 1023) << 52);
+}
 
 // e^y = 2^k * (1 + q), with q = e^r - 1 and r = y - k*ln2 in [-ln2/2, ln2/2].
-// Valid for |y| < 700 with y*2^25 an integer when k != 0 (true for y = a float
-// or twice a float), which keeps y - k*kLn2Hi exact. For |y| < ln2/2, k = 0 and
-// q = e^y - 1 with no cancellation.
+// Needs |y| < 700, and y a multiple of 2^-25 whenever k != 0 (true when y is a
+// float, or twice one), so that y - k*kLn2Hi is exact. For |y| < ln2/2, k = 0
+// and q = e^y - 1 with no cancellation.
 struct ExpParts {
   double pow2k;
   double q;
@@ -109,9 +111,9 @@ ExpParts ReduceExp(double y) {
 }  // namespace
 
 float PortableExp(float x) {
-  if (x != x) return x;                         // NaN
+  if (x != x) return x;                            // NaN
   if (x > 89.0f) return static_cast<float>(kInf);  // e^89 > FLT_MAX, incl. +inf
-  if (x < -104.0f) return 0.0f;                  // e^-104 < 2^-150 rounds to 0, incl. -inf
+  if (x < -104.0f) return 0.0f;                    // e^-104 < 2^-150 rounds to 0, incl. -inf
   const ExpParts e = ReduceExp(x);
   // pow2k * q is exact; the sum is the only rounding after the polynomial.
   // The double is never subnormal, and the conversion rounds once to float
@@ -161,7 +163,7 @@ float PortableTanh(float x) {
 }
 
 double PortableCos(double x) {
-  const double a = x < 0.0 ? -x : x;  // cos is even; reduce |x| so cos(-x) == cos(x)
+  const double a = x < 0.0 ? -x : x;            // cos is even; reduce |x| so cos(-x) == cos(x)
   if (!(a <= kPortableCosMaxArg)) return kNaN;  // NaN, inf, or beyond the exact reduction
   // a = k*pi/2 + r, |r| <= pi/4 (slightly more when the rounding of k is close).
   // k < 2^20, so every k * kPio2_i is exact and a - k * kPio2_1 is exact (the

@@ -19,14 +19,19 @@ constexpr float kDenormMinF = std::numeric_limits<float>::denorm_min();
 constexpr double kInf = std::numeric_limits<double>::infinity();
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-std::uint32_t Bits(float f) { return std::bit_cast<std::uint32_t>(f); }
-std::uint64_t Bits(double d) { return std::bit_cast<std::uint64_t>(d); }
+std::uint32_t Bits(float f) {
+  return std::bit_cast<std::uint32_t>(f);
+}
+std::uint64_t Bits(double d) {
+  return std::bit_cast<std::uint64_t>(d);
+}
 
 // Floats mapped to integers in value order, one step per representable float
 // (subnormal steps included; +0 and -0 both map to 0). NaN is not mapped.
 std::int64_t Key(float f) {
   const std::uint32_t b = Bits(f);
-  return (b & 0x80000000u) ? -static_cast<std::int64_t>(b & 0x7fffffffu) : static_cast<std::int64_t>(b);
+  return (b & 0x80000000u) ? -static_cast<std::int64_t>(b & 0x7fffffffu)
+                           : static_cast<std::int64_t>(b);
 }
 float FromKey(std::int64_t k) {
   return k < 0 ? std::bit_cast<float>(static_cast<std::uint32_t>(-k) | 0x80000000u)
@@ -60,9 +65,15 @@ void SweepLinear(T lo, T hi, std::int64_t count, Fn fn) {
 // below 1 double ulp) and one rounding to float. That is double rounding, off by
 // one float ulp only when the true value is within ~1e-16 relative of a float
 // midpoint; the pinned tables below use an independent multiprecision source.
-float RefExp(float x) { return static_cast<float>(std::exp(static_cast<double>(x))); }
-float RefLog(float x) { return static_cast<float>(std::log(static_cast<double>(x))); }
-float RefTanh(float x) { return static_cast<float>(std::tanh(static_cast<double>(x))); }
+float RefExp(float x) {
+  return static_cast<float>(std::exp(static_cast<double>(x)));
+}
+float RefLog(float x) {
+  return static_cast<float>(std::log(static_cast<double>(x)));
+}
+float RefTanh(float x) {
+  return static_cast<float>(std::tanh(static_cast<double>(x)));
+}
 
 struct UlpStats {
   std::int64_t points = 0;
@@ -86,9 +97,11 @@ struct UlpStats {
 };
 
 // ---------------------------------------------------------------------------
-// Accuracy sweeps. The bound asserted is the measured one (1 ulp), tighter
-// than the contract (2 ulp for exp/log, 4 ulp for tanh), and all but one point
-// in a million must equal the reference (an exhaustive run found ~1 in 10^8).
+// Accuracy sweeps. The contract is 2 ulp for exp/log and 4 ulp for tanh; the
+// bounds asserted are the measured ones: at most 1 ulp, and in fact equal to
+// the reference at every point (an exhaustive run over all 2^32 inputs,
+// outside this test, found no difference at all). Any libm whose double
+// function is within a few double ulps gives the same reference floats.
 
 TEST(PortableExpTest, WithinOneUlpOverWholeRange) {
   UlpStats stats;
@@ -97,7 +110,7 @@ TEST(PortableExpTest, WithinOneUlpOverWholeRange) {
   SweepLinear(-104.0f, 89.0f, 2'000'000, check);
   stats.Print("PortableExp");
   EXPECT_LE(stats.max_ulp, 1) << "worst input " << stats.worst_input;
-  EXPECT_LE(stats.inexact, stats.points / 1'000'000);
+  EXPECT_EQ(stats.inexact, 0);
 }
 
 TEST(PortableLogTest, WithinOneUlpOverAllPositiveFloats) {
@@ -107,7 +120,7 @@ TEST(PortableLogTest, WithinOneUlpOverAllPositiveFloats) {
   SweepLinear(0.5f, 2.0f, 2'000'000, check);  // dense around 1, where log has most relative detail
   stats.Print("PortableLog");
   EXPECT_LE(stats.max_ulp, 1) << "worst input " << stats.worst_input;
-  EXPECT_LE(stats.inexact, stats.points / 1'000'000);
+  EXPECT_EQ(stats.inexact, 0);
 }
 
 TEST(PortableTanhTest, WithinOneUlpAndOddToTheBit) {
@@ -122,7 +135,7 @@ TEST(PortableTanhTest, WithinOneUlpAndOddToTheBit) {
   SweepLinear(-10.0f, 10.0f, 2'000'000, check);
   stats.Print("PortableTanh");
   EXPECT_LE(stats.max_ulp, 1) << "worst input " << stats.worst_input;
-  EXPECT_LE(stats.inexact, stats.points / 1'000'000);
+  EXPECT_EQ(stats.inexact, 0);
   EXPECT_EQ(asymmetric, 0);
 }
 
@@ -154,7 +167,8 @@ TEST(PortableCosTest, AbsoluteErrorBelow1e15AndEvenToTheBit) {
 TEST(PortablePowTest, RelativeErrorWithinSquaringBound) {
   // Each squaring doubles the relative error already in the base, so the bound
   // grows linearly with the exponent: about exponent * 2^-53.
-  const double bases[] = {0.9, 0.95, 0.98, 0.99, 0.995, 0.999, 0.9995, 0.9999, 0.99999, 1.0001, 1.5};
+  const double bases[] = {0.9,    0.95,   0.98,    0.99,   0.995, 0.999,
+                          0.9995, 0.9999, 0.99999, 1.0001, 1.5};
   double worst_ratio = 0.0;  // relative error / (exponent * 2^-53)
   for (double base : bases) {
     for (std::uint64_t t = 1; t <= 1'000'000; t = t < 5000 ? t + 1 : t + 997) {
@@ -192,7 +206,8 @@ TEST(PortableExpTest, SpecialValues) {
 // bit: the overflow edge, FLT_MIN (subnormal results start), the smallest
 // subnormal result, and the last input that does not round to zero.
 TEST(PortableExpTest, BoundariesMatchReferenceExactly) {
-  for (float edge : {88.7228393554687500f, -87.336544750553102f, -103.27892990343185f, -103.97207708399179f}) {
+  for (float edge :
+       {88.7228393554687500f, -87.336544750553102f, -103.27892990343185f, -103.97207708399179f}) {
     for (std::int64_t k = Key(edge) - 3000; k <= Key(edge) + 3000; ++k) {
       const float x = FromKey(k);
       ASSERT_EQ(Bits(PortableExp(x)), Bits(RefExp(x))) << "x = " << x;
@@ -293,9 +308,8 @@ TEST(PortableExpTest, PinnedCorrectlyRoundedBits) {
   const Pinned table[] = {
       {-103.5f, 0x00000001},  // rounds to the smallest subnormal
       {-90.0f, 0x0008ec28},   // subnormal
-      {-20.0f, 0x310da433},   {-1.0f, 0x3ebc5ab2},  {-0.001f, 0x3f7fbe7f},
-      {0.1f, 0x3f8d763e},     {1.0f, 0x402df854},   {10.0f, 0x46ac14ee},
-      {42.42f, 0x5e12f19f},   {88.0f, 0x7ef882b7},
+      {-20.0f, 0x310da433},  {-1.0f, 0x3ebc5ab2}, {-0.001f, 0x3f7fbe7f}, {0.1f, 0x3f8d763e},
+      {1.0f, 0x402df854},    {10.0f, 0x46ac14ee}, {42.42f, 0x5e12f19f},  {88.0f, 0x7ef882b7},
   };
   for (const Pinned& p : table) {
     EXPECT_EQ(Bits(PortableExp(p.x)), p.want) << "x = " << p.x;
@@ -306,9 +320,9 @@ TEST(PortableExpTest, PinnedCorrectlyRoundedBits) {
 TEST(PortableLogTest, PinnedCorrectlyRoundedBits) {
   const Pinned table[] = {
       {kDenormMinF, 0xc2ce8ed0},  // -149 ln2
-      {1e-30f, 0xc28a27b5},       {0.25f, 0xbfb17218},  {0.7f, 0xbeb69e1a},
-      {0.9999f, 0xb8d1c2af},      {1.0001f, 0x38d1bd51}, {1.5f, 0x3ecf991f},
-      {2.0f, 0x3f317218},         {100.0f, 0x40935d8e}, {3.4e38f, 0x42b171ab},
+      {1e-30f, 0xc28a27b5},      {0.25f, 0xbfb17218},   {0.7f, 0xbeb69e1a},
+      {0.9999f, 0xb8d1c2af},     {1.0001f, 0x38d1bd51}, {1.5f, 0x3ecf991f},
+      {2.0f, 0x3f317218},        {100.0f, 0x40935d8e},  {3.4e38f, 0x42b171ab},
   };
   for (const Pinned& p : table) {
     EXPECT_EQ(Bits(PortableLog(p.x)), p.want) << "x = " << p.x;
@@ -318,13 +332,56 @@ TEST(PortableLogTest, PinnedCorrectlyRoundedBits) {
 
 TEST(PortableTanhTest, PinnedCorrectlyRoundedBits) {
   const Pinned table[] = {
-      {1e-3f, 0x3a83126c}, {0.1f, 0x3dcc1ebc}, {0.3f, 0x3e9526ee}, {0.5f, 0x3eec9a9f},
-      {0.6f, 0x3f097c15},  {1.0f, 0x3f42f7d6}, {2.0f, 0x3f76ca83}, {4.0f, 0x3f7fd40c},
+      {1e-3f, 0x3a83126c}, {0.1f, 0x3dcc1ebc},   {0.3f, 0x3e9526ee}, {0.5f, 0x3eec9a9f},
+      {0.6f, 0x3f097c15},  {1.0f, 0x3f42f7d6},   {2.0f, 0x3f76ca83}, {4.0f, 0x3f7fd40c},
       {8.0f, 0x3f7ffffc},  {-0.75f, 0xbf22991f},
   };
   for (const Pinned& p : table) {
     EXPECT_EQ(Bits(PortableTanh(p.x)), p.want) << "x = " << p.x;
     EXPECT_EQ(Bits(RefTanh(p.x)), p.want) << "libm disagrees at x = " << p.x;
+  }
+}
+
+// Hard cases: the inputs whose exact result lies closest to a rounding
+// midpoint, from an exhaustive scan (within 1e-8 ulp of it, where the double
+// evaluation has only a few double ulps of slack). Expected bits from mpmath at
+// 400 and 200 bits, which agree. A correctly rounded result here needs nearly
+// full double accuracy inside the function, so these catch a shortened
+// polynomial or a sloppier reduction that the sweeps would only see in a
+// handful of the 2^32 inputs. (Not checked against libm: any libm with a
+// 1-ulp double result might round these either way.)
+
+struct PinnedBits {
+  std::uint32_t x;
+  std::uint32_t want;
+};
+
+TEST(PortableMathTest, HardestRoundingCasesAreCorrectlyRounded) {
+  const PinnedBits exp_cases[] = {
+      {0xc16912cd, 0x34fd331b},  // -14.56709, 2.4e-9 ulp from a midpoint
+      {0xbbf0edf1, 0x3f7e1fe9},  // -0.0073525836, 4.5e-9 ulp
+      {0xc2b2e798, 0x000f6dce},  // -89.45233 (subnormal result), 4.6e-9 ulp
+      {0x377eff81, 0x3f800080},  // 1.5199069e-5, 5.1e-9 ulp
+  };
+  const PinnedBits log_cases[] = {
+      {0x4d604ebe, 0x419a352c},  // 235203552, 1.4e-10 ulp
+      {0x1f116ab8, 0xc233b53e},  // 3.079322e-20, 4.2e-10 ulp
+      {0x66a8c860, 0x42595e46},  // 3.9852692e23, 4.3e-10 ulp
+  };
+  const PinnedBits tanh_cases[] = {
+      {0x3ac37de2, 0x3ac37dd9},  // 0.0014914835, 9.4e-9 ulp
+      {0x3eee0566, 0x3ede3cbe},  // 0.46488494, 1.7e-8 ulp
+      {0x3cd41b91, 0x3cd40f70},  // 0.025892051, 2.4e-8 ulp
+  };
+  for (const PinnedBits& p : exp_cases) {
+    EXPECT_EQ(Bits(PortableExp(std::bit_cast<float>(p.x))), p.want) << std::hex << "x bits " << p.x;
+  }
+  for (const PinnedBits& p : log_cases) {
+    EXPECT_EQ(Bits(PortableLog(std::bit_cast<float>(p.x))), p.want) << std::hex << "x bits " << p.x;
+  }
+  for (const PinnedBits& p : tanh_cases) {
+    EXPECT_EQ(Bits(PortableTanh(std::bit_cast<float>(p.x))), p.want)
+        << std::hex << "x bits " << p.x;
   }
 }
 
@@ -340,7 +397,8 @@ class Fnv1a {
  public:
   template <typename T>
   void Add(T value) {
-    const auto bits = std::bit_cast<std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>>(value);
+    const auto bits =
+        std::bit_cast<std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>>(value);
     for (std::size_t i = 0; i < sizeof(T); ++i) {
       hash_ = (hash_ ^ ((bits >> (8 * i)) & 0xff)) * 0x100000001b3ULL;
     }
@@ -378,7 +436,8 @@ TEST(PortableMathTest, SweepHashesArePinned) {
   }
   std::printf("sweep hashes: exp %016llx log %016llx tanh %016llx cos %016llx pow %016llx\n",
               static_cast<unsigned long long>(exp_hash), static_cast<unsigned long long>(log_hash),
-              static_cast<unsigned long long>(tanh_hash), static_cast<unsigned long long>(cos_h.value()),
+              static_cast<unsigned long long>(tanh_hash),
+              static_cast<unsigned long long>(cos_h.value()),
               static_cast<unsigned long long>(pow_h.value()));
   EXPECT_EQ(exp_hash, 0xd479bf47ab0df67aULL);
   EXPECT_EQ(log_hash, 0xc34649bd7a21212eULL);
