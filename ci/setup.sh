@@ -14,6 +14,7 @@ packages=(
   libbenchmark-dev
   nlohmann-json3-dev
   libfmt-dev
+  python3-torch   # the PyTorch reference (bench/torch_reference.py, its test)
 )
 
 missing=()

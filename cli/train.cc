@@ -22,6 +22,9 @@ void RegisterTrain(CLI::App& app, int& exit_code) {
       ->type_name("KEY=VALUE");
   cmd->add_option("--record", options->record_path, "Write the record stream (JSON Lines) here");
   cmd->add_flag("-q,--quiet", *quiet, "No progress lines");
+  cmd->add_option("--export", options->export_dir,
+                  "Also write the initial parameters and every step's batch to DIR, for the "
+                  "PyTorch reference (bench/torch_reference.py)");
   cmd->footer(
       "Example:\n"
       "  lockstep train --config trainer/configs/smoke.toml --record out/run.jsonl\n"

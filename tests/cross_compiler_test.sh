@@ -29,7 +29,7 @@ for b in this other; do
     --record "$work/$b.jsonl"
 done
 
-python3 - "$work/this.jsonl" "$work/other.jsonl" <<'PY'
+"${LOCKSTEP_PYTHON:-/usr/bin/python3}" - "$work/this.jsonl" "$work/other.jsonl" <<'PY'
 import json, sys
 fields = ["step", "loss", "grad_norm", "lr", "tokens", "batch_digest", "param_digest", "mem_peak_bytes"]
 a, b = ([json.loads(l) for l in open(p)] for p in sys.argv[1:3])

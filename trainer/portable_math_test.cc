@@ -342,14 +342,13 @@ TEST(PortableTanhTest, PinnedCorrectlyRoundedBits) {
   }
 }
 
-// Hard cases: the inputs whose exact result lies closest to a rounding
-// midpoint, from an exhaustive scan (within 1e-8 ulp of it, where the double
-// evaluation has only a few double ulps of slack). Expected bits from mpmath at
-// 400 and 200 bits, which agree. A correctly rounded result here needs nearly
-// full double accuracy inside the function, so these catch a shortened
-// polynomial or a sloppier reduction that the sweeps would only see in a
-// handful of the 2^32 inputs. (Not checked against libm: any libm with a
-// 1-ulp double result might round these either way.)
+// Hard cases: inputs whose exact result lies closest to a rounding midpoint,
+// from exhaustive scans (all within 5e-7 float ulp of it, i.e. a few double
+// ulps of slack). Expected bits from mpmath at 400 and at 200 bits, which
+// agree. Getting these right needs nearly full double accuracy inside the
+// function, so they catch a shortened polynomial or a sloppier reduction that
+// changes only a handful of the 2^32 outputs, which no sweep would see. (Not
+// checked against libm: a libm 1 double ulp off might round these either way.)
 
 struct PinnedBits {
   std::uint32_t x;
@@ -362,6 +361,11 @@ TEST(PortableMathTest, HardestRoundingCasesAreCorrectlyRounded) {
       {0xbbf0edf1, 0x3f7e1fe9},  // -0.0073525836, 4.5e-9 ulp
       {0xc2b2e798, 0x000f6dce},  // -89.45233 (subnormal result), 4.6e-9 ulp
       {0x377eff81, 0x3f800080},  // 1.5199069e-5, 5.1e-9 ulp
+      // The same with a reduced argument |r| > 0.3, where polynomial
+      // truncation error peaks.
+      {0x4288942b, 0x70b7a4c5},  // 68.28939, r = -0.332, 1.4e-8 ulp
+      {0xbf81eadf, 0x3eb98dc1},  // -1.0149802, r = -0.322, 3.7e-8 ulp
+      {0x401b6c99, 0x41357866},  // 2.4285033, r = -0.344, 1.2e-7 ulp
   };
   const PinnedBits log_cases[] = {
       {0x4d604ebe, 0x419a352c},  // 235203552, 1.4e-10 ulp
@@ -372,6 +376,9 @@ TEST(PortableMathTest, HardestRoundingCasesAreCorrectlyRounded) {
       {0x3ac37de2, 0x3ac37dd9},  // 0.0014914835, 9.4e-9 ulp
       {0x3eee0566, 0x3ede3cbe},  // 0.46488494, 1.7e-8 ulp
       {0x3cd41b91, 0x3cd40f70},  // 0.025892051, 2.4e-8 ulp
+      {0x4053eea7, 0x3f7f51f5},  // 3.3114412, r = -0.309, 1.1e-7 ulp
+      {0x3e3044f2, 0x3e2e8c76},  // 0.172138, r = 0.344, 1.9e-7 ulp
+      {0x3ff41e50, 0x3f74f3f6},  // 1.907175, r = -0.345, 4.6e-7 ulp
   };
   for (const PinnedBits& p : exp_cases) {
     EXPECT_EQ(Bits(PortableExp(std::bit_cast<float>(p.x))), p.want) << std::hex << "x bits " << p.x;
@@ -390,8 +397,11 @@ TEST(PortableMathTest, HardestRoundingCasesAreCorrectlyRounded) {
 // per function, covering every class of input (negative, subnormal, huge, inf,
 // NaN). The pinned hashes are this implementation's own output, so they are a
 // regression guard, not a correctness check: they were confirmed identical
-// under GCC 12 -O0 and -O2, Clang 14 -O2, and with ASan/UBSan. A changed hash
-// means changed bits, i.e. every portable-profile golden changes with it.
+// under GCC 12 and Clang 14 at -O0, -O2, -O3 -march=native (x86-64 with FMA)
+// and with ASan/UBSan. A changed hash means changed bits, i.e. every
+// portable-profile golden changes with it. Building with FMA contraction
+// (-ffp-contract=fast on an FMA target) changes the cos hash; the float
+// functions, being correctly rounded, are insensitive to it at these points.
 
 class Fnv1a {
  public:

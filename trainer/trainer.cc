@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 #include <sstream>
 
+#include "core/atomic_file.h"
 #include "core/digest.h"
 #include "data/sampler.h"
 #include "data/synth.h"
@@ -114,6 +115,22 @@ Result<data::BlendSchedule> ScheduleFromConfig(const nlohmann::json& j, const da
   return s;
 }
 
+Status ExportInitialState(const std::string& dir, const Gpt<float>& model, const TrainConfig& config) {
+  nlohmann::ordered_json index;
+  index["config"] = config.resolved;
+  index["seq_len"] = model.config().seq_len;
+  index["num_params"] = model.num_params();
+  for (const ParamTensor& t : model.tensors()) {
+    index["tensors"].push_back({{"name", t.name}, {"offset", t.offset}, {"size", t.size}});
+  }
+  const std::string params(reinterpret_cast<const char*>(model.params()),
+                           model.num_params() * sizeof(float));
+  LOCKSTEP_RETURN_IF_ERROR(
+      WriteFileAtomically((std::filesystem::path(dir) / "params.bin").string(), params));
+  return WriteFileAtomically((std::filesystem::path(dir) / "tensors.json").string(),
+                             index.dump(2) + "\n");
+}
+
 }  // namespace
 
 Result<data::Manifest> ResolveTrainingData(const TrainConfig& config) {
@@ -171,6 +188,18 @@ Status Train(const TrainConfig& config, const TrainOptions& options, TrainResult
   Kernels<float> kernels(pool, config.profile, tracker);
   Gpt<float> model(model_config, config.micro_batch, kernels, tracker);
   model.Initialize(config.seed);
+  std::FILE* batches_out = nullptr;
+  if (!options.export_dir.empty()) {
+    LOCKSTEP_RETURN_IF_ERROR(ExportInitialState(options.export_dir, model, config));
+    batches_out = std::fopen((std::filesystem::path(options.export_dir) / "batches.bin").c_str(), "wb");
+    if (batches_out == nullptr) return Status::BadInput(options.export_dir + ": cannot write batches.bin");
+  }
+  struct FileCloser {
+    std::FILE* f;
+    ~FileCloser() {
+      if (f != nullptr) std::fclose(f);
+    }
+  } close_batches{batches_out};
   AdamW adamw(model.num_params(), tracker);
   const int micro_batches = config.global_batch / config.micro_batch;
   TreeAccumulator accumulator(model.num_params(), micro_batches, tracker);
@@ -215,6 +244,9 @@ Status Train(const TrainConfig& config, const TrainOptions& options, TrainResult
                       static_cast<std::uint64_t>(m) * config.micro_batch,
                       static_cast<std::uint64_t>(config.micro_batch), samples.span());
       batch_digest.Update(samples.data(), samples.size() * sizeof(std::uint32_t));
+      if (batches_out != nullptr) {
+        std::fwrite(samples.data(), sizeof(std::uint32_t), samples.size(), batches_out);
+      }
       double loss_sum = model.Forward(samples.data());
       model.Backward(loss_scale);
       accumulator.Push(pool, model.grads(), loss_sum);

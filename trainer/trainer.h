@@ -27,6 +27,10 @@ namespace lockstep::trainer {
 struct TrainOptions {
   std::string record_path;           // "" = no record stream
   std::ostream* progress = nullptr;  // a line per step for people, or nothing
+  // For the PyTorch reference (bench/torch_reference.py): write the initial
+  // parameters (params.bin, float32 little-endian, layout in tensors.json) and
+  // every step's global batch (batches.bin, uint32, steps x batch x (T + 1)).
+  std::string export_dir;
 };
 
 struct TrainResult {
