@@ -14,51 +14,89 @@ T* Kernels<T>::Workspace(std::size_t count) {
   return workspace_.data();
 }
 
+namespace {
+
+// Rows [i0, i0 + rows) of C = A . B, A(i,k) = a[i * rs + k * cs]. Rows of C
+// in blocks of 4 (each B row loaded once per 4 rows of C), columns in tiles
+// that keep the 4 C row pieces in L1. Neither blocking touches the order in
+// which one C[i,j] accumulates.
 template <typename T>
-void Kernels<T>::Portable(const T* a, std::size_t rs, std::size_t cs, const T* b, T* c,
-                          std::size_t m, std::size_t k, std::size_t n) {
-  // Rows of C in blocks of 4 (each B row loaded once per 4 rows of C), columns
-  // in tiles that keep the 4 C row pieces in L1. Neither blocking touches the
-  // order in which one C[i,j] accumulates.
-  constexpr std::size_t kRows = 4;
+inline __attribute__((always_inline)) void PortableRows(const T* a, std::size_t rs, std::size_t cs,
+                                                        const T* b, T* c, std::size_t i0,
+                                                        std::size_t rows, std::size_t k,
+                                                        std::size_t n) {
   constexpr std::size_t kTile = 256;
-  const std::size_t blocks = (m + kRows - 1) / kRows;
-  pool_.ParallelFor(blocks, [&](std::size_t begin, std::size_t end) {
-    for (std::size_t blk = begin; blk < end; ++blk) {
-      const std::size_t i0 = blk * kRows;
-      const std::size_t rows = std::min(kRows, m - i0);
-      for (std::size_t j0 = 0; j0 < n; j0 += kTile) {
-        const std::size_t cols = std::min(kTile, n - j0);
-        T* c0 = c + i0 * n + j0;
-        for (std::size_t r = 0; r < rows; ++r) std::fill(c0 + r * n, c0 + r * n + cols, T(0));
-        if (rows == kRows) {
-          T* c1 = c0 + n;
-          T* c2 = c1 + n;
-          T* c3 = c2 + n;
-          for (std::size_t p = 0; p < k; ++p) {
-            const T a0 = a[i0 * rs + p * cs], a1 = a[(i0 + 1) * rs + p * cs];
-            const T a2 = a[(i0 + 2) * rs + p * cs], a3 = a[(i0 + 3) * rs + p * cs];
-            const T* bp = b + p * n + j0;
-            for (std::size_t j = 0; j < cols; ++j) {
-              const T bj = bp[j];
-              c0[j] += a0 * bj;
-              c1[j] += a1 * bj;
-              c2[j] += a2 * bj;
-              c3[j] += a3 * bj;
-            }
+  for (std::size_t j0 = 0; j0 < n; j0 += kTile) {
+    const std::size_t cols = std::min(kTile, n - j0);
+    for (std::size_t r0 = 0; r0 < rows; r0 += 4) {
+      const std::size_t rr = std::min<std::size_t>(4, rows - r0);
+      const std::size_t i = i0 + r0;
+      T* c0 = c + i * n + j0;
+      for (std::size_t r = 0; r < rr; ++r) std::fill(c0 + r * n, c0 + r * n + cols, T(0));
+      if (rr == 4) {
+        T* __restrict c1 = c0 + n;
+        T* __restrict c2 = c1 + n;
+        T* __restrict c3 = c2 + n;
+        T* __restrict cc0 = c0;
+        for (std::size_t p = 0; p < k; ++p) {
+          const T a0 = a[i * rs + p * cs], a1 = a[(i + 1) * rs + p * cs];
+          const T a2 = a[(i + 2) * rs + p * cs], a3 = a[(i + 3) * rs + p * cs];
+          const T* __restrict bp = b + p * n + j0;
+          for (std::size_t j = 0; j < cols; ++j) {
+            const T bj = bp[j];
+            cc0[j] += a0 * bj;
+            c1[j] += a1 * bj;
+            c2[j] += a2 * bj;
+            c3[j] += a3 * bj;
           }
-        } else {
-          for (std::size_t r = 0; r < rows; ++r) {
-            T* cr = c0 + r * n;
-            for (std::size_t p = 0; p < k; ++p) {
-              const T ar = a[(i0 + r) * rs + p * cs];
-              const T* bp = b + p * n + j0;
-              for (std::size_t j = 0; j < cols; ++j) cr[j] += ar * bp[j];
-            }
+        }
+      } else {
+        for (std::size_t r = 0; r < rr; ++r) {
+          T* __restrict cr = c0 + r * n;
+          for (std::size_t p = 0; p < k; ++p) {
+            const T ar = a[(i + r) * rs + p * cs];
+            const T* __restrict bp = b + p * n + j0;
+            for (std::size_t j = 0; j < cols; ++j) cr[j] += ar * bp[j];
           }
         }
       }
     }
+  }
+}
+
+// The float kernel compiled for several instruction sets, picked at run time.
+// The clones differ in how many j advance per instruction, never in the
+// operations of one C[i,j], and -ffp-contract=off keeps FMA out of all of
+// them: the same bits from each (KernelsTest checks the running one against a
+// scalar loop).
+__attribute__((target_clones("avx512f", "avx2", "default"))) void PortableRowsF32(
+    const float* a, std::size_t rs, std::size_t cs, const float* b, float* c, std::size_t i0,
+    std::size_t rows, std::size_t k, std::size_t n) {
+  PortableRows(a, rs, cs, b, c, i0, rows, k, n);
+}
+
+void PortableRowsDispatch(const float* a, std::size_t rs, std::size_t cs, const float* b, float* c,
+                          std::size_t i0, std::size_t rows, std::size_t k, std::size_t n) {
+  PortableRowsF32(a, rs, cs, b, c, i0, rows, k, n);
+}
+void PortableRowsDispatch(const double* a, std::size_t rs, std::size_t cs, const double* b,
+                          double* c, std::size_t i0, std::size_t rows, std::size_t k,
+                          std::size_t n) {
+  PortableRows(a, rs, cs, b, c, i0, rows, k, n);
+}
+
+}  // namespace
+
+template <typename T>
+void Kernels<T>::Portable(const T* a, std::size_t rs, std::size_t cs, const T* b, T* c,
+                          std::size_t m, std::size_t k, std::size_t n) {
+  // Threads take blocks of 16 rows; any split gives the same bits.
+  constexpr std::size_t kRowsPerTask = 16;
+  const std::size_t tasks = (m + kRowsPerTask - 1) / kRowsPerTask;
+  pool_.ParallelFor(tasks, [&](std::size_t begin, std::size_t end) {
+    const std::size_t i0 = begin * kRowsPerTask;
+    const std::size_t i1 = std::min(m, end * kRowsPerTask);
+    PortableRowsDispatch(a, rs, cs, b, c, i0, i1 - i0, k, n);
   });
 }
 

@@ -1,0 +1,88 @@
+// Trainer throughput: sgemm and the portable GEMM on the bench model's
+// shapes, and whole training steps of trainer/configs/bench.toml in both
+// profiles. Figures and commands: bench/README.md.
+#include <benchmark/benchmark.h>
+#include <cblas.h>
+
+#include <vector>
+
+#include "core/counter_rng.h"
+#include "trainer/kernels.h"
+#include "trainer/trainer.h"
+
+namespace lockstep::trainer {
+namespace {
+
+std::vector<float> Random(std::size_t n) {
+  CounterRng rng(3, "bench/gemm");
+  std::vector<float> v(n);
+  for (std::size_t i = 0; i < n; ++i) v[i] = static_cast<float>(rng.Below(i, 2001)) / 1000.0f - 1.0f;
+  return v;
+}
+
+// The MLP's first product of the bench model: (B*T = 1024, C = 256) x (256, 1024).
+constexpr std::size_t kM = 1024, kK = 256, kN = 1024;
+
+// OpenBLAS's own peak on this shape, with its own threads (the ceiling our
+// single-threaded-per-block use of it is measured against).
+void BM_SgemmOpenBlasPeak(benchmark::State& state) {
+  openblas_set_num_threads(static_cast<int>(state.range(0)));
+  auto a = Random(kM * kK), b = Random(kK * kN);
+  std::vector<float> c(kM * kN);
+  for (auto _ : state) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, kM, kN, kK, 1.0f, a.data(), kK, b.data(),
+                kN, 0.0f, c.data(), kN);
+    benchmark::DoNotOptimize(c.data());
+  }
+  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * kM * kN * kK * state.iterations(),
+                                                 benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
+  openblas_set_num_threads(1);
+}
+BENCHMARK(BM_SgemmOpenBlasPeak)->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMillisecond);
+
+// lockstep's Kernels::NN in each profile and thread count.
+void BM_KernelsNN(benchmark::State& state) {
+  openblas_set_num_threads(1);
+  const Profile profile = state.range(0) == 0 ? Profile::kPortable : Profile::kOpenBlas;
+  ThreadPool pool(static_cast<int>(state.range(1)));
+  MemoryTracker tracker;
+  Kernels<float> k(pool, profile, tracker);
+  auto a = Random(kM * kK), b = Random(kK * kN);
+  std::vector<float> c(kM * kN);
+  for (auto _ : state) {
+    k.NN(a.data(), b.data(), c.data(), kM, kK, kN);
+    benchmark::DoNotOptimize(c.data());
+  }
+  state.SetLabel(ProfileName(profile));
+  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * kM * kN * kK * state.iterations(),
+                                                 benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
+}
+BENCHMARK(BM_KernelsNN)->ArgsProduct({{0, 1}, {1, 2}})->UseRealTime()->Unit(benchmark::kMillisecond);
+
+// Whole training steps of trainer/configs/bench.toml: tokens per second.
+void BM_TrainStep(benchmark::State& state) {
+  const std::string profile = state.range(0) == 0 ? "portable" : "openblas";
+  const int steps = 3;
+  Result<TrainConfig> config = LoadTrainConfig(
+      LOCKSTEP_SOURCE_DIR "/trainer/configs/bench.toml",
+      {"numerics.profile=" + profile, "numerics.threads=" + std::to_string(state.range(1)),
+       "train.steps=" + std::to_string(steps)});
+  if (!config.ok()) {
+    state.SkipWithError(config.status().message().c_str());
+    return;
+  }
+  for (auto _ : state) {
+    Status st = Train(*config, {}, nullptr);
+    if (!st.ok()) state.SkipWithError(st.message().c_str());
+  }
+  state.SetLabel(profile);
+  state.counters["tokens/s"] =
+      benchmark::Counter(static_cast<double>(config->global_batch) * 256 * steps * state.iterations(),
+                         benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_TrainStep)->ArgsProduct({{0, 1}, {1, 2}})->UseRealTime()->Unit(benchmark::kMillisecond)->Iterations(1);
+
+}  // namespace
+}  // namespace lockstep::trainer
+
+BENCHMARK_MAIN();
