@@ -15,6 +15,6 @@ lockstep=build/release/cli/lockstep
 rm -rf "$out/data"
 "$lockstep" data synth --out "$out/data"
 "$lockstep" data verify --manifest "$out/data/manifest.toml"
-"$lockstep" data preview --manifest "$out/data/manifest.toml" --steps 0:3
+"$lockstep" data preview --manifest "$out/data/manifest.toml" --steps 1:4
 "$lockstep" train --config trainer/configs/smoke.toml --record "$out/run.jsonl"
 echo "record stream: $out/run.jsonl"

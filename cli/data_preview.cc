@@ -33,7 +33,7 @@ void RegisterDataPreview(CLI::App& data, int& exit_code) {
       "Show what the sampler feeds each step: the corpus of every slot, the batch digest\n"
       "and the detokenized head of a few samples");
   auto manifest_path = std::make_shared<std::string>();
-  auto steps = std::make_shared<std::string>("0:4");
+  auto steps = std::make_shared<std::string>("1:4");
   auto o = std::make_shared<data::PreviewOptions>();
   cmd->add_option("--manifest", *manifest_path, "Manifest (TOML)")->required();
   cmd->add_option("--steps", *steps, "Steps A:B (B exclusive) or a single step")
@@ -43,7 +43,8 @@ void RegisterDataPreview(CLI::App& data, int& exit_code) {
       ->capture_default_str();
   cmd->add_option("--samples", o->samples, "Samples shown per step")->capture_default_str();
   cmd->add_option("--chars", o->chars, "Tokens shown per sample")->capture_default_str();
-  cmd->footer("Example:\n  lockstep data preview --manifest out/data/manifest.toml --steps 0:3");
+  cmd->footer("Example:\n  lockstep data preview --manifest out/data/manifest.toml --steps 1:4\n"
+              "Steps count from 1, as the trainer's optimizer steps do.");
   cmd->callback([=, &exit_code] {
     if (!ParseStepRange(*steps, *o)) {
       exit_code = Report(Status::BadInput("--steps \"" + *steps +

@@ -35,7 +35,7 @@ int main(int argc, char** argv) {
       "Example, the embedded default data end to end:\n"
       "  lockstep data synth --out out/data\n"
       "  lockstep data verify --manifest out/data/manifest.toml\n"
-      "  lockstep data preview --manifest out/data/manifest.toml --steps 0:2");
+      "  lockstep data preview --manifest out/data/manifest.toml --steps 1:3");
   RegisterDataSynth(*data, exit_code);
   RegisterDataBuild(*data, exit_code);
   RegisterDataImport(*data, exit_code);
