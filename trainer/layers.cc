@@ -15,6 +15,9 @@ constexpr T kNormEps = T(1e-5);
 template <typename T>
 constexpr T kGeluScale = T(0.7978845608028654);  // sqrt(2 / pi)
 
+// Multi-versioned for the float trainer: see kernels.cc.
+#define LOCKSTEP_SIMD_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+
 }  // namespace
 
 // ---- Normalisation: LayerNorm or RMSNorm over the last axis -----------------
@@ -155,13 +158,15 @@ void GeluBackwardInPlace(ThreadPool& pool, T* d, const T* inp, std::size_t n) {
 // dot product over the head dimension runs as "for i: for t2: s[t2] += q[i] *
 // kT[i][t2]": one accumulator per t2, adding i = 0, 1, ... in order (the
 // plain dot product's order), with the loop vectorised across t2.
+namespace {
+
 template <typename T>
-void AttentionForward(ThreadPool& pool, T* out, T* att, const T* qkv, std::size_t B, std::size_t Tn,
-                      std::size_t C, std::size_t NH, T* scratch) {
+inline __attribute__((always_inline)) void AttentionForwardHead(
+    T* out, T* att, const T* qkv, std::size_t bh, std::size_t Tn, std::size_t C, std::size_t NH,
+    T* scratch) {
   const std::size_t hs = C / NH, C3 = 3 * C;
   const T scale = T(1) / std::sqrt(T(hs));
-  pool.ParallelFor(B * NH, [&](std::size_t begin, std::size_t end) {
-    for (std::size_t bh = begin; bh < end; ++bh) {
+  {
       const std::size_t b = bh / NH, h = bh % NH;
       T* kt = scratch + bh * AttentionScratchPerHead(Tn, hs);
       for (std::size_t t2 = 0; t2 < Tn; ++t2) {
@@ -197,17 +202,16 @@ void AttentionForward(ThreadPool& pool, T* out, T* att, const T* qkv, std::size_
           for (std::size_t i = 0; i < hs; ++i) y[i] += a * v[i];
         }
       }
-    }
-  });
+      }
 }
 
 template <typename T>
-void AttentionBackward(ThreadPool& pool, T* dqkv, T* scratch, const T* dout, const T* qkv,
-                       const T* att, std::size_t B, std::size_t Tn, std::size_t C, std::size_t NH) {
+inline __attribute__((always_inline)) void AttentionBackwardHead(
+    T* dqkv, T* scratch, const T* dout, const T* qkv, const T* att, std::size_t bh, std::size_t Tn,
+    std::size_t C, std::size_t NH) {
   const std::size_t hs = C / NH, C3 = 3 * C;
   const T scale = T(1) / std::sqrt(T(hs));
-  pool.ParallelFor(B * NH, [&](std::size_t begin, std::size_t end) {
-    for (std::size_t bh = begin; bh < end; ++bh) {
+  {
       const std::size_t b = bh / NH, h = bh % NH;
       T* vt = scratch + bh * AttentionScratchPerHead(Tn, hs);  // V transposed, [hs, T]
       T* datt = vt + hs * Tn;
@@ -248,6 +252,57 @@ void AttentionBackward(ThreadPool& pool, T* dqkv, T* scratch, const T* dout, con
           }
         }
       }
+      }
+}
+
+// float heads compiled for several instruction sets (see kernels.cc: the
+// clones differ in vector width only, never in one value's operations).
+LOCKSTEP_SIMD_CLONES void AttentionForwardHeadF32(float* out, float* att, const float* qkv,
+                                                  std::size_t bh, std::size_t Tn, std::size_t C,
+                                                  std::size_t NH, float* scratch) {
+  AttentionForwardHead(out, att, qkv, bh, Tn, C, NH, scratch);
+}
+LOCKSTEP_SIMD_CLONES void AttentionBackwardHeadF32(float* dqkv, float* scratch, const float* dout,
+                                                   const float* qkv, const float* att,
+                                                   std::size_t bh, std::size_t Tn, std::size_t C,
+                                                   std::size_t NH) {
+  AttentionBackwardHead(dqkv, scratch, dout, qkv, att, bh, Tn, C, NH);
+}
+inline void ForwardHead(float* out, float* att, const float* qkv, std::size_t bh, std::size_t Tn,
+                        std::size_t C, std::size_t NH, float* scratch) {
+  AttentionForwardHeadF32(out, att, qkv, bh, Tn, C, NH, scratch);
+}
+inline void ForwardHead(double* out, double* att, const double* qkv, std::size_t bh,
+                        std::size_t Tn, std::size_t C, std::size_t NH, double* scratch) {
+  AttentionForwardHead(out, att, qkv, bh, Tn, C, NH, scratch);
+}
+inline void BackwardHead(float* dqkv, float* scratch, const float* dout, const float* qkv,
+                         const float* att, std::size_t bh, std::size_t Tn, std::size_t C,
+                         std::size_t NH) {
+  AttentionBackwardHeadF32(dqkv, scratch, dout, qkv, att, bh, Tn, C, NH);
+}
+inline void BackwardHead(double* dqkv, double* scratch, const double* dout, const double* qkv,
+                         const double* att, std::size_t bh, std::size_t Tn, std::size_t C,
+                         std::size_t NH) {
+  AttentionBackwardHead(dqkv, scratch, dout, qkv, att, bh, Tn, C, NH);
+}
+
+}  // namespace
+
+template <typename T>
+void AttentionForward(ThreadPool& pool, T* out, T* att, const T* qkv, std::size_t B, std::size_t Tn,
+                      std::size_t C, std::size_t NH, T* scratch) {
+  pool.ParallelFor(B * NH, [&](std::size_t begin, std::size_t end) {
+    for (std::size_t bh = begin; bh < end; ++bh) ForwardHead(out, att, qkv, bh, Tn, C, NH, scratch);
+  });
+}
+
+template <typename T>
+void AttentionBackward(ThreadPool& pool, T* dqkv, T* scratch, const T* dout, const T* qkv,
+                       const T* att, std::size_t B, std::size_t Tn, std::size_t C, std::size_t NH) {
+  pool.ParallelFor(B * NH, [&](std::size_t begin, std::size_t end) {
+    for (std::size_t bh = begin; bh < end; ++bh) {
+      BackwardHead(dqkv, scratch, dout, qkv, att, bh, Tn, C, NH);
     }
   });
 }
