@@ -132,8 +132,10 @@ void GeluForward(ThreadPool& pool, T* out, const T* inp, std::size_t n) {
     for (std::size_t i = begin; i < end; ++i) {
       T x = inp[i];
       T cube = T(0.044715) * x * x * x;
-      out[i] = T(0.5) * x * (T(1) + Tanh(kGeluScale<T> * (x + cube)));
+      out[i] = kGeluScale<T> * (x + cube);
     }
+    TanhInPlace(out + begin, end - begin);
+    for (std::size_t i = begin; i < end; ++i) out[i] = T(0.5) * inp[i] * (T(1) + out[i]);
   });
 }
 
@@ -141,14 +143,23 @@ void GeluForward(ThreadPool& pool, T* out, const T* inp, std::size_t n) {
 template <typename T>
 void GeluBackwardInPlace(ThreadPool& pool, T* d, const T* inp, std::size_t n) {
   pool.ParallelFor(n, [&](std::size_t begin, std::size_t end) {
-    for (std::size_t i = begin; i < end; ++i) {
-      T x = inp[i];
-      T cube = T(0.044715) * x * x * x;
-      T th = Tanh(kGeluScale<T> * (x + cube));
-      T sech2 = T(1) - th * th;
-      T local = T(0.5) * (T(1) + th) +
-                x * T(0.5) * sech2 * kGeluScale<T> * (T(1) + T(3) * T(0.044715) * x * x);
-      d[i] = local * d[i];
+    constexpr std::size_t kChunk = 1024;
+    T th[kChunk];
+    for (std::size_t c0 = begin; c0 < end; c0 += kChunk) {
+      const std::size_t len = std::min(kChunk, end - c0);
+      for (std::size_t j = 0; j < len; ++j) {
+        T x = inp[c0 + j];
+        T cube = T(0.044715) * x * x * x;
+        th[j] = kGeluScale<T> * (x + cube);
+      }
+      TanhInPlace(th, len);
+      for (std::size_t j = 0; j < len; ++j) {
+        T x = inp[c0 + j];
+        T sech2 = T(1) - th[j] * th[j];
+        T local = T(0.5) * (T(1) + th[j]) +
+                  x * T(0.5) * sech2 * kGeluScale<T> * (T(1) + T(3) * T(0.044715) * x * x);
+        d[c0 + j] = local * d[c0 + j];
+      }
     }
   });
 }
@@ -187,11 +198,10 @@ inline __attribute__((always_inline)) void AttentionForwardHead(
           row[t2] = row[t2] * scale;
           maxv = std::max(maxv, row[t2]);
         }
+        for (std::size_t t2 = 0; t2 <= t; ++t2) row[t2] = row[t2] - maxv;
+        ExpInPlace(row, t + 1);
         T sum = 0;
-        for (std::size_t t2 = 0; t2 <= t; ++t2) {
-          row[t2] = Exp(row[t2] - maxv);
-          sum += row[t2];
-        }
+        for (std::size_t t2 = 0; t2 <= t; ++t2) sum += row[t2];
         const T inv = T(1) / sum;
         for (std::size_t t2 = 0; t2 <= t; ++t2) row[t2] = row[t2] * inv;
         T* y = out + b * Tn * C + t * C + h * hs;
@@ -347,11 +357,10 @@ void SoftmaxCrossEntropyForward(ThreadPool& pool, T* probs, T* losses, const std
       T* row = probs + r * V;
       T maxv = -std::numeric_limits<T>::infinity();
       for (std::size_t v = 0; v < V; ++v) maxv = std::max(maxv, row[v]);
+      for (std::size_t v = 0; v < V; ++v) row[v] = row[v] - maxv;
+      ExpInPlace(row, V);
       T sum = 0;
-      for (std::size_t v = 0; v < V; ++v) {
-        row[v] = Exp(row[v] - maxv);
-        sum += row[v];
-      }
+      for (std::size_t v = 0; v < V; ++v) sum += row[v];
       const T inv = T(1) / sum;
       for (std::size_t v = 0; v < V; ++v) row[v] = row[v] * inv;
       losses[r] = -Log(row[targets[r]]);

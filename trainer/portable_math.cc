@@ -186,6 +186,59 @@ double PortableCos(double x) {
   }
 }
 
+namespace {
+
+// The same arithmetic as PortableExp and PortableTanh, written without
+// branches (special inputs are computed on a clamped value and selected away
+// at the end) so that a loop over an array vectorises. 2^k is built by adding
+// 1.5 * 2^52 to the integer-valued k + 1023, which puts it in the low mantissa
+// bits, and shifting those bits into the exponent field: the value Pow2 gives.
+inline __attribute__((always_inline)) double Pow2Vector(double k) {
+  const std::uint64_t bits = std::bit_cast<std::uint64_t>(k + 1023.0 + 0x1.8p52);
+  return std::bit_cast<double>(bits << 52);
+}
+
+inline __attribute__((always_inline)) float ExpBranchFree(float x) {
+  const double y = x;
+  const double yc = y < -104.0 ? -104.0 : (y > 89.0 ? 89.0 : y);
+  const double k = std::floor(yc * kInvLn2 + 0.5);
+  const double r = (yc - k * kLn2Hi) - k * kLn2Lo;
+  const double q = r * Horner(kExpM1OverR, r);
+  const double p2 = Pow2Vector(k);
+  const float result = static_cast<float>(p2 + p2 * q);
+  const float big = std::numeric_limits<float>::infinity();
+  return x != x ? x : (x > 89.0f ? big : (x < -104.0f ? 0.0f : result));
+}
+
+inline __attribute__((always_inline)) float TanhBranchFree(float x) {
+  const double xd = x;
+  const double a = xd < 0.0 ? -xd : xd;
+  const double ac = a <= 10.0 ? a : 10.0;
+  const double y = 2.0 * ac;
+  const double k = std::floor(y * kInvLn2 + 0.5);
+  const double r = (y - k * kLn2Hi) - k * kLn2Lo;
+  const double q = r * Horner(kExpM1OverR, r);
+  const double p2 = Pow2Vector(k);
+  const double m = (p2 - 1.0) + p2 * q;
+  const double t = a <= 10.0 ? m / (m + 2.0) : 1.0;
+  const float result = static_cast<float>(t);
+  // signbit, not x < 0: -0 must give -0, as PortableTanh does.
+  const bool negative = (std::bit_cast<std::uint32_t>(x) >> 31) != 0;
+  return x != x ? x : (negative ? -result : result);
+}
+
+}  // namespace
+
+__attribute__((target_clones("avx512f", "avx2", "default"))) void PortableExpInPlace(float* x,
+                                                                                  std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) x[i] = ExpBranchFree(x[i]);
+}
+
+__attribute__((target_clones("avx512f", "avx2", "default"))) void PortableTanhInPlace(float* x,
+                                                                                   std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) x[i] = TanhBranchFree(x[i]);
+}
+
 double PortablePow(double base, std::uint64_t exponent) {
   // Right to left: multiply in base^(2^i) for each set bit i of the exponent.
   double result = 1.0;

@@ -37,6 +37,7 @@
 #ifndef LOCKSTEP_TRAINER_PORTABLE_MATH_H_
 #define LOCKSTEP_TRAINER_PORTABLE_MATH_H_
 
+#include <cstddef>
 #include <cstdint>
 
 namespace lockstep::trainer {
@@ -54,6 +55,12 @@ float PortableLog(float x);
 // every x including +-0. Returns exactly +-1 for |x| > 9.02 (where the true
 // value rounds to +-1 in float), including +-inf. NaN -> NaN.
 float PortableTanh(float x);
+
+// x[i] = PortableExp(x[i]) and x[i] = PortableTanh(x[i]) for an array, bit
+// for bit the same values, written branch-free and compiled for several
+// instruction sets so the loop vectorises (PortableMathTest checks equality).
+void PortableExpInPlace(float* x, std::size_t n);
+void PortableTanhInPlace(float* x, std::size_t n);
 
 // Cosine. Even to the bit: PortableCos(-x) == PortableCos(x). Accurate to
 // 2.2e-16 absolute for |x| <= kPortableCosMaxArg; the one-step range reduction

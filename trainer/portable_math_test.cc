@@ -458,3 +458,31 @@ TEST(PortableMathTest, SweepHashesArePinned) {
 
 }  // namespace
 }  // namespace lockstep::trainer
+
+namespace lockstep::trainer {
+namespace {
+
+// The array versions must give the scalar functions' bits for every input
+// class: a dense sweep, the special values, signed zeros and subnormals.
+TEST(PortableMathArrayTest, InPlaceVersionsEqualTheScalarFunctionsBitForBit) {
+  std::vector<float> inputs;
+  for (std::uint32_t bits = 0; bits < 0xffffffffu - 977; bits += 977) {
+    inputs.push_back(std::bit_cast<float>(bits));  // every exponent, both signs, NaNs, infs
+  }
+  for (float v : {0.0f, -0.0f, 1e-45f, -1e-45f, 88.7f, 88.73f, 89.0f, 89.5f, -103.9f, -104.0f,
+                  -104.5f, 9.99f, 10.0f, 10.01f, -10.0f}) {
+    inputs.push_back(v);
+  }
+  std::vector<float> exp_in = inputs, tanh_in = inputs;
+  PortableExpInPlace(exp_in.data(), exp_in.size());
+  PortableTanhInPlace(tanh_in.data(), tanh_in.size());
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    ASSERT_EQ(std::bit_cast<std::uint32_t>(exp_in[i]), std::bit_cast<std::uint32_t>(PortableExp(inputs[i])))
+        << "exp(" << inputs[i] << ")";
+    ASSERT_EQ(std::bit_cast<std::uint32_t>(tanh_in[i]), std::bit_cast<std::uint32_t>(PortableTanh(inputs[i])))
+        << "tanh(" << inputs[i] << ")";
+  }
+}
+
+}  // namespace
+}  // namespace lockstep::trainer

@@ -1,0 +1,250 @@
+#include "golden/compare.h"
+
+#include <bit>
+#include <cmath>
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+namespace lockstep::golden {
+namespace {
+
+// Maps a float's bits to a line where adjacent floats are adjacent integers.
+template <typename Bits, typename F>
+std::int64_t Ordered(F v) {
+  using Signed = std::make_signed_t<Bits>;
+  Signed b = static_cast<Signed>(std::bit_cast<Bits>(v));
+  return b < 0 ? static_cast<std::int64_t>(std::numeric_limits<Signed>::min()) - b : b;
+}
+
+double Rel(double golden, double run) {
+  if (golden == run) return 0;
+  return std::abs(run - golden) / std::max(std::abs(golden), 1e-300);
+}
+
+bool IsFloat(const MetricValue* m) { return m && m->kind == MetricValue::Kind::kFloat; }
+
+std::string Bytes(double b) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB"};
+  int u = 0;
+  while (std::abs(b) >= 1024 && u < 3) {
+    b /= 1024;
+    ++u;
+  }
+  return fmt::format("{:.1f} {}", b, units[u]);
+}
+
+// Which corpora's data changed, from the headers' per-corpus digests.
+std::string ChangedCorpora(const RunHeader& g, const RunHeader& r) {
+  std::vector<std::string> changed;
+  for (const auto& [name, digest] : g.corpora.items()) {
+    if (!r.corpora.contains(name)) {
+      changed.push_back(name + " (gone)");
+    } else if (r.corpora[name] != digest) {
+      changed.push_back(name);
+    }
+  }
+  for (const auto& [name, digest] : r.corpora.items()) {
+    if (!g.corpora.contains(name)) changed.push_back(name + " (new)");
+  }
+  return fmt::format("{}", fmt::join(changed, ", "));
+}
+
+}  // namespace
+
+std::string MetricPolicy::ToString() const {
+  switch (kind) {
+    case Kind::kExact:
+      return "exact";
+    case Kind::kUlps:
+      return fmt::format("ulps <= {}", ulps);
+    case Kind::kTolerance:
+      return fmt::format("rtol {} atol {}", rtol, atol);
+    case Kind::kIgnore:
+      return "ignore";
+  }
+  return "?";
+}
+
+MetricPolicy ExactPolicy() { return {}; }
+MetricPolicy IgnorePolicy() {
+  MetricPolicy p;
+  p.kind = MetricPolicy::Kind::kIgnore;
+  return p;
+}
+MetricPolicy UlpsPolicy(std::int64_t ulps) {
+  MetricPolicy p;
+  p.kind = MetricPolicy::Kind::kUlps;
+  p.ulps = ulps;
+  return p;
+}
+MetricPolicy TolerancePolicy(double rtol, double atol) {
+  MetricPolicy p;
+  p.kind = MetricPolicy::Kind::kTolerance;
+  p.rtol = rtol;
+  p.atol = atol;
+  return p;
+}
+
+MetricPolicy Policies::For(const std::string& metric) const {
+  auto it = per_metric.find(metric);
+  if (it != per_metric.end()) return it->second;
+  if (metric == "rss_peak_bytes") return TolerancePolicy(0.25, 0);
+  if (metric == "step_ms") return IgnorePolicy();
+  return ExactPolicy();
+}
+
+const char* DiagnosisName(Diagnosis d) {
+  switch (d) {
+    case Diagnosis::kPass: return "pass";
+    case Diagnosis::kConfig: return "config";
+    case Diagnosis::kData: return "data";
+    case Diagnosis::kNumerics: return "numerics";
+    case Diagnosis::kState: return "state";
+    case Diagnosis::kMemory: return "memory";
+    case Diagnosis::kCrash: return "crash";
+    case Diagnosis::kHang: return "hang";
+  }
+  return "?";
+}
+
+std::int64_t UlpDistance(double a, double b) {
+  if (std::isnan(a) || std::isnan(b)) return a == b ? 0 : std::numeric_limits<std::int64_t>::max();
+  if (static_cast<double>(static_cast<float>(a)) == a && static_cast<double>(static_cast<float>(b)) == b) {
+    return std::abs(Ordered<std::uint32_t>(static_cast<float>(a)) - Ordered<std::uint32_t>(static_cast<float>(b)));
+  }
+  std::int64_t x = Ordered<std::uint64_t>(a), y = Ordered<std::uint64_t>(b);
+  return x > y ? x - y : y - x;
+}
+
+bool Within(const MetricValue& g, const MetricValue& r, const MetricPolicy& p) {
+  if (p.kind == MetricPolicy::Kind::kIgnore) return true;
+  if (g.kind != r.kind) {
+    // A float compared with a count (decimal logs): compare as numbers.
+    if (g.kind == MetricValue::Kind::kText || r.kind == MetricValue::Kind::kText) return false;
+  }
+  auto num = [](const MetricValue& m) { return m.kind == MetricValue::Kind::kInt ? static_cast<double>(m.i) : m.f; };
+  if (g.kind == MetricValue::Kind::kText) return g.s == r.s;
+  const double a = num(g), b = num(r);
+  switch (p.kind) {
+    case MetricPolicy::Kind::kExact:
+      return std::bit_cast<std::uint64_t>(a) == std::bit_cast<std::uint64_t>(b) || (a == b && a != 0);
+    case MetricPolicy::Kind::kUlps:
+      return UlpDistance(a, b) <= p.ulps;
+    case MetricPolicy::Kind::kTolerance:
+      return std::abs(a - b) <= p.atol + p.rtol * std::abs(a);
+    case MetricPolicy::Kind::kIgnore:
+      return true;
+  }
+  return false;
+}
+
+Comparison Compare(const RunRecord& golden, const RunRecord& run, const Policies& policies) {
+  Comparison c;
+  c.golden_steps = static_cast<std::int64_t>(golden.steps.size());
+  c.env_diff = JsonDiff(golden.header.env, run.header.env);
+  if (!golden.header.config_digest.empty() && !run.header.config_digest.empty() &&
+      golden.header.config_digest != run.header.config_digest) {
+    c.diagnosis = Diagnosis::kConfig;
+    c.config_diff = JsonDiff(golden.header.config, run.header.config);
+    c.summary = fmt::format("config differs from the golden's (digest {} -> {}): not compared",
+                            golden.header.config_digest, run.header.config_digest);
+    c.detail = c.config_diff.empty()
+                   ? "The config digests differ but the recorded configs agree key by key; the "
+                     "golden may come from another lockstep version. Re-record it with --update."
+                   : fmt::format("Keys that differ (golden -> run):\n  {}\nRe-record the golden "
+                                 "with --update if the change is intended.",
+                                 fmt::join(c.config_diff, "\n  "));
+    return c;
+  }
+  const std::size_t n = std::min(golden.steps.size(), run.steps.size());
+  for (std::size_t i = 0; i < n; ++i) {
+    const StepRow& g = golden.steps[i];
+    const StepRow& r = run.steps[i];
+    ++c.steps_compared;
+    std::vector<MetricDiff> diffs;
+    for (const auto& [name, gv] : g.metrics) {
+      const MetricPolicy policy = policies.For(name);
+      if (policy.kind == MetricPolicy::Kind::kIgnore) continue;
+      const MetricValue* rv = r.Find(name);
+      MetricDiff d{name, gv.ToString(), rv ? rv->ToString() : "(missing)", std::nullopt, std::nullopt};
+      if (IsFloat(&gv) && IsFloat(rv)) {
+        d.ulps = UlpDistance(gv.f, rv->f);
+        d.rel = Rel(gv.f, rv->f);
+        c.max_ulps = std::max(c.max_ulps, *d.ulps);
+        c.max_rel = std::max(c.max_rel, *d.rel);
+      } else if (rv && gv.kind == MetricValue::Kind::kInt && rv->kind == MetricValue::Kind::kInt) {
+        d.rel = Rel(static_cast<double>(gv.i), static_cast<double>(rv->i));
+      }
+      if (rv == nullptr || !Within(gv, *rv, policy)) diffs.push_back(d);
+    }
+    const MetricValue* status = r.Find("status");
+    const bool nonfinite = status && status->kind == MetricValue::Kind::kText && status->s != "ok";
+    if (diffs.empty() && !nonfinite) continue;
+    c.first_divergent_step = r.step;
+    c.diffs = diffs;
+    auto has = [&](const char* m) {
+      return std::any_of(diffs.begin(), diffs.end(), [&](const MetricDiff& d) { return d.metric == m; });
+    };
+    auto diff_of = [&](const char* m) {
+      return *std::find_if(diffs.begin(), diffs.end(), [&](const MetricDiff& d) { return d.metric == m; });
+    };
+    if (nonfinite) {
+      const MetricValue* cause = r.Find("cause");
+      c.diagnosis = Diagnosis::kCrash;
+      c.summary = fmt::format("crash at step {}: {}", r.step, cause ? cause->s : "non-finite values");
+      c.detail = "The run recorded a non-finite loss or gradient norm and stopped.";
+    } else if (has("batch_digest") || has("tokens")) {
+      c.diagnosis = Diagnosis::kData;
+      const bool manifest_changed = golden.header.manifest_digest != run.header.manifest_digest;
+      std::string corpora = ChangedCorpora(golden.header, run.header);
+      c.summary = fmt::format("diverged at step {}: the batch differs (data)", r.step);
+      c.detail = manifest_changed
+                     ? fmt::format("The data manifest changed (digest {} -> {}){}.", golden.header.manifest_digest,
+                                   run.header.manifest_digest,
+                                   corpora.empty() ? "" : "; changed corpora: " + corpora)
+                     : "Same manifest, yet other tokens at this step: the sampler or the loader "
+                       "changed (order, split, or a shard read differently).";
+    } else if (has("loss") || has("grad_norm") || has("lr")) {
+      c.diagnosis = Diagnosis::kNumerics;
+      const MetricDiff& d = has("loss") ? diff_of("loss") : has("grad_norm") ? diff_of("grad_norm") : diff_of("lr");
+      c.summary = fmt::format("diverged at step {}: same batch, {} differs by {} ULP{} (numerics)", r.step,
+                              d.metric, d.ulps.value_or(0), d.ulps.value_or(0) == 1 ? "" : "s");
+      c.detail = fmt::format("{}: golden {} run {} (relative {:.3g}). The same tokens gave other "
+                             "arithmetic: a BLAS, compiler, MPI or kernel change.",
+                             d.metric, d.golden, d.run, d.rel.value_or(0));
+    } else if (has("param_digest")) {
+      c.diagnosis = Diagnosis::kState;
+      c.summary = fmt::format("diverged at step {}: same batch and loss, parameters differ (state)", r.step);
+      c.detail = "The forward pass agreed but the update did not: the optimizer, its state, "
+                 "clipping or a parameter that is not trained any more.";
+    } else if (has("mem_peak_bytes")) {
+      c.diagnosis = Diagnosis::kMemory;
+      const MetricValue* gv = g.Find("mem_peak_bytes");
+      const MetricValue* rv = r.Find("mem_peak_bytes");
+      const double delta = rv && gv ? static_cast<double>(rv->i) - static_cast<double>(gv->i) : 0;
+      c.summary = fmt::format("diverged at step {}: tracked peak memory {} by {} (memory)", r.step,
+                              delta >= 0 ? "grew" : "shrank", Bytes(std::abs(delta)));
+      c.detail = fmt::format("mem_peak_bytes: golden {} run {}: something holds tensors longer, or "
+                             "allocates more, than before.",
+                             gv ? gv->ToString() : "?", rv ? rv->ToString() : "?");
+    } else {
+      c.diagnosis = Diagnosis::kNumerics;
+      c.summary = fmt::format("diverged at step {}: {} differs", r.step, diffs.front().metric);
+      c.detail = fmt::format("{}: golden {} run {}", diffs.front().metric, diffs.front().golden,
+                             diffs.front().run);
+    }
+    return c;
+  }
+  if (run.steps.size() < golden.steps.size()) {
+    c.diagnosis = Diagnosis::kCrash;
+    c.first_divergent_step = run.steps.empty() ? 1 : run.steps.back().step + 1;
+    c.summary = fmt::format("the run stopped after {} of {} steps (crash)", run.steps.size(), golden.steps.size());
+    c.detail = run.steps.empty() ? "No step finished." : fmt::format("Last finished step: {}.", run.steps.back().step);
+    return c;
+  }
+  c.summary = fmt::format("bit-exact over {} steps", c.steps_compared);
+  if (c.max_ulps > 0) c.summary = fmt::format("within policy over {} steps (max {} ULPs)", c.steps_compared, c.max_ulps);
+  return c;
+}
+
+}  // namespace lockstep::golden

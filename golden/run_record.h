@@ -1,0 +1,78 @@
+// RunRecord: a run's header and its step rows, whether read from a record
+// stream (what `lockstep train --record` writes), a golden file, or another
+// trainer's log. Golden files are RunRecords written as TOML.
+//
+// Golden file (TOML, format version 1), human-readable and git-diffable:
+//
+//   [header]
+//   case = "tiny"
+//   format_version = 1
+//   config_digest = "82f4b26ace0be67a"
+//   manifest_digest = "bbe3ebbdefeb1acb"
+//   profile = "portable"
+//   tool_version = "0.1.0"
+//   [header.corpora]            # per-corpus digests of the data
+//   [header.env]                # the environment it was recorded in
+//   [header.config.model]       # the resolved config, one table per section
+//   ...
+//   [record]
+//   steps = [
+//     { step = 1, loss = "0x1.6149f4p+2", grad_norm = "0x1.474cfep+1", ... },  # loss 5.5201
+//   ]
+//
+// Floats are exact C99 hex floats; a trailing comment gives decimals for
+// people. Golden files are only written by an explicit `--update`,
+// atomically.
+#ifndef LOCKSTEP_GOLDEN_RUN_RECORD_H_
+#define LOCKSTEP_GOLDEN_RUN_RECORD_H_
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "golden/step_row.h"
+
+namespace lockstep::golden {
+
+inline constexpr int kGoldenFormatVersion = 1;
+
+struct RunHeader {
+  std::string case_name;
+  std::string config_digest;
+  std::string manifest_digest;
+  std::string profile;
+  std::string tool_version;
+  nlohmann::json corpora = nlohmann::json::object();  // corpus name -> digest
+  nlohmann::json env = nlohmann::json::object();      // flat: key -> value
+  nlohmann::json config = nlohmann::json::object();   // nested: section -> key -> value
+};
+
+struct RunRecord {
+  RunHeader header;
+  std::vector<StepRow> steps;
+};
+
+// A record-stream line (one JSON object) as a StepRow: hex floats exact,
+// counts as integers, digests and statuses as text; *_dec keys are skipped.
+StepRow StepRowFromJson(const nlohmann::json& line);
+// The record stream's header line as a RunHeader.
+RunHeader HeaderFromJson(const nlohmann::json& header);
+
+// Reads a record stream (JSON Lines). A missing file, a first line that is
+// not a header or a line that is not JSON is BadInput naming file and line.
+Result<RunRecord> LoadRecordStream(const std::string& path);
+
+// Golden files.
+std::string GoldenToToml(const RunRecord& record);
+Result<RunRecord> ParseGolden(const std::string& text, const std::string& origin);
+Result<RunRecord> LoadGolden(const std::string& path);
+Status SaveGolden(const RunRecord& record, const std::string& path);  // atomic
+
+// Flattens nested JSON objects into "a.b.c" -> value and lists the keys whose
+// values differ as "key: a -> b" ("(missing)" for an absent side).
+std::vector<std::string> JsonDiff(const nlohmann::json& a, const nlohmann::json& b);
+
+}  // namespace lockstep::golden
+
+#endif  // LOCKSTEP_GOLDEN_RUN_RECORD_H_

@@ -1,0 +1,110 @@
+#include "golden/run_record.h"
+
+#include <gtest/gtest.h>
+
+#include "core/atomic_file.h"
+#include "core/test_util.h"
+
+namespace lockstep::golden {
+namespace {
+
+using ::lockstep::testing::Contains;
+using ::lockstep::testing::FreshTempDir;
+
+RunRecord Sample() {
+  RunRecord r;
+  r.header.case_name = "tiny";
+  r.header.config_digest = "82f4b26ace0be67a";
+  r.header.manifest_digest = "bbe3ebbdefeb1acb";
+  r.header.profile = "portable";
+  r.header.tool_version = "0.1.0";
+  r.header.corpora = {{"prose", "aa"}, {"code", "bb"}};
+  r.header.env = {{"compiler", "GCC 12.2.0"}, {"threads", 1}};
+  r.header.config = {{"model", {{"n_layer", 2}, {"norm", "layernorm"}, {"init_std", 0.02}}},
+                     {"data", {{"schedule", nlohmann::json::array({{{"from_step", 0}, {"weights", {{"a", 1.0}}}}})}}}};
+  for (int s = 1; s <= 3; ++s) {
+    StepRow row;
+    row.step = s;
+    row.metrics["loss"] = MetricValue::Float(5.5201387405395508 / s);
+    row.metrics["grad_norm"] = MetricValue::Float(0x1.474cfep+1f);
+    row.metrics["batch_digest"] = MetricValue::Text("b346336ea24e60e5");
+    row.metrics["mem_peak_bytes"] = MetricValue::Int(7202832);
+    row.metrics["step_ms"] = MetricValue::Float(35.8, false);
+    r.steps.push_back(row);
+  }
+  return r;
+}
+
+TEST(RunRecordTest, GoldenRoundTripsEveryBitAndField) {
+  RunRecord r = Sample();
+  std::string text = GoldenToToml(r);
+  Result<RunRecord> back = ParseGolden(text, "g.toml");
+  ASSERT_TRUE(back.ok()) << back.status().message() << "\n" << text;
+  EXPECT_EQ(back->header.case_name, "tiny");
+  EXPECT_EQ(back->header.config_digest, r.header.config_digest);
+  EXPECT_EQ(back->header.env, r.header.env);
+  EXPECT_EQ(back->header.config, r.header.config);
+  EXPECT_EQ(back->header.corpora, r.header.corpora);
+  ASSERT_EQ(back->steps.size(), 3u);
+  for (std::size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(back->steps[i].metrics, r.steps[i].metrics) << "step " << i + 1;
+  }
+  EXPECT_EQ(GoldenToToml(*back), text);  // stable text: no churn in git diffs
+  EXPECT_TRUE(Contains(text, "loss = \"0x1.6149f4"));  // exact hex floats
+  EXPECT_TRUE(Contains(text, "# loss 5.52014"));     // and decimals for people
+}
+
+TEST(RunRecordTest, DamagedGoldensAreBadInputNamingTheFix) {
+  std::string text = GoldenToToml(Sample());
+  auto error = [](const std::string& t) {
+    Result<RunRecord> r = ParseGolden(t, "golden/cases/tiny.toml");
+    EXPECT_FALSE(r.ok());
+    EXPECT_EQ(r.status().exit_code(), 2);
+    EXPECT_TRUE(Contains(r.status().message(), "golden/cases/tiny.toml"));
+    return r.status().message();
+  };
+  EXPECT_TRUE(Contains(error(text.substr(0, text.size() * 2 / 3)), "--update"));  // truncated
+  std::string edited = text;
+  edited.replace(edited.find("format_version = 1"), 18, "format_version = = 1");
+  EXPECT_TRUE(Contains(error(edited), "not valid TOML"));
+  std::string future = text;
+  future.replace(future.find("format_version = 1"), 18, "format_version = 7");
+  EXPECT_TRUE(Contains(error(future), "golden format version 7"));
+}
+
+TEST(RunRecordTest, RecordStreamsAreReadWithExactFloats) {
+  auto dir = FreshTempDir();
+  std::string path = (dir / "run.jsonl").string();
+  ASSERT_TRUE(WriteFileAtomically(path,
+      "{\"type\":\"header\",\"config_digest\":\"ab\",\"env\":{\"threads\":2},\"config\":{\"m\":{\"x\":1}}}\n"
+      "{\"step\":1,\"loss\":\"0x1.6149f4p+2\",\"loss_dec\":5.52,\"tokens\":512,\"batch_digest\":\"b3\",\"step_ms\":3.5}\n"
+      "{\"step\":2,\"loss\":\"0x1.58995p+2\",\"tok").ok());  // a run killed mid-line
+  Result<RunRecord> r = LoadRecordStream(path);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->header.config_digest, "ab");
+  ASSERT_EQ(r->steps.size(), 1u);
+  const MetricValue* loss = r->steps[0].Find("loss");
+  ASSERT_NE(loss, nullptr);
+  EXPECT_TRUE(loss->exact);
+  EXPECT_EQ(loss->f, 0x1.6149f4p+2);
+  EXPECT_EQ(r->steps[0].Find("loss_dec"), nullptr);
+  EXPECT_EQ(r->steps[0].Find("tokens")->i, 512u);
+  EXPECT_FALSE(r->steps[0].Find("step_ms")->exact);
+
+  ASSERT_TRUE(WriteFileAtomically(path, "{\"step\":1}\n").ok());
+  EXPECT_TRUE(Contains(LoadRecordStream(path).status().message(), "not a record header"));
+}
+
+TEST(RunRecordTest, JsonDiffNamesChangedKeys) {
+  nlohmann::json a = {{"model", {{"n_layer", 2}, {"norm", "layernorm"}}}, {"x", 1}};
+  nlohmann::json b = {{"model", {{"n_layer", 3}, {"norm", "layernorm"}}}, {"y", 1}};
+  auto d = JsonDiff(a, b);
+  ASSERT_EQ(d.size(), 3u);
+  EXPECT_EQ(d[0], "model.n_layer: 2 -> 3");
+  EXPECT_EQ(d[1], "x: 1 -> (missing)");
+  EXPECT_EQ(d[2], "y: (missing) -> 1");
+  EXPECT_TRUE(JsonDiff(a, a).empty());
+}
+
+}  // namespace
+}  // namespace lockstep::golden
