@@ -198,33 +198,51 @@ inline __attribute__((always_inline)) double Pow2Vector(double k) {
   return std::bit_cast<double>(bits << 52);
 }
 
+// floor(w) for |w| < 2^51 without a call GCC will not vectorise: adding and
+// subtracting 1.5 * 2^52 rounds w to the nearest integer (both steps exact
+// but the first rounding), and one is taken off where that went up.
+inline __attribute__((always_inline)) double FloorSmall(double w) {
+  const double nearest = (w + 0x1.8p52) - 0x1.8p52;
+  // 1.0 where nearest > w, else 0.0, by masking bits rather than ?: so the
+  // loop stays branch-free.
+  const std::uint64_t above = 0 - static_cast<std::uint64_t>(nearest > w);
+  return nearest - std::bit_cast<double>(std::bit_cast<std::uint64_t>(1.0) & above);
+}
+
+// Out-of-range inputs are clamped to a bound whose result rounds to the same
+// float the scalar function returns for them: e^-104 < 2^-150 rounds to 0,
+// e^89 > FLT_MAX to +inf, and tanh(10) to exactly 1.
+// x itself where x is NaN, else `value`; by bits, for the reason above.
+inline __attribute__((always_inline)) float KeepNaN(float x, float value) {
+  const std::uint32_t nan = 0 - static_cast<std::uint32_t>(x != x);
+  return std::bit_cast<float>((std::bit_cast<std::uint32_t>(x) & nan) |
+                              (std::bit_cast<std::uint32_t>(value) & ~nan));
+}
+
 inline __attribute__((always_inline)) float ExpBranchFree(float x) {
   const double y = x;
-  const double yc = y < -104.0 ? -104.0 : (y > 89.0 ? 89.0 : y);
-  const double k = std::floor(yc * kInvLn2 + 0.5);
+  const double low_clamped = y < -104.0 ? -104.0 : y;
+  const double yc = low_clamped > 89.0 ? 89.0 : low_clamped;
+  const double k = FloorSmall(yc * kInvLn2 + 0.5);
   const double r = (yc - k * kLn2Hi) - k * kLn2Lo;
   const double q = r * Horner(kExpM1OverR, r);
   const double p2 = Pow2Vector(k);
-  const float result = static_cast<float>(p2 + p2 * q);
-  const float big = std::numeric_limits<float>::infinity();
-  return x != x ? x : (x > 89.0f ? big : (x < -104.0f ? 0.0f : result));
+  return KeepNaN(x, static_cast<float>(p2 + p2 * q));
 }
 
 inline __attribute__((always_inline)) float TanhBranchFree(float x) {
-  const double xd = x;
-  const double a = xd < 0.0 ? -xd : xd;
+  const double a = std::fabs(static_cast<double>(x));
   const double ac = a <= 10.0 ? a : 10.0;
   const double y = 2.0 * ac;
-  const double k = std::floor(y * kInvLn2 + 0.5);
+  const double k = FloorSmall(y * kInvLn2 + 0.5);
   const double r = (y - k * kLn2Hi) - k * kLn2Lo;
   const double q = r * Horner(kExpM1OverR, r);
   const double p2 = Pow2Vector(k);
   const double m = (p2 - 1.0) + p2 * q;
-  const double t = a <= 10.0 ? m / (m + 2.0) : 1.0;
-  const float result = static_cast<float>(t);
-  // signbit, not x < 0: -0 must give -0, as PortableTanh does.
-  const bool negative = (std::bit_cast<std::uint32_t>(x) >> 31) != 0;
-  return x != x ? x : (negative ? -result : result);
+  const float magnitude = static_cast<float>(m / (m + 2.0));
+  // Copy the input's sign bit (not x < 0: -0 must give -0, as PortableTanh).
+  const std::uint32_t sign = std::bit_cast<std::uint32_t>(x) & 0x80000000u;
+  return KeepNaN(x, std::bit_cast<float>(std::bit_cast<std::uint32_t>(magnitude) | sign));
 }
 
 }  // namespace

@@ -1,0 +1,644 @@
+#include "smoke/log_parser.h"
+
+#include <charconv>
+#include <cmath>
+#include <cstdint>
+#include <iterator>
+#include <limits>
+#include <map>
+#include <set>
+
+#include "core/hexfloat.h"
+
+namespace lockstep::smoke {
+namespace {
+
+using golden::MetricValue;
+using golden::StepRow;
+
+constexpr std::string_view kFormatNames[] = {"jsonl", "torchtitan", "megatron", "regex"};
+
+bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v'; }
+bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+bool IsAlpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+bool IsWordChar(char c) { return IsAlpha(c) || IsDigit(c) || c == '_'; }
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && IsSpace(s.front())) s.remove_prefix(1);
+  while (!s.empty() && IsSpace(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+std::string ToLower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
+// Removes ANSI escape sequences: CSI (ESC '[' parameters intermediates final),
+// which covers colors (ESC[31m, ESC[38;2;54;234;195m), and two-byte escapes.
+std::string StripAnsi(std::string_view line) {
+  if (line.find('\x1b') == std::string_view::npos) return std::string(line);
+  std::string out;
+  out.reserve(line.size());
+  std::size_t i = 0;
+  while (i < line.size()) {
+    if (line[i] != '\x1b') {
+      out += line[i++];
+      continue;
+    }
+    ++i;  // ESC
+    if (i < line.size() && line[i] == '[') {
+      ++i;
+      while (i < line.size() && line[i] >= 0x20 && line[i] <= 0x3f) ++i;  // parameters, intermediates
+      if (i < line.size() && line[i] >= 0x40 && line[i] <= 0x7e) ++i;    // final byte
+    } else if (i < line.size()) {
+      ++i;  // a two-byte escape
+    }
+  }
+  return out;
+}
+
+// "0x1.8p+1", "-0X1P-3": a C99 hex float, which is exact.
+bool IsHexFloatText(std::string_view s) {
+  if (!s.empty() && (s.front() == '+' || s.front() == '-')) s.remove_prefix(1);
+  if (s.size() < 3 || s[0] != '0' || (s[1] != 'x' && s[1] != 'X')) return false;
+  return s.find_first_of("pP") != std::string_view::npos;
+}
+
+// "nan", "-inf", "infinity" (any case): what HexFloat writes for non-finite
+// values; exact as well.
+bool IsNonFiniteText(std::string_view s) {
+  if (!s.empty() && (s.front() == '+' || s.front() == '-')) s.remove_prefix(1);
+  std::string lower = ToLower(s);
+  return lower == "nan" || lower == "inf" || lower == "infinity";
+}
+
+// A decimal (or hex) number, with an optional sign, exponent, and thousands
+// separators in the integer part ("1,234,567.5"); nullopt otherwise.
+std::optional<double> ParseNumber(std::string_view text) {
+  text = Trim(text);
+  if (text.empty()) return std::nullopt;
+  if (text.find(',') == std::string_view::npos) return ParseHexFloat(std::string(text));
+  // Commas: accept only well-formed thousands groups in the integer part.
+  std::size_t start = (text.front() == '+' || text.front() == '-') ? 1 : 0;
+  std::size_t end = start;
+  while (end < text.size() && (IsDigit(text[end]) || text[end] == ',')) ++end;
+  std::string_view integer = text.substr(start, end - start);
+  // Groups: 1-3 digits, then groups of exactly 3.
+  std::size_t group_start = 0;
+  for (std::size_t g = 0; group_start <= integer.size(); ++g) {
+    std::size_t comma = integer.find(',', group_start);
+    std::size_t len = (comma == std::string_view::npos ? integer.size() : comma) - group_start;
+    if (g == 0 ? (len < 1 || len > 3) : len != 3) return std::nullopt;
+    if (comma == std::string_view::npos) break;
+    group_start = comma + 1;
+  }
+  std::string plain;
+  for (char c : text) {
+    if (c != ',') plain += c;
+  }
+  return ParseHexFloat(plain);
+}
+
+std::optional<std::uint64_t> ParseUint(std::string_view text) {
+  text = Trim(text);
+  std::uint64_t v = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || ptr != text.data() + text.size() || text.empty()) return std::nullopt;
+  return v;
+}
+
+// A step number: an integer ("12", "1,234"), or a number with an integral
+// value ("12.0").
+std::optional<std::int64_t> ParseStep(std::string_view text) {
+  text = Trim(text);
+  std::int64_t v = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (!text.empty() && ec == std::errc() && ptr == text.data() + text.size()) return v;
+  std::optional<double> d = ParseNumber(text);
+  if (!d || !std::isfinite(*d) || *d != std::floor(*d) || std::fabs(*d) > 9.0e15) {
+    return std::nullopt;
+  }
+  return static_cast<std::int64_t>(*d);
+}
+
+// A value from a text log: hex float → exact Float, decimal → inexact Float,
+// anything else → Text.
+MetricValue TextValue(std::string_view text) {
+  text = Trim(text);
+  if (IsHexFloatText(text)) {
+    if (std::optional<double> v = ParseHexFloat(std::string(text))) return MetricValue::Float(*v);
+  }
+  // Hex without a 'p' exponent ("0xdeadbeef") is an id or a digest, not a
+  // number: strtod would accept it and round long ones.
+  std::string_view unsigned_text = text;
+  if (!unsigned_text.empty() && (unsigned_text[0] == '+' || unsigned_text[0] == '-')) {
+    unsigned_text.remove_prefix(1);
+  }
+  bool hex_int = unsigned_text.size() > 1 && unsigned_text[0] == '0' &&
+                 (unsigned_text[1] == 'x' || unsigned_text[1] == 'X');
+  if (!hex_int) {
+    if (std::optional<double> v = ParseNumber(text)) return MetricValue::Float(*v, false);
+  }
+  return MetricValue::Text(std::string(text));
+}
+
+// Returns the rank N of a "[rankN]:" prefix, if the line has one.
+std::optional<long> RankPrefix(std::string_view line) {
+  constexpr std::string_view kPrefix = "[rank";
+  if (line.substr(0, kPrefix.size()) != kPrefix) return std::nullopt;
+  std::size_t end = line.find("]:", kPrefix.size());
+  if (end == std::string_view::npos) return std::nullopt;
+  long rank = 0;
+  std::string_view digits = line.substr(kPrefix.size(), end - kPrefix.size());
+  auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), rank);
+  if (digits.empty() || ec != std::errc() || ptr != digits.data() + digits.size()) {
+    return std::nullopt;
+  }
+  return rank;
+}
+
+// --- jsonl -------------------------------------------------------------------
+
+// How a record stream key's value is read.
+enum class JsonKind {
+  kExactFloat,  // hex float strings: loss, grad_norm, lr
+  kInt,         // counts: tokens, *_bytes
+  kText,        // digests, status, cause
+  kFloat,       // decimal numbers: step_ms
+  kAny,         // keys this parser does not know
+};
+
+JsonKind KindOfKey(const std::string& key) {
+  static const std::map<std::string, JsonKind, std::less<>> kKinds = {
+      {"loss", JsonKind::kExactFloat},   {"grad_norm", JsonKind::kExactFloat},
+      {"lr", JsonKind::kExactFloat},     {"tokens", JsonKind::kInt},
+      {"mem_peak_bytes", JsonKind::kInt}, {"rss_peak_bytes", JsonKind::kInt},
+      {"batch_digest", JsonKind::kText}, {"param_digest", JsonKind::kText},
+      {"status", JsonKind::kText},       {"cause", JsonKind::kText},
+      {"step_ms", JsonKind::kFloat},
+  };
+  auto it = kKinds.find(key);
+  return it == kKinds.end() ? JsonKind::kAny : it->second;
+}
+
+std::optional<MetricValue> JsonMetric(const nlohmann::json& v, JsonKind kind) {
+  using Type = nlohmann::json::value_t;
+  switch (v.type()) {
+    case Type::string: {
+      const std::string& s = v.get_ref<const std::string&>();
+      if (kind == JsonKind::kText) return MetricValue::Text(s);
+      if (kind == JsonKind::kInt) {
+        if (std::optional<std::uint64_t> n = ParseUint(s)) return MetricValue::Int(*n);
+        return MetricValue::Text(s);
+      }
+      bool exact_text = IsHexFloatText(s) || (kind != JsonKind::kAny && IsNonFiniteText(s));
+      if (exact_text) {
+        if (std::optional<double> d = ParseHexFloat(s)) return MetricValue::Float(*d);
+      }
+      if (kind != JsonKind::kAny) {
+        if (std::optional<double> d = ParseNumber(s)) return MetricValue::Float(*d, false);
+      }
+      return MetricValue::Text(s);
+    }
+    case Type::number_unsigned:
+      if (kind == JsonKind::kText) return MetricValue::Text(v.dump());
+      if (kind == JsonKind::kInt || kind == JsonKind::kAny) {
+        return MetricValue::Int(v.get<std::uint64_t>());
+      }
+      return MetricValue::Float(v.get<double>(), false);
+    case Type::number_integer:  // negative (non-negative integers parse as unsigned)
+      if (kind == JsonKind::kText) return MetricValue::Text(v.dump());
+      return MetricValue::Float(v.get<double>(), false);
+    case Type::number_float: {
+      if (kind == JsonKind::kText) return MetricValue::Text(v.dump());
+      double d = v.get<double>();
+      if (kind == JsonKind::kInt && d >= 0 && d < 1.8e19 && d == std::floor(d)) {
+        return MetricValue::Int(static_cast<std::uint64_t>(d));
+      }
+      return MetricValue::Float(d, false);
+    }
+    case Type::boolean:
+      return MetricValue::Text(v.get<bool>() ? "true" : "false");
+    default:  // null, object, array, binary, discarded
+      return std::nullopt;
+  }
+}
+
+std::optional<std::int64_t> JsonStep(const nlohmann::json& v) {
+  if (v.is_number_unsigned()) {
+    std::uint64_t u = v.get<std::uint64_t>();
+    if (u > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+      return std::nullopt;
+    }
+    return static_cast<std::int64_t>(u);
+  }
+  if (v.is_number_integer()) return v.get<std::int64_t>();
+  if (v.is_number_float()) return ParseStep(v.dump());
+  if (v.is_string()) return ParseStep(v.get_ref<const std::string&>());
+  return std::nullopt;
+}
+
+bool EndsWith(std::string_view s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+}
+
+// --- regex -------------------------------------------------------------------
+
+std::string Quoted(const std::string& regex) { return "regex \"" + regex + "\""; }
+
+// Translates named groups (?<name>...) and (?P<name>...) into plain groups
+// for std::regex (ECMAScript has none), recording each name's group index.
+Status TranslateNamedGroups(const std::string& regex, std::string* out,
+                            std::vector<std::pair<std::string, std::size_t>>* groups) {
+  out->clear();
+  groups->clear();
+  std::set<std::string> names;
+  std::size_t group_count = 0;
+  bool in_class = false;
+  std::size_t i = 0;
+  while (i < regex.size()) {
+    char c = regex[i];
+    if (c == '\\') {
+      if (!in_class && i + 1 < regex.size() && regex[i + 1] == 'k' && i + 2 < regex.size() &&
+          regex[i + 2] == '<') {
+        return Status::BadInput(Quoted(regex) +
+                                ": named backreferences (\\k<name>) are not supported by "
+                                "std::regex; use a numbered one (\\1)");
+      }
+      out->append(regex, i, 2);  // the escape and the escaped character (if any)
+      i += 2;
+      continue;
+    }
+    if (in_class) {
+      if (c == ']') in_class = false;
+      *out += c;
+      ++i;
+      continue;
+    }
+    if (c == '[') {
+      in_class = true;
+      *out += c;
+      ++i;
+      continue;
+    }
+    if (c != '(') {
+      *out += c;
+      ++i;
+      continue;
+    }
+    // An opening parenthesis outside a class.
+    if (i + 1 >= regex.size() || regex[i + 1] != '?') {
+      ++group_count;  // a plain capturing group
+      *out += c;
+      ++i;
+      continue;
+    }
+    std::size_t name_start = std::string::npos;
+    if (regex.compare(i, 3, "(?<") == 0 && i + 3 < regex.size() && regex[i + 3] != '=' &&
+        regex[i + 3] != '!') {
+      name_start = i + 3;
+    } else if (regex.compare(i, 4, "(?P<") == 0) {
+      name_start = i + 4;
+    } else if (regex.compare(i, 4, "(?P=") == 0) {
+      return Status::BadInput(Quoted(regex) +
+                              ": named backreferences ((?P=name)) are not supported by "
+                              "std::regex; use a numbered one (\\1)");
+    }
+    if (name_start == std::string::npos) {  // (?:...), (?=...), (?!...): not capturing
+      *out += c;
+      ++i;
+      continue;
+    }
+    std::size_t name_end = regex.find('>', name_start);
+    std::string name =
+        name_end == std::string::npos ? "" : regex.substr(name_start, name_end - name_start);
+    bool valid = !name.empty() && !IsDigit(name[0]);
+    for (char n : name) valid = valid && IsWordChar(n);
+    if (!valid) {
+      return Status::BadInput(Quoted(regex) + ": bad group name at offset " + std::to_string(i) +
+                              ": write (?<name>...) with a name of letters, digits and _");
+    }
+    if (!names.insert(name).second) {
+      return Status::BadInput(Quoted(regex) + " names group \"" + name +
+                              "\" twice: give each metric one group");
+    }
+    ++group_count;
+    groups->emplace_back(name, group_count);
+    *out += '(';
+    i = name_end + 1;
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<LogFormat> ParseLogFormat(const std::string& name) {
+  for (std::size_t i = 0; i < std::size(kFormatNames); ++i) {
+    if (name == kFormatNames[i]) return static_cast<LogFormat>(i);
+  }
+  std::string valid;
+  for (std::string_view n : kFormatNames) {
+    if (!valid.empty()) valid += ", ";
+    valid += n;
+  }
+  return Status::BadInput("unknown log parser \"" + name + "\": valid parsers are " + valid);
+}
+
+std::string_view LogFormatName(LogFormat format) {
+  return kFormatNames[static_cast<std::size_t>(format)];
+}
+
+Result<LineParser> LineParser::Create(LogFormat format, const std::string& regex) {
+  LineParser parser(format);
+  if (format != LogFormat::kRegex) {
+    if (!regex.empty()) {
+      return Status::BadInput("a regex is only used by parser \"regex\", not by parser \"" +
+                              std::string(LogFormatName(format)) + "\": drop the regex or use " +
+                              "parser \"regex\"");
+    }
+    return parser;
+  }
+  if (regex.empty()) {
+    return Status::BadInput(
+        "parser \"regex\" needs a regex with one named group per metric and a step group, e.g. "
+        "\"step (?<step>\\d+) loss (?<loss>\\S+)\"");
+  }
+  LOCKSTEP_RETURN_IF_ERROR(TranslateNamedGroups(regex, &parser.regex_text_, &parser.groups_));
+  try {
+    parser.regex_ = std::regex(parser.regex_text_, std::regex::ECMAScript);
+  } catch (const std::regex_error& e) {
+    return Status::BadInput(Quoted(regex) + " does not compile: " + e.what());
+  }
+  bool has_step = false;
+  for (const auto& [name, index] : parser.groups_) has_step = has_step || name == "step";
+  if (!has_step) {
+    return Status::BadInput(Quoted(regex) + " has no (?<step>...) group: add one");
+  }
+  return parser;
+}
+
+std::optional<StepRow> LineParser::Feed(std::string_view line) {
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  switch (format_) {
+    case LogFormat::kJsonl:
+      return FeedJsonl(line);
+    case LogFormat::kTorchtitan:
+      return FeedTorchtitan(line);
+    case LogFormat::kMegatron:
+      return FeedMegatron(line);
+    case LogFormat::kRegex:
+      return FeedRegex(line);
+  }
+  return std::nullopt;
+}
+
+bool LineParser::AcceptRank(std::string_view line, bool is_step_line) {
+  std::optional<long> rank = RankPrefix(line);
+  if (!rank) return true;
+  if (!rank_) {
+    if (is_step_line) rank_ = rank;
+    return true;
+  }
+  return *rank_ == *rank;
+}
+
+std::optional<StepRow> LineParser::FeedJsonl(std::string_view line) {
+  line = Trim(line);
+  if (line.empty() || line.front() != '{') return std::nullopt;
+  nlohmann::json j = nlohmann::json::parse(line.begin(), line.end(), nullptr,
+                                           /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) return std::nullopt;
+  auto type = j.find("type");
+  if (type != j.end()) {
+    if (*type == "header" && !header_) header_ = j;
+    if (*type != "step") return std::nullopt;
+  }
+  auto step_it = j.find("step");
+  if (step_it == j.end()) return std::nullopt;
+  std::optional<std::int64_t> step = JsonStep(*step_it);
+  if (!step) return std::nullopt;
+  StepRow row;
+  row.step = *step;
+  for (const auto& [key, value] : j.items()) {
+    if (key == "step" || key == "type" || EndsWith(key, "_dec")) continue;
+    if (std::optional<MetricValue> m = JsonMetric(value, KindOfKey(key))) {
+      row.metrics[key] = std::move(*m);
+    }
+  }
+  return row;
+}
+
+std::optional<StepRow> LineParser::FeedTorchtitan(std::string_view raw) {
+  if (raw.find("step") == std::string_view::npos) return std::nullopt;  // fast path
+  std::string text = StripAnsi(raw);
+  std::string_view line = text;
+  // Find "step:" as a word, not preceded by a validation word.
+  std::size_t pos = 0;
+  std::optional<std::int64_t> step;
+  std::size_t after_step = 0;
+  while ((pos = line.find("step:", pos)) != std::string_view::npos) {
+    std::size_t at = pos;
+    pos += 5;
+    if (at > 0 && IsWordChar(line[at - 1])) continue;
+    std::size_t w_end = at;
+    while (w_end > 0 && IsSpace(line[w_end - 1])) --w_end;
+    std::size_t w_start = w_end;
+    while (w_start > 0 && IsWordChar(line[w_start - 1])) --w_start;
+    std::string prev = ToLower(line.substr(w_start, w_end - w_start));
+    if (prev == "validate" || prev == "validation" || prev == "val" || prev == "eval" ||
+        prev == "evaluation" || prev == "test") {
+      continue;
+    }
+    std::size_t d = pos;
+    while (d < line.size() && IsSpace(line[d])) ++d;
+    std::size_t d_end = d;
+    while (d_end < line.size() && IsDigit(line[d_end])) ++d_end;
+    if (d_end == d || (d_end < line.size() && !IsSpace(line[d_end]))) continue;
+    step = ParseStep(line.substr(d, d_end - d));
+    if (!step) continue;
+    after_step = d_end;
+    break;
+  }
+  if (!step) return std::nullopt;
+
+  // Then "key: value" pairs separated by spaces.
+  StepRow row;
+  row.step = *step;
+  std::size_t i = after_step;
+  while (i < line.size()) {
+    while (i < line.size() && IsSpace(line[i])) ++i;
+    std::size_t tok_end = i;
+    while (tok_end < line.size() && !IsSpace(line[tok_end])) ++tok_end;
+    std::string_view token = line.substr(i, tok_end - i);
+    i = tok_end;
+    std::size_t colon = token.find(':');
+    if (colon == std::string_view::npos) continue;
+    std::string_view key = token.substr(0, colon);
+    std::string_view value = token.substr(colon + 1);
+    if (value.empty()) {  // "key: value": the value is the next token
+      while (i < line.size() && IsSpace(line[i])) ++i;
+      std::size_t v_end = i;
+      while (v_end < line.size() && !IsSpace(line[v_end])) ++v_end;
+      value = line.substr(i, v_end - i);
+      i = v_end;
+    }
+    if (key == "loss" || key == "grad_norm") {
+      if (std::optional<double> v = ParseNumber(value)) {
+        row.metrics.emplace(std::string(key), MetricValue::Float(*v, false));
+      }
+    } else if (key == "memory") {
+      // "12.34GiB(15.67%)"
+      std::size_t unit = value.find("GiB");
+      if (unit != std::string_view::npos) {
+        if (std::optional<double> v = ParseNumber(value.substr(0, unit))) {
+          row.metrics.emplace("memory_gib", MetricValue::Float(*v, false));
+        }
+      }
+    } else if (key == "tps") {
+      if (std::optional<double> v = ParseNumber(value)) {
+        row.metrics.emplace("tps", MetricValue::Float(*v, false));
+      }
+    }
+  }
+  if (row.metrics.count("loss") == 0) return std::nullopt;  // not a training step line
+  if (!AcceptRank(line, /*is_step_line=*/true)) return std::nullopt;
+  return row;
+}
+
+std::optional<StepRow> LineParser::FeedMegatron(std::string_view raw) {
+  if (raw.find("iteration") == std::string_view::npos) return std::nullopt;  // fast path
+  std::string text = StripAnsi(raw);
+  std::string_view line = text;
+  // "iteration N/ M |"
+  std::size_t pos = 0;
+  std::optional<std::int64_t> step;
+  std::size_t rest = 0;
+  while ((pos = line.find("iteration", pos)) != std::string_view::npos) {
+    std::size_t at = pos;
+    pos += 9;
+    if (at > 0 && IsWordChar(line[at - 1])) continue;
+    std::size_t i = pos;
+    if (i >= line.size() || !IsSpace(line[i])) continue;
+    while (i < line.size() && IsSpace(line[i])) ++i;
+    std::size_t n = i;
+    while (i < line.size() && IsDigit(line[i])) ++i;
+    if (i == n) continue;
+    std::string_view number = line.substr(n, i - n);
+    while (i < line.size() && IsSpace(line[i])) ++i;
+    if (i >= line.size() || line[i] != '/') continue;
+    ++i;
+    while (i < line.size() && IsSpace(line[i])) ++i;
+    std::size_t t = i;
+    while (i < line.size() && IsDigit(line[i])) ++i;
+    if (i == t) continue;
+    while (i < line.size() && IsSpace(line[i])) ++i;
+    if (i < line.size() && line[i] != '|') continue;
+    step = ParseStep(number);
+    if (!step) continue;
+    rest = i;
+    break;
+  }
+  if (!step) return std::nullopt;
+  if (!AcceptRank(line, /*is_step_line=*/true)) return std::nullopt;
+
+  // "| key: value |" segments.
+  std::map<std::string, std::string_view, std::less<>> fields;
+  std::string_view tail = line.substr(rest);
+  while (!tail.empty()) {
+    std::size_t bar = tail.find('|');
+    std::string_view segment = tail.substr(0, bar);
+    tail = bar == std::string_view::npos ? std::string_view() : tail.substr(bar + 1);
+    std::size_t colon = segment.find(':');
+    if (colon == std::string_view::npos) continue;
+    fields.emplace(std::string(Trim(segment.substr(0, colon))), Trim(segment.substr(colon + 1)));
+  }
+  StepRow row;
+  row.step = *step;
+  auto add_float = [&](std::string_view key, const std::string& metric) {
+    auto it = fields.find(key);
+    if (it == fields.end() || row.metrics.count(metric) != 0) return;
+    if (std::optional<double> v = ParseNumber(it->second)) {
+      row.metrics[metric] = MetricValue::Float(*v, false);
+    }
+  };
+  auto add_int = [&](std::string_view key, const std::string& metric) {
+    auto it = fields.find(key);
+    if (it == fields.end()) return;
+    if (std::optional<std::uint64_t> v = ParseUint(it->second)) {
+      row.metrics[metric] = MetricValue::Int(*v);
+    } else if (std::optional<double> d = ParseNumber(it->second)) {
+      row.metrics[metric] = MetricValue::Float(*d, false);
+    }
+  };
+  add_float("lm loss", "loss");
+  add_float("loss", "loss");  // forks that log a bare "loss"
+  add_float("grad norm", "grad_norm");
+  add_float("learning rate", "lr");
+  add_float("elapsed time per iteration (ms)", "step_ms");
+  add_float("loss scale", "loss_scale");
+  add_int("number of skipped iterations", "skipped");
+  add_int("number of nan iterations", "nan_iterations");
+  return row;
+}
+
+std::optional<StepRow> LineParser::FeedRegex(std::string_view raw) {
+  std::string text = StripAnsi(raw);
+  if (text.size() > kMaxRegexLineBytes) return std::nullopt;
+  std::cmatch match;
+  const char* begin = text.data();
+  try {
+    if (!std::regex_search(begin, begin + text.size(), match, regex_)) {
+      return std::nullopt;
+    }
+  } catch (const std::regex_error&) {  // error_complexity / error_stack on this line
+    return std::nullopt;
+  }
+  StepRow row;
+  bool has_step = false;
+  for (const auto& [name, index] : groups_) {
+    if (index >= match.size() || !match[index].matched) continue;
+    std::string_view value(match[index].first,
+                           static_cast<std::size_t>(match[index].second - match[index].first));
+    if (name == "step") {
+      std::optional<std::int64_t> step = ParseStep(value);
+      if (!step) return std::nullopt;
+      row.step = *step;
+      has_step = true;
+      continue;
+    }
+    if (Trim(value).empty()) continue;
+    row.metrics[name] = TextValue(value);
+  }
+  if (!has_step) return std::nullopt;
+  return row;
+}
+
+Result<ParsedLog> ParseLog(std::string_view text, LogFormat format, const std::string& regex,
+                           const std::string& origin) {
+  Result<LineParser> parser = LineParser::Create(format, regex);
+  if (!parser.ok()) return parser.status();
+  ParsedLog log;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    std::size_t newline = text.find('\n', start);
+    std::size_t end = newline == std::string_view::npos ? text.size() : newline;
+    if (std::optional<StepRow> row = parser->Feed(text.substr(start, end - start))) {
+      log.steps.push_back(std::move(*row));
+    }
+    start = end + 1;
+  }
+  log.header = parser->header();
+  if (log.steps.empty()) {
+    std::string name(LogFormatName(format));
+    if (format == LogFormat::kRegex) name += " \"" + regex + "\"";
+    return Status::BadInput(origin + ": no step lines found for parser " + name +
+                            "; is this the right --parser / log?");
+  }
+  return log;
+}
+
+}  // namespace lockstep::smoke
