@@ -23,6 +23,8 @@ void RegisterDataInspect(CLI::App& data, int& exit_code);
 void RegisterDataPreview(CLI::App& data, int& exit_code);
 void RegisterTrain(CLI::App& app, int& exit_code);
 void RegisterEnv(CLI::App& app, int& exit_code);
+void RegisterSmoke(CLI::App& app, int& exit_code);
+void RegisterGolden(CLI::App& app, int& exit_code);
 
 }  // namespace lockstep::cli
 

@@ -26,7 +26,9 @@ int main(int argc, char** argv) {
   app.footer("Run `lockstep COMMAND --help` for a command's flags and an example.");
   int exit_code = 0;
 
+  RegisterSmoke(app, exit_code);
   RegisterTrain(app, exit_code);
+  RegisterGolden(app, exit_code);
 
   CLI::App* data = app.add_subcommand(
       "data", "Pinned, blended training data: synthesize, build, import, verify, inspect, preview");

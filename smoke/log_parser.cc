@@ -8,9 +8,25 @@
 #include <map>
 #include <set>
 
+// GCC 12's optimizer reports a false "maybe-uninitialized" inside
+// libstdc++'s regex compiler when sanitizers are on.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+#include <regex>
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+
 #include "core/hexfloat.h"
 
 namespace lockstep::smoke {
+
+struct LineParser::CompiledRegex {
+  std::regex regex;
+};
+
 namespace {
 
 using golden::MetricValue;
@@ -18,10 +34,18 @@ using golden::StepRow;
 
 constexpr std::string_view kFormatNames[] = {"jsonl", "torchtitan", "megatron", "regex"};
 
-bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v'; }
-bool IsDigit(char c) { return c >= '0' && c <= '9'; }
-bool IsAlpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-bool IsWordChar(char c) { return IsAlpha(c) || IsDigit(c) || c == '_'; }
+bool IsSpace(char c) {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v';
+}
+bool IsDigit(char c) {
+  return c >= '0' && c <= '9';
+}
+bool IsAlpha(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+bool IsWordChar(char c) {
+  return IsAlpha(c) || IsDigit(c) || c == '_';
+}
 
 std::string_view Trim(std::string_view s) {
   while (!s.empty() && IsSpace(s.front())) s.remove_prefix(1);
@@ -52,8 +76,9 @@ std::string StripAnsi(std::string_view line) {
     ++i;  // ESC
     if (i < line.size() && line[i] == '[') {
       ++i;
-      while (i < line.size() && line[i] >= 0x20 && line[i] <= 0x3f) ++i;  // parameters, intermediates
-      if (i < line.size() && line[i] >= 0x40 && line[i] <= 0x7e) ++i;    // final byte
+      // Parameter and intermediate bytes, then the final byte.
+      while (i < line.size() && line[i] >= 0x20 && line[i] <= 0x3f) ++i;
+      if (i < line.size() && line[i] >= 0x40 && line[i] <= 0x7e) ++i;
     } else if (i < line.size()) {
       ++i;  // a two-byte escape
     }
@@ -174,11 +199,11 @@ enum class JsonKind {
 
 JsonKind KindOfKey(const std::string& key) {
   static const std::map<std::string, JsonKind, std::less<>> kKinds = {
-      {"loss", JsonKind::kExactFloat},   {"grad_norm", JsonKind::kExactFloat},
-      {"lr", JsonKind::kExactFloat},     {"tokens", JsonKind::kInt},
+      {"loss", JsonKind::kExactFloat},    {"grad_norm", JsonKind::kExactFloat},
+      {"lr", JsonKind::kExactFloat},      {"tokens", JsonKind::kInt},
       {"mem_peak_bytes", JsonKind::kInt}, {"rss_peak_bytes", JsonKind::kInt},
-      {"batch_digest", JsonKind::kText}, {"param_digest", JsonKind::kText},
-      {"status", JsonKind::kText},       {"cause", JsonKind::kText},
+      {"batch_digest", JsonKind::kText},  {"param_digest", JsonKind::kText},
+      {"status", JsonKind::kText},        {"cause", JsonKind::kText},
       {"step_ms", JsonKind::kFloat},
   };
   auto it = kKinds.find(key);
@@ -248,7 +273,9 @@ bool EndsWith(std::string_view s, std::string_view suffix) {
 
 // --- regex -------------------------------------------------------------------
 
-std::string Quoted(const std::string& regex) { return "regex \"" + regex + "\""; }
+std::string Quoted(const std::string& regex) {
+  return "regex \"" + regex + "\"";
+}
 
 // Translates named groups (?<name>...) and (?P<name>...) into plain groups
 // for std::regex (ECMAScript has none), recording each name's group index.
@@ -367,9 +394,11 @@ Result<LineParser> LineParser::Create(LogFormat format, const std::string& regex
         "parser \"regex\" needs a regex with one named group per metric and a step group, e.g. "
         "\"step (?<step>\\d+) loss (?<loss>\\S+)\"");
   }
-  LOCKSTEP_RETURN_IF_ERROR(TranslateNamedGroups(regex, &parser.regex_text_, &parser.groups_));
+  std::string translated;
+  LOCKSTEP_RETURN_IF_ERROR(TranslateNamedGroups(regex, &translated, &parser.groups_));
   try {
-    parser.regex_ = std::regex(parser.regex_text_, std::regex::ECMAScript);
+    parser.regex_ = std::make_shared<CompiledRegex>(
+        CompiledRegex{std::regex(translated, std::regex::ECMAScript)});
   } catch (const std::regex_error& e) {
     return Status::BadInput(Quoted(regex) + " does not compile: " + e.what());
   }
@@ -591,7 +620,7 @@ std::optional<StepRow> LineParser::FeedRegex(std::string_view raw) {
   std::cmatch match;
   const char* begin = text.data();
   try {
-    if (!std::regex_search(begin, begin + text.size(), match, regex_)) {
+    if (!std::regex_search(begin, begin + text.size(), match, regex_->regex)) {
       return std::nullopt;
     }
   } catch (const std::regex_error&) {  // error_complexity / error_stack on this line

@@ -5,22 +5,31 @@
 // Four formats, chosen by a case's `parser` key (or --parser):
 //
 //   jsonl       lockstep's record stream (DESIGN.md): line 1 a header object
-//               with "type": "header", then one JSON object per step. Floats
-//               written as hex strings ("0x1.63d2a4p+2") are exact; *_dec
-//               keys (the decimal copies for people) are skipped.
+//               with "type": "header", then one JSON object per step (any
+//               object with an integer "step" and no other "type"). loss,
+//               grad_norm, lr: hex strings ("0x1.63d2a4p+2", "nan") → exact
+//               Float, JSON numbers → inexact Float. tokens, *_bytes → Int.
+//               Digests, status, cause → Text. step_ms → inexact Float.
+//               *_dec keys (the decimal copies for people) are skipped.
+//               Other keys: non-negative integers → Int, other numbers →
+//               inexact Float, hex float strings → exact Float, other
+//               strings and booleans → Text; null/objects/arrays dropped.
 //   torchtitan  its step lines, e.g.
 //                 [rank0]:[titan] 2025-01-01 12:00:00,000 - root - INFO - step:  1
 //                 loss:  8.1234  grad_norm:  1.2345  memory: 12.34GiB(15.67%)
 //                 tps: 1,234  tflops: 12.34  mfu: 5.67%
-//               (one line) → metrics loss, grad_norm, memory_gib, tps.
-//               "validate step: N ..." lines are validation, not steps.
+//               (one line) → metrics loss, grad_norm, memory_gib, tps (a
+//               line without "loss:" is not a step line; tflops and mfu are
+//               not kept). "validate step: N ..." lines are validation.
 //   megatron    Megatron-LM's training log lines, e.g.
 //                 [2024-05-01 10:00:00] iteration 3/ 100 | consumed samples: 96 |
 //                 elapsed time per iteration (ms): 1234.5 | learning rate: 1.500000E-04 |
 //                 lm loss: 1.023456E+01 | loss scale: 1.0 | grad norm: 12.345 |
 //                 number of skipped iterations: 0 | number of nan iterations: 0 |
-//               (one line) → loss, grad_norm, lr, step_ms, loss_scale,
-//               skipped, nan_iterations (those present).
+//               (one line) → loss ("lm loss", or a fork's bare "loss"),
+//               grad_norm, lr, step_ms, loss_scale (Floats), skipped,
+//               nan_iterations (Ints): those present. Validation lines
+//               ("validation loss at iteration N | ...") are not steps.
 //   regex       a user's ECMAScript regex with one named group per metric,
 //               (?<name>...) or (?P<name>...); the `step` group is required.
 //
@@ -40,14 +49,13 @@
 #define LOCKSTEP_SMOKE_LOG_PARSER_H_
 
 #include <cstddef>
+#include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
-#include <regex>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "core/status.h"
 #include "golden/step_row.h"
@@ -108,10 +116,10 @@ class LineParser {
   LogFormat format_;
   std::optional<nlohmann::json> header_;
   std::optional<long> rank_;  // torchtitan/megatron: the rank kept
-  // kRegex: the translated pattern and (metric name, group index) per named
-  // group, in the order the groups appear in the pattern.
-  std::string regex_text_;
-  std::regex regex_;
+  // kRegex: the compiled pattern (std::regex, kept out of this header) and
+  // (metric name, group index) per named group, in pattern order.
+  struct CompiledRegex;
+  std::shared_ptr<const CompiledRegex> regex_;
   std::vector<std::pair<std::string, std::size_t>> groups_;
 };
 

@@ -48,13 +48,15 @@ void ExpectDecimal(const StepRow& row, const std::string& name, double expected)
   EXPECT_DOUBLE_EQ(m.f, expected) << name;
 }
 
-std::uint64_t Bits(double v) { return std::bit_cast<std::uint64_t>(v); }
+std::uint64_t Bits(double v) {
+  return std::bit_cast<std::uint64_t>(v);
+}
 
 // --- format names ------------------------------------------------------------
 
 TEST(LogFormatTest, NamesRoundTrip) {
-  for (LogFormat f : {LogFormat::kJsonl, LogFormat::kTorchtitan, LogFormat::kMegatron,
-                      LogFormat::kRegex}) {
+  for (LogFormat f :
+       {LogFormat::kJsonl, LogFormat::kTorchtitan, LogFormat::kMegatron, LogFormat::kRegex}) {
     Result<LogFormat> parsed = ParseLogFormat(std::string(LogFormatName(f)));
     ASSERT_TRUE(parsed.ok()) << LogFormatName(f);
     EXPECT_EQ(*parsed, f);
@@ -134,18 +136,19 @@ TEST(JsonlParserTest, ReadsRecordStreamWithExactHexFloats) {
 TEST(JsonlParserTest, KeepsHeaderAndIgnoresNoise) {
   LineParser parser = MustCreate(LogFormat::kJsonl);
   EXPECT_FALSE(parser.header().has_value());
-  std::vector<StepRow> rows = FeedAll(parser, {
-                                                  "OpenBLAS WARNING - could not determine the L2 cache",
-                                                  kHeader,
-                                                  "",
-                                                  "{not json at all",
-                                                  "[1, 2, 3]",
-                                                  R"({"note": "no step here", "loss": "0x1p+0"})",
-                                                  R"({"step": "three", "loss": "0x1p+0"})",
-                                                  R"({"type": "event", "step": 5, "what": "ckpt"})",
-                                                  std::string(kStep1) + "\r",
-                                                  R"({"type":"header","tool":"second"})",
-                                              });
+  std::vector<StepRow> rows =
+      FeedAll(parser, {
+                          "OpenBLAS WARNING - could not determine the L2 cache",
+                          kHeader,
+                          "",
+                          "{not json at all",
+                          "[1, 2, 3]",
+                          R"({"note": "no step here", "loss": "0x1p+0"})",
+                          R"({"step": "three", "loss": "0x1p+0"})",
+                          R"({"type": "event", "step": 5, "what": "ckpt"})",
+                          std::string(kStep1) + "\r",
+                          R"({"type":"header","tool":"second"})",
+                      });
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_EQ(rows[0].step, 1);
   ASSERT_TRUE(parser.header().has_value());
@@ -324,13 +327,12 @@ TEST(RegexParserTest, NamedGroupsBecomeMetrics) {
   LineParser parser = MustCreate(
       LogFormat::kRegex,
       R"(^it (?<step>\d+) \| loss (?<loss>\S+) \| gnorm (?P<grad_norm>\S+) \| tok/s (?<tps>[\d,]+) \| (?<note>\w+))");
-  std::vector<StepRow> rows =
-      FeedAll(parser, {
-                          "starting training",
-                          "it 1 | loss 0x1.8p+1 | gnorm 0.5 | tok/s 12,345 | ok",
-                          "it 2 | loss 2.75 | gnorm 1e-3 | tok/s 100 | warmup",
-                          "eval it 2 | loss 9.0 | gnorm 0 | tok/s 1 | x",  // ^ anchors: skipped
-                      });
+  std::vector<StepRow> rows = FeedAll(
+      parser, {
+                  "starting training", "it 1 | loss 0x1.8p+1 | gnorm 0.5 | tok/s 12,345 | ok",
+                  "it 2 | loss 2.75 | gnorm 1e-3 | tok/s 100 | warmup",
+                  "eval it 2 | loss 9.0 | gnorm 0 | tok/s 1 | x",  // ^ anchors: skipped
+              });
   ASSERT_EQ(rows.size(), 2u);
   EXPECT_EQ(rows[0].step, 1);
   EXPECT_EQ(Metric(rows[0], "loss"), MetricValue::Float(3.0, true));  // hex: exact
@@ -359,8 +361,8 @@ TEST(RegexParserTest, GroupOrderDiffersFromTextOrder) {
 }
 
 TEST(RegexParserTest, NonIntegerStepAndOptionalGroups) {
-  LineParser parser =
-      MustCreate(LogFormat::kRegex, R"(step (?<step>\S+)(?: loss (?<loss>\S+))?(?: id (?<id>\S+))?)");
+  LineParser parser = MustCreate(LogFormat::kRegex,
+                                 R"(step (?<step>\S+)(?: loss (?<loss>\S+))?(?: id (?<id>\S+))?)");
   EXPECT_FALSE(parser.Feed("step abc loss 1.0").has_value());
   auto row = parser.Feed("step 5");
   ASSERT_TRUE(row.has_value());
@@ -368,14 +370,17 @@ TEST(RegexParserTest, NonIntegerStepAndOptionalGroups) {
   EXPECT_TRUE(row->metrics.empty());
   row = parser.Feed("step 6 loss 2.0 id 0xdeadbeefdeadbeef1");
   ASSERT_TRUE(row.has_value());
-  EXPECT_EQ(Metric(*row, "id"), MetricValue::Text("0xdeadbeefdeadbeef1"));  // not rounded into a float
+  EXPECT_EQ(Metric(*row, "id"),
+            MetricValue::Text("0xdeadbeefdeadbeef1"));  // not rounded into a float
 }
 
 TEST(RegexParserTest, LongLinesDoNotOverflowTheStack) {
   LineParser parser = MustCreate(LogFormat::kRegex, R"(^(.*)step (?<step>\d+))");
   std::string huge(LineParser::kMaxRegexLineBytes * 50, 'a');
   EXPECT_FALSE(parser.Feed(huge + " step 1").has_value());
-  auto row = parser.Feed(std::string(100, 'a') + " step 2");
+  std::string longest = std::string(LineParser::kMaxRegexLineBytes - 7, 'a') + " step 2";
+  ASSERT_EQ(longest.size(), LineParser::kMaxRegexLineBytes);
+  auto row = parser.Feed(longest);
   ASSERT_TRUE(row.has_value());
   EXPECT_EQ(row->step, 2);
 }
@@ -387,13 +392,17 @@ TEST(RegexParserTest, BadRegexesAreBadInput) {
     std::vector<std::string> expected;  // substrings of the message
   };
   std::vector<Case> cases = {
-      {LogFormat::kRegex, R"(step (?<step>\d+ loss)", {R"(step (?<step>\d+ loss)", "does not compile"}},
+      {LogFormat::kRegex,
+       R"(step (?<step>\d+ loss)",
+       {R"(step (?<step>\d+ loss)", "does not compile"}},
       {LogFormat::kRegex, "step [0-9", {"step [0-9", "does not compile"}},
       {LogFormat::kRegex,
        R"(it (?<iter>\d+) loss (?<loss>\S+))",
        {R"(it (?<iter>\d+) loss (?<loss>\S+))", "has no (?<step>...) group: add one"}},
       {LogFormat::kRegex, R"(step (\d+))", {"has no (?<step>...) group"}},
-      {LogFormat::kRegex, R"((?<step>\d+) (?<loss>\S+) (?<loss>\S+))", {"names group \"loss\" twice"}},
+      {LogFormat::kRegex,
+       R"((?<step>\d+) (?<loss>\S+) (?<loss>\S+))",
+       {"names group \"loss\" twice"}},
       {LogFormat::kRegex, R"((?<step>\d+) (?<a>x)\k<a>)", {"backreference"}},
       {LogFormat::kRegex, R"((?<step>\d+) (?<1bad>x))", {"bad group name"}},
       {LogFormat::kRegex, "", {"needs a regex"}},

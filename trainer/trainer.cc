@@ -219,6 +219,14 @@ Status Train(const TrainConfig& config, const TrainOptions& options, TrainResult
   header["config"] = config.resolved;
   header["config_digest"] = Hex64(config.Digest());
   header["manifest_digest"] = Hex64(manifest->Digest());
+  // Per corpus, so a data diagnosis can say which corpus changed.
+  nlohmann::ordered_json corpora = nlohmann::ordered_json::object();
+  for (const data::Corpus& corpus : manifest->corpora) {
+    std::string pins;
+    for (const data::ShardEntry& s : corpus.shards) pins += fmt::format("{}:{} ", s.tokens, s.digest.Hex());
+    corpora[corpus.name] = Hex64(Xxh3_64(pins.data(), pins.size()));
+  }
+  header["corpora"] = corpora;
   header["profile"] = ProfileName(config.profile);
   header["params"] = model.num_params();
   header["env"] = ToJson(env);

@@ -1,0 +1,95 @@
+// lockstep smoke: the gate. Runs the suite against its goldens.
+#include <unistd.h>
+
+#include <filesystem>
+#include <iostream>
+
+#include "cli/command.h"
+#include "smoke/suite.h"
+
+namespace lockstep::cli {
+namespace {
+
+std::string SelfPath() {
+  char buf[4096];
+  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+  return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : "lockstep";
+}
+
+// smoke/cases in the working directory, else in the source tree this binary
+// was built from.
+std::string DefaultCasesDir() {
+  if (std::filesystem::is_directory("smoke/cases")) return "smoke/cases";
+  return LOCKSTEP_SOURCE_DIR "/smoke/cases";
+}
+
+}  // namespace
+
+void RegisterSmoke(CLI::App& app, int& exit_code) {
+  auto* cmd = app.add_subcommand(
+      "smoke",
+      "Run the smoke suite: each case trains (or runs another trainer), is compared step by\n"
+      "step with its golden file, and any divergence is diagnosed: data, numerics, state,\n"
+      "memory, crash, hang or config");
+  auto names = std::make_shared<std::vector<std::string>>();
+  auto cases_dir = std::make_shared<std::string>();
+  auto o = std::make_shared<smoke::SmokeOptions>();
+  auto json = std::make_shared<std::string>();
+  auto junit = std::make_shared<std::string>();
+  auto quiet = std::make_shared<bool>(false);
+  cmd->add_option("CASE", *names, "Cases to run (default: all in --cases)");
+  cmd->add_option("--cases", *cases_dir, "Directory of case files [default: smoke/cases]");
+  cmd->add_flag("--update", o->update, "Record or re-record the goldens (atomically) instead of comparing");
+  cmd->add_flag("--force", o->force, "With --update: record even a run that failed");
+  cmd->add_option("--json", *json, "Write a JSON summary (one object per case, with every attempt)");
+  cmd->add_option("--junit", *junit, "Write a JUnit XML report");
+  cmd->add_option("--timeout", o->timeout, "Seconds without output before the watchdog kills a run (exit 124)")
+      ->capture_default_str();
+  cmd->add_option("--retries", o->retries, "Re-run a case that crashed or hung, up to N times")
+      ->capture_default_str();
+  cmd->add_option("--retry-backoff", o->backoff_base, "First retry delay in seconds, doubled each time, at most 60")
+      ->capture_default_str()
+      ->group("");  // for tests; the default is the documented 5 s
+  cmd->add_flag("-q,--quiet", *quiet, "No per-step lines");
+  cmd->footer(
+      "Examples:\n"
+      "  lockstep smoke                      the whole suite\n"
+      "  lockstep smoke tiny --junit out/junit.xml\n"
+      "  lockstep smoke blend-shift --update re-record one golden\n"
+      "Exit codes: 0 all pass, 1 regression, 2 bad case/golden/config, 3 crash, 124 hang\n"
+      "(the most severe over all cases).");
+  cmd->callback([=, &exit_code] {
+    const std::string dir = cases_dir->empty() ? DefaultCasesDir() : *cases_dir;
+    std::vector<smoke::SmokeCase> cases;
+    if (names->empty()) {
+      Result<std::vector<smoke::SmokeCase>> all = smoke::LoadSmokeSuite(dir);
+      if (!all.ok()) {
+        exit_code = Report(all.status());
+        return;
+      }
+      cases = std::move(all).value();
+    } else {
+      for (const std::string& n : *names) {
+        std::string path = n.ends_with(".toml") ? n : (std::filesystem::path(dir) / (n + ".toml")).string();
+        Result<smoke::SmokeCase> c = smoke::LoadSmokeCase(path);
+        if (!c.ok()) {
+          exit_code = Report(c.status());
+          return;
+        }
+        cases.push_back(std::move(c).value());
+      }
+    }
+    smoke::SmokeOptions options = *o;
+    options.lockstep_binary = SelfPath();
+    options.live = !*quiet;
+    std::cout << "lockstep smoke: " << cases.size() << " case" << (cases.size() == 1 ? "" : "s")
+              << " from " << dir << "\n";
+    smoke::SuiteResult result = smoke::RunSuite(cases, options, std::cout);
+    smoke::PrintSummary(result, std::cout);
+    if (!json->empty()) Report(smoke::WriteJsonReport(result, *json));
+    if (!junit->empty()) Report(smoke::WriteJUnitReport(result, *junit));
+    exit_code = result.exit_code;
+  });
+}
+
+}  // namespace lockstep::cli

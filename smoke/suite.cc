@@ -1,0 +1,371 @@
+#include "smoke/suite.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "core/atomic_file.h"
+#include "smoke/log_parser.h"
+
+namespace lockstep::smoke {
+namespace {
+
+namespace fs = std::filesystem;
+using golden::Diagnosis;
+
+std::string Decimal(const golden::StepRow& row, const char* metric) {
+  const golden::MetricValue* m = row.Find(metric);
+  if (m == nullptr) return "-";
+  if (m->kind == golden::MetricValue::Kind::kFloat) return fmt::format("{:.6f}", m->f);
+  return m->ToString();
+}
+
+// The mark of one live step against its golden step: "=" every strictly
+// compared metric bit-identical, "~" within policy, "X" out of policy, "?" no
+// golden step.
+std::string Mark(const golden::StepRow& run, const golden::RunRecord& g, const golden::Policies& p,
+                 bool* diverged) {
+  const golden::StepRow* gs = nullptr;
+  for (const auto& s : g.steps) {
+    if (s.step == run.step) gs = &s;
+  }
+  if (gs == nullptr) return "?";
+  bool identical = true;
+  for (const auto& [name, gv] : gs->metrics) {
+    const golden::MetricPolicy policy = p.For(name);
+    if (policy.kind == golden::MetricPolicy::Kind::kIgnore) continue;
+    const golden::MetricValue* rv = run.Find(name);
+    if (rv == nullptr || !golden::Within(gv, *rv, policy)) {
+      *diverged = true;
+      return "X";
+    }
+    // rss and other tolerance metrics always wobble: "=" is about the
+    // metrics compared bit for bit (or by ULPs).
+    const bool strict = policy.kind == golden::MetricPolicy::Kind::kExact ||
+                        policy.kind == golden::MetricPolicy::Kind::kUlps;
+    if (strict && !(gv == *rv)) identical = false;
+  }
+  return identical ? "=" : "~";
+}
+
+// Reads the lines a growing record file gained since the last call.
+class RecordTail {
+ public:
+  explicit RecordTail(std::string path) : path_(std::move(path)) {}
+  std::vector<nlohmann::json> Poll() {
+    std::vector<nlohmann::json> lines;
+    std::ifstream in(path_);
+    if (!in) return lines;
+    in.seekg(static_cast<std::streamoff>(offset_));
+    std::string line;
+    while (std::getline(in, line)) {
+      if (in.eof()) break;  // no newline yet: the writer is mid-line
+      offset_ += line.size() + 1;
+      nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
+      if (!j.is_discarded()) lines.push_back(std::move(j));
+    }
+    return lines;
+  }
+
+ private:
+  std::string path_;
+  std::size_t offset_ = 0;
+};
+
+int Severity(int exit_code) {
+  switch (exit_code) {
+    case 2: return 4;
+    case 3: return 3;
+    case 124: return 2;
+    case 1: return 1;
+    default: return 0;
+  }
+}
+
+std::vector<std::string> TrainerCommand(const SmokeCase& c, const SmokeOptions& o, const std::string& record) {
+  std::vector<std::string> argv = {o.lockstep_binary, "train", "--config", c.config,
+                                   "--set", fmt::format("train.steps={}", c.steps),
+                                   "--set", fmt::format("numerics.threads={}", c.threads),
+                                   "--set", "numerics.profile=" + c.profile};
+  for (const std::string& s : c.overrides) {
+    argv.push_back("--set");
+    argv.push_back(s);
+  }
+  argv.push_back("--record");
+  argv.push_back(record);
+  return argv;
+}
+
+}  // namespace
+
+CaseResult RunCase(const SmokeCase& c, const SmokeOptions& o, std::ostream& out) {
+  const auto start = std::chrono::steady_clock::now();
+  CaseResult result;
+  result.name = c.name;
+  out << fmt::format("-- {}  ({}{}, {} thread{}, {} steps, golden {})\n", c.name,
+                     c.external() ? "command, parser " + c.parser : c.profile + " profile",
+                     c.world_size > 1 ? fmt::format(", {} ranks", c.world_size) : "", c.threads,
+                     c.threads == 1 ? "" : "s", c.steps, c.golden);
+  auto finish = [&](std::string outcome, int code, std::string message) {
+    result.outcome = std::move(outcome);
+    result.exit_code = code;
+    result.message = std::move(message);
+    result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return result;
+  };
+
+  bool have_golden = false;
+  if (!o.update || fs::exists(c.golden)) {
+    Result<golden::RunRecord> g = golden::LoadGolden(c.golden);
+    if (!g.ok()) {
+      if (!o.update) return finish("bad-input", 2, g.status().message());
+    } else {
+      result.golden = std::move(g).value();
+      have_golden = true;
+    }
+  }
+  Result<LogFormat> format = ParseLogFormat(c.parser);
+  if (!format.ok()) return finish("bad-input", 2, c.path + ": " + format.status().message());
+
+  const std::string work = o.work_dir.empty() ? fs::temp_directory_path().string() : o.work_dir;
+  int no_step_streak = 0;
+  for (int attempt = 1;; ++attempt) {
+    Attempt a;
+    a.number = attempt;
+    const std::string record = (fs::path(work) / fmt::format("lockstep-smoke-{}-{}-{}.jsonl", c.name,
+                                                             ::getpid(), attempt)).string();
+    fs::remove(record);
+    Result<LineParser> parser = LineParser::Create(*format, c.regex);
+    if (!parser.ok()) return finish("bad-input", 2, c.path + ": " + parser.status().message());
+    golden::RunRecord run;
+    bool diverged = false;
+    RecordTail tail(record);
+    auto on_step = [&](const golden::StepRow& row) {
+      run.steps.push_back(row);
+      if (!o.live) return;
+      const std::string mark = o.update && !have_golden ? "" : Mark(row, result.golden, c.policies, &diverged);
+      out << fmt::format("  step {:>4}  loss {:>10}  grad_norm {:>10}  {}\n", row.step, Decimal(row, "loss"),
+                         Decimal(row, "grad_norm"), mark)
+          << std::flush;
+    };
+    auto on_line = [&](std::string_view line) {
+      if (c.external()) {
+        if (auto row = parser->Feed(line)) on_step(*row);
+        return;
+      }
+      for (const nlohmann::json& j : tail.Poll()) {
+        if (j.value("type", "") == "header") {
+          run.header = golden::HeaderFromJson(j);
+        } else {
+          on_step(golden::StepRowFromJson(j));
+        }
+      }
+    };
+    WatchOptions wo;
+    wo.idle_timeout = o.timeout;
+    wo.grace = o.grace;
+    wo.working_dir = c.external() ? fs::path(c.path).parent_path().string() : "";
+    Result<ProcessOutcome> process = RunWatched(
+        c.external() ? c.command : TrainerCommand(c, o, record), wo, on_line);
+    if (!process.ok()) return finish("bad-input", 2, c.path + ": " + process.status().message());
+    a.process = *process;
+    on_line("");  // the record lines written after the last stdout line
+    if (!c.external() && fs::exists(record)) {
+      Result<golden::RunRecord> full = golden::LoadRecordStream(record);
+      if (full.ok()) run = std::move(full).value();
+      fs::remove(record);
+    }
+    if (c.external() && parser->header()) run.header = golden::HeaderFromJson(*parser->header());
+    run.header.case_name = c.name;
+    a.steps_reached = static_cast<int>(run.steps.size());
+    result.run = run;
+
+    if (a.process.hung) {
+      a.classification = "hang";
+    } else if (a.process.exit_code == 2) {
+      a.classification = "config";
+    } else if (a.process.exit_code != 0) {
+      a.classification = "crash";
+    } else if (o.update) {
+      a.classification = "pass";
+    } else {
+      result.comparison = golden::Compare(result.golden, run, c.policies);
+      a.classification = result.comparison.diagnosis == Diagnosis::kPass     ? "pass"
+                         : result.comparison.diagnosis == Diagnosis::kConfig ? "config"
+                         : result.comparison.diagnosis == Diagnosis::kCrash  ? "crash"
+                                                                             : "mismatch";
+    }
+    result.attempts.push_back(a);
+    const bool retryable = a.classification == "crash" || a.classification == "hang";
+    no_step_streak = a.steps_reached == 0 ? no_step_streak + 1 : 0;
+    if (!retryable || attempt > o.retries) break;
+    if (no_step_streak >= 2) {
+      out << "  two attempts in a row reached no step: a config problem, not a flaky node; no more retries\n";
+      break;
+    }
+    const double backoff = std::min(60.0, o.backoff_base * (1 << std::min(attempt - 1, 6)));
+    out << fmt::format("  attempt {} {} ({}); retrying in {:.0f} s\n", attempt, a.classification,
+                       a.process.hung ? "watchdog fired" : fmt::format("exit {}", a.process.exit_code), backoff);
+    std::this_thread::sleep_for(std::chrono::duration<double>(backoff));  // a deliberate backoff, nothing to await
+  }
+
+  const Attempt& last = result.attempts.back();
+  if (o.update) {
+    if (last.classification != "pass" && !o.force) {
+      return finish(last.classification == "config" ? "bad-input" : last.classification,
+                    last.classification == "hang" ? 124 : last.classification == "config" ? 2 : 3,
+                    fmt::format("the run {} (exit {}); golden {} left as it was (--force records it anyway)\n{}",
+                                last.classification, last.process.exit_code, c.golden, last.process.tail));
+    }
+    Status st = golden::SaveGolden(result.run, c.golden);
+    if (!st.ok()) return finish("bad-input", 2, st.message());
+    return finish("updated", 0, fmt::format("recorded {} steps to {}", result.run.steps.size(), c.golden));
+  }
+  if (last.classification == "hang") {
+    result.comparison.diagnosis = Diagnosis::kHang;
+    return finish("hang", 124, fmt::format(
+        "hang: no output for {:.0f} s; the process group was killed (SIGTERM, then SIGKILL after {:.0f} s). "
+        "Last finished step: {}.\n{}", o.timeout, o.grace, last.steps_reached, last.process.tail));
+  }
+  if (last.classification == "config") {
+    if (result.comparison.diagnosis == Diagnosis::kConfig) {
+      return finish("bad-input", 2, result.comparison.summary + "\n" + result.comparison.detail);
+    }
+    return finish("bad-input", 2, fmt::format("the trainer rejected the case's config (exit 2):\n{}", last.process.tail));
+  }
+  if (last.classification == "crash") {
+    result.comparison.diagnosis = Diagnosis::kCrash;
+    std::string how = last.process.signal ? fmt::format("signal {} ({})", last.process.signal, strsignal(last.process.signal))
+                                          : fmt::format("exit code {}", last.process.exit_code);
+    if (last.process.exit_code == 0) how = result.comparison.summary;
+    return finish("crash", 3, fmt::format("crash: {}; last finished step: {}.\n{}", how,
+                                          last.steps_reached, last.process.tail));
+  }
+  if (last.classification == "mismatch") {
+    return finish("regression", 1, result.comparison.summary + "\n" + result.comparison.detail);
+  }
+  return finish("pass", 0, result.comparison.summary);
+}
+
+SuiteResult RunSuite(const std::vector<SmokeCase>& cases, const SmokeOptions& o, std::ostream& out) {
+  SuiteResult suite;
+  for (const SmokeCase& c : cases) {
+    CaseResult r = RunCase(c, o, out);
+    const char* verdict = r.outcome == "pass" ? "PASS" : r.outcome == "updated" ? "UPDATED" : "FAIL";
+    out << fmt::format("  {}  {}  ({:.1f} s)\n", verdict, r.message, r.seconds);
+    if (!r.comparison.env_diff.empty() && r.outcome != "pass") {
+      out << "  environment, golden -> this run:\n";
+      for (const std::string& d : r.comparison.env_diff) out << "    " << d << "\n";
+    }
+    if (Severity(r.exit_code) > Severity(suite.exit_code)) suite.exit_code = r.exit_code;
+    suite.cases.push_back(std::move(r));
+  }
+  return suite;
+}
+
+void PrintSummary(const SuiteResult& s, std::ostream& out) {
+  out << fmt::format("\n{:<16} {:<11} {:>6}  {:<24} {:>9} {:>10} {:>8}\n", "case", "result", "steps",
+                     "first divergence", "max ULPs", "max rel", "time");
+  for (const CaseResult& r : s.cases) {
+    std::string first = "-";
+    if (r.comparison.first_divergent_step) {
+      first = fmt::format("step {} {}", *r.comparison.first_divergent_step,
+                          r.comparison.diffs.empty() ? golden::DiagnosisName(r.comparison.diagnosis)
+                                                     : r.comparison.diffs.front().metric);
+    } else if (r.outcome != "pass" && r.outcome != "updated") {
+      first = golden::DiagnosisName(r.comparison.diagnosis);
+    }
+    out << fmt::format("{:<16} {:<11} {:>6}  {:<24} {:>9} {:>10.3g} {:>6.1f} s\n", r.name, r.outcome,
+                       r.run.steps.size(), first, r.comparison.max_ulps, r.comparison.max_rel, r.seconds);
+  }
+  int passed = 0;
+  for (const CaseResult& r : s.cases) passed += r.outcome == "pass" || r.outcome == "updated";
+  out << fmt::format("{} passed, {} failed\n", passed, static_cast<int>(s.cases.size()) - passed);
+}
+
+Status WriteJsonReport(const SuiteResult& s, const std::string& path) {
+  nlohmann::ordered_json j;
+  j["exit_code"] = s.exit_code;
+  for (const CaseResult& r : s.cases) {
+    nlohmann::ordered_json c;
+    c["case"] = r.name;
+    c["outcome"] = r.outcome;
+    c["exit_code"] = r.exit_code;
+    c["diagnosis"] = golden::DiagnosisName(r.comparison.diagnosis);
+    if (r.comparison.first_divergent_step) c["first_divergent_step"] = *r.comparison.first_divergent_step;
+    for (const auto& d : r.comparison.diffs) {
+      nlohmann::ordered_json dj = {{"metric", d.metric}, {"golden", d.golden}, {"run", d.run}};
+      if (d.ulps) dj["ulps"] = *d.ulps;
+      if (d.rel) dj["rel"] = *d.rel;
+      c["diffs"].push_back(dj);
+    }
+    c["steps"] = r.run.steps.size();
+    c["max_ulps"] = r.comparison.max_ulps;
+    c["max_rel"] = r.comparison.max_rel;
+    c["message"] = r.message;
+    c["env_diff"] = r.comparison.env_diff;
+    c["config_diff"] = r.comparison.config_diff;
+    c["seconds"] = r.seconds;
+    for (const Attempt& a : r.attempts) {
+      c["attempts"].push_back({{"attempt", a.number}, {"classification", a.classification},
+                               {"exit_code", a.process.exit_code}, {"signal", a.process.signal},
+                               {"steps_reached", a.steps_reached}, {"seconds", a.process.seconds}});
+    }
+    j["cases"].push_back(c);
+  }
+  return WriteFileAtomically(path, j.dump(2) + "\n");
+}
+
+namespace {
+std::string Xml(const std::string& s) {
+  std::string out;
+  for (char ch : s) {
+    switch (ch) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      default:
+        if (static_cast<unsigned char>(ch) < 0x20 && ch != '\n' && ch != '\t') break;
+        out += ch;
+    }
+  }
+  return out;
+}
+}  // namespace
+
+Status WriteJUnitReport(const SuiteResult& s, const std::string& path) {
+  int failures = 0, errors = 0;
+  double total = 0;
+  for (const CaseResult& r : s.cases) {
+    failures += r.outcome == "regression";
+    errors += r.outcome != "regression" && r.outcome != "pass" && r.outcome != "updated";
+    total += r.seconds;
+  }
+  std::string x = fmt::format(
+      "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"lockstep smoke\" tests=\"{}\" "
+      "failures=\"{}\" errors=\"{}\" time=\"{:.3f}\">\n  <testsuite name=\"smoke\" tests=\"{}\" "
+      "failures=\"{}\" errors=\"{}\" time=\"{:.3f}\">\n",
+      s.cases.size(), failures, errors, total, s.cases.size(), failures, errors, total);
+  for (const CaseResult& r : s.cases) {
+    x += fmt::format("    <testcase classname=\"lockstep.smoke\" name=\"{}\" time=\"{:.3f}\"", Xml(r.name), r.seconds);
+    if (r.outcome == "pass" || r.outcome == "updated") {
+      x += "/>\n";
+      continue;
+    }
+    const char* tag = r.outcome == "regression" ? "failure" : "error";
+    x += fmt::format(">\n      <{} type=\"{}\" message=\"{}\">{}</{}>\n    </testcase>\n", tag,
+                     golden::DiagnosisName(r.comparison.diagnosis), Xml(r.comparison.summary.empty() ? r.outcome : r.comparison.summary),
+                     Xml(r.message + (r.comparison.env_diff.empty() ? "" : "\nenvironment:\n" + fmt::format("{}", fmt::join(r.comparison.env_diff, "\n")))), tag);
+  }
+  x += "  </testsuite>\n</testsuites>\n";
+  return WriteFileAtomically(path, x);
+}
+
+}  // namespace lockstep::smoke

@@ -1,0 +1,140 @@
+#include "smoke/watchdog.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <deque>
+#include <fmt/format.h>
+
+namespace lockstep::smoke {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double Since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+// Waits up to `seconds` for the child to exit; true if it did.
+bool WaitFor(pid_t pid, int* status, double seconds) {
+  const auto start = Clock::now();
+  for (;;) {
+    pid_t r = ::waitpid(pid, status, WNOHANG);
+    if (r == pid) return true;
+    if (Since(start) >= seconds) return false;
+    ::usleep(10000);  // polling waitpid: no portable way to wait with a timeout
+  }
+}
+
+}  // namespace
+
+Result<ProcessOutcome> RunWatched(const std::vector<std::string>& argv, const WatchOptions& options,
+                                  const std::function<void(std::string_view line)>& on_line) {
+  if (argv.empty()) return Status::BadInput("empty command");
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) return Status::BadInput(std::string("pipe: ") + std::strerror(errno));
+  // The exec error travels back through a second pipe, closed on exec.
+  int err_fds[2];
+  if (::pipe2(err_fds, O_CLOEXEC) != 0) return Status::BadInput(std::string("pipe: ") + std::strerror(errno));
+
+  const auto start = Clock::now();
+  pid_t pid = ::fork();
+  if (pid < 0) return Status::BadInput(std::string("fork: ") + std::strerror(errno));
+  if (pid == 0) {
+    ::setpgid(0, 0);
+    ::dup2(fds[1], STDOUT_FILENO);
+    ::dup2(fds[1], STDERR_FILENO);
+    int devnull = ::open("/dev/null", O_RDONLY);
+    if (devnull >= 0) ::dup2(devnull, STDIN_FILENO);
+    if (!options.working_dir.empty() && ::chdir(options.working_dir.c_str()) != 0) {
+      int e = errno;
+      (void)!::write(err_fds[1], &e, sizeof e);
+      ::_exit(127);
+    }
+    std::vector<char*> args;
+    for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    ::execvp(args[0], args.data());
+    int e = errno;
+    (void)!::write(err_fds[1], &e, sizeof e);
+    ::_exit(127);
+  }
+  ::setpgid(pid, pid);  // also from the parent: no race with the first kill
+  ::close(fds[1]);
+  ::close(err_fds[1]);
+  int exec_errno = 0;
+  if (::read(err_fds[0], &exec_errno, sizeof exec_errno) == sizeof exec_errno) {
+    ::close(err_fds[0]);
+    ::close(fds[0]);
+    int status;
+    ::waitpid(pid, &status, 0);
+    return Status::BadInput(fmt::format("cannot run `{}`: {}; check the case's command or config",
+                                        argv[0], std::strerror(exec_errno)));
+  }
+  ::close(err_fds[0]);
+
+  ProcessOutcome outcome;
+  std::deque<std::string> tail;
+  std::string partial;
+  auto emit = [&](std::string line) {
+    on_line(line);
+    tail.push_back(std::move(line));
+    if (tail.size() > 20) tail.pop_front();
+  };
+  auto last_output = Clock::now();
+  bool open = true;
+  while (open) {
+    const double idle_left = options.idle_timeout - Since(last_output);
+    if (idle_left <= 0) {
+      outcome.hung = true;
+      break;
+    }
+    pollfd p{fds[0], POLLIN, 0};
+    int ready = ::poll(&p, 1, static_cast<int>(std::min(idle_left, 3600.0) * 1000) + 1);
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready <= 0) continue;  // re-check the idle clock
+    char buf[65536];
+    ssize_t n = ::read(fds[0], buf, sizeof buf);
+    if (n <= 0) {
+      open = false;
+      break;
+    }
+    last_output = Clock::now();
+    partial.append(buf, static_cast<std::size_t>(n));
+    std::size_t at;
+    while ((at = partial.find('\n')) != std::string::npos) {
+      emit(partial.substr(0, at));
+      partial.erase(0, at + 1);
+    }
+  }
+  int status = 0;
+  if (outcome.hung) {
+    ::kill(-pid, SIGTERM);
+    if (!WaitFor(pid, &status, options.grace)) {
+      ::kill(-pid, SIGKILL);
+      ::waitpid(pid, &status, 0);
+    }
+    outcome.exit_code = 124;
+  } else {
+    ::waitpid(pid, &status, 0);
+    if (WIFEXITED(status)) {
+      outcome.exit_code = WEXITSTATUS(status);
+    } else if (WIFSIGNALED(status)) {
+      outcome.signal = WTERMSIG(status);
+      outcome.exit_code = 128 + outcome.signal;
+    }
+  }
+  ::close(fds[0]);
+  if (!partial.empty()) emit(partial);
+  // Whatever else is left of the group (a rank that outlived mpirun) goes too.
+  ::kill(-pid, SIGKILL);
+  outcome.seconds = Since(start);
+  for (const std::string& l : tail) outcome.tail += l + "\n";
+  return outcome;
+}
+
+}  // namespace lockstep::smoke

@@ -1,0 +1,40 @@
+// RunWatched: run a command as a subprocess under a stdout-idle watchdog.
+//
+// The child runs in a process group of its own (so mpirun's ranks are
+// reached too). Its stdout and stderr arrive merged, line by line, through
+// `on_line`. If it prints nothing for `idle_timeout` seconds the whole group
+// gets SIGTERM, then SIGKILL after `grace` seconds, and the outcome is a hang
+// with exit code 124, as GNU timeout reports it.
+#ifndef LOCKSTEP_SMOKE_WATCHDOG_H_
+#define LOCKSTEP_SMOKE_WATCHDOG_H_
+
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+
+namespace lockstep::smoke {
+
+struct ProcessOutcome {
+  int exit_code = 0;     // the child's exit code; 124 when the watchdog fired; 128 + signal
+  int signal = 0;        // the signal that ended it, if one did (not counting ours)
+  bool hung = false;     // the watchdog fired
+  double seconds = 0;    // wall time
+  std::string tail;      // the last lines of output, for reports
+};
+
+struct WatchOptions {
+  double idle_timeout = 60;  // seconds without output before the watchdog fires
+  double grace = 5;          // seconds between SIGTERM and SIGKILL
+  std::string working_dir;   // "" = inherit
+};
+
+// BadInput if the command cannot be started (empty argv, not found).
+Result<ProcessOutcome> RunWatched(const std::vector<std::string>& argv, const WatchOptions& options,
+                                  const std::function<void(std::string_view line)>& on_line);
+
+}  // namespace lockstep::smoke
+
+#endif  // LOCKSTEP_SMOKE_WATCHDOG_H_

@@ -1,0 +1,73 @@
+#include "smoke/watchdog.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <csignal>
+#include <string>
+#include <vector>
+
+#include "core/test_util.h"
+
+namespace lockstep::smoke {
+namespace {
+
+using ::lockstep::testing::Contains;
+
+Result<ProcessOutcome> Sh(const std::string& script, double timeout, std::vector<std::string>* lines,
+                          double grace = 1) {
+  WatchOptions o;
+  o.idle_timeout = timeout;
+  o.grace = grace;
+  return RunWatched({"/bin/sh", "-c", script}, o, [&](std::string_view l) { lines->emplace_back(l); });
+}
+
+TEST(WatchdogTest, PassesLinesAndTheExitCode) {
+  std::vector<std::string> lines;
+  Result<ProcessOutcome> r = Sh("echo one; echo two >&2; exit 7", 10, &lines);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->exit_code, 7);
+  EXPECT_FALSE(r->hung);
+  EXPECT_EQ(lines, (std::vector<std::string>{"one", "two"}));
+  EXPECT_TRUE(Contains(r->tail, "two"));
+}
+
+TEST(WatchdogTest, SignalDeathIsReported) {
+  std::vector<std::string> lines;
+  Result<ProcessOutcome> r = Sh("kill -SEGV $$", 10, &lines);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->signal, SIGSEGV);
+  EXPECT_EQ(r->exit_code, 128 + SIGSEGV);
+}
+
+TEST(WatchdogTest, IdleRunIsKilledWithItsWholeGroupAndExit124) {
+  std::vector<std::string> lines;
+  // A child that ignores SIGTERM and a grandchild sleeping: both must go.
+  const auto start = std::chrono::steady_clock::now();
+  Result<ProcessOutcome> r = Sh("trap '' TERM; echo started; sleep 30 & sleep 30; wait", 0.5, &lines, 0.5);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->hung);
+  EXPECT_EQ(r->exit_code, 124);
+  EXPECT_EQ(lines, std::vector<std::string>{"started"});
+  EXPECT_LT(seconds, 5.0) << "timeout 0.5 s + grace 0.5 s, SIGKILL reaches the whole group";
+}
+
+TEST(WatchdogTest, OutputKeepsTheWatchdogAway) {
+  std::vector<std::string> lines;
+  Result<ProcessOutcome> r = Sh("for i in 1 2 3 4 5 6; do echo $i; sleep 0.2; done", 0.8, &lines);
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r->hung);  // 1.2 s in all, never 0.8 s silent
+  EXPECT_EQ(lines.size(), 6u);
+}
+
+TEST(WatchdogTest, MissingCommandIsBadInput) {
+  WatchOptions o;
+  Result<ProcessOutcome> r = RunWatched({"/nonexistent/trainer"}, o, [](std::string_view) {});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().exit_code(), 2);
+  EXPECT_TRUE(Contains(r.status().message(), "/nonexistent/trainer"));
+}
+
+}  // namespace
+}  // namespace lockstep::smoke
