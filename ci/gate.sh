@@ -10,5 +10,5 @@ cd "$(dirname "$0")/.."
 out=${OUT:-out}
 OUT="$out" bash ci/smoke.sh --timeout "${LOCKSTEP_TIMEOUT:-120}" --retries "${LOCKSTEP_RETRIES:-1}" "$@"
 code=$?
-echo "lockstep gate: exit $code; reports in $out/smoke.json and $out/junit.xml"
+echo "lockstep gate: exit $code; reports in $out/smoke.json, $out/junit.xml and $out/report/index.html"
 exit $code

@@ -15,6 +15,7 @@ packages=(
   nlohmann-json3-dev
   libfmt-dev
   python3-torch   # the PyTorch reference (bench/torch_reference.py, its test)
+  chromium        # renders the smoke HTML report in a test
 )
 
 missing=()

@@ -10,4 +10,4 @@ out=${OUT:-out}
 cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build/release -j"${LOCKSTEP_JOBS:-2}" --target lockstep
 mkdir -p "$out"
-build/release/cli/lockstep smoke --json "$out/smoke.json" --junit "$out/junit.xml" "$@"
+build/release/cli/lockstep smoke --json "$out/smoke.json" --junit "$out/junit.xml" --report "$out/report" "$@"

@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "cli/command.h"
+#include "smoke/html_report.h"
 #include "smoke/suite.h"
 
 namespace lockstep::cli {
@@ -36,6 +37,7 @@ void RegisterSmoke(CLI::App& app, int& exit_code) {
   auto o = std::make_shared<smoke::SmokeOptions>();
   auto json = std::make_shared<std::string>();
   auto junit = std::make_shared<std::string>();
+  auto report = std::make_shared<std::string>();
   auto quiet = std::make_shared<bool>(false);
   cmd->add_option("CASE", *names, "Cases to run (default: all in --cases)");
   cmd->add_option("--cases", *cases_dir, "Directory of case files [default: smoke/cases]");
@@ -43,6 +45,8 @@ void RegisterSmoke(CLI::App& app, int& exit_code) {
   cmd->add_flag("--force", o->force, "With --update: record even a run that failed");
   cmd->add_option("--json", *json, "Write a JSON summary (one object per case, with every attempt)");
   cmd->add_option("--junit", *junit, "Write a JUnit XML report");
+  cmd->add_option("--report", *report,
+                  "Write DIR/index.html: summary and loss/grad-norm plots, run against golden");
   cmd->add_option("--timeout", o->timeout, "Seconds without output before the watchdog kills a run (exit 124)")
       ->capture_default_str();
   cmd->add_option("--retries", o->retries, "Re-run a case that crashed or hung, up to N times")
@@ -88,6 +92,7 @@ void RegisterSmoke(CLI::App& app, int& exit_code) {
     smoke::PrintSummary(result, std::cout);
     if (!json->empty()) Report(smoke::WriteJsonReport(result, *json));
     if (!junit->empty()) Report(smoke::WriteJUnitReport(result, *junit));
+    if (!report->empty()) Report(smoke::WriteHtmlReport(result, *report));
     exit_code = result.exit_code;
   });
 }
