@@ -217,16 +217,21 @@ Comparison Compare(const RunRecord& golden, const RunRecord& run, const Policies
       c.summary = fmt::format("diverged at step {}: same batch and loss, parameters differ (state)", r.step);
       c.detail = "The forward pass agreed but the update did not: the optimizer, its state, "
                  "clipping or a parameter that is not trained any more.";
-    } else if (has("mem_peak_bytes")) {
+    } else if (has("mem_peak_bytes") || has("rss_peak_bytes")) {
       c.diagnosis = Diagnosis::kMemory;
-      const MetricValue* gv = g.Find("mem_peak_bytes");
-      const MetricValue* rv = r.Find("mem_peak_bytes");
+      const bool tracked = has("mem_peak_bytes");
+      const char* metric = tracked ? "mem_peak_bytes" : "rss_peak_bytes";
+      const MetricValue* gv = g.Find(metric);
+      const MetricValue* rv = r.Find(metric);
       const double delta = rv && gv ? static_cast<double>(rv->i) - static_cast<double>(gv->i) : 0;
-      c.summary = fmt::format("diverged at step {}: tracked peak memory {} by {} (memory)", r.step,
-                              delta >= 0 ? "grew" : "shrank", Bytes(std::abs(delta)));
-      c.detail = fmt::format("mem_peak_bytes: golden {} run {}: something holds tensors longer, or "
-                             "allocates more, than before.",
-                             gv ? gv->ToString() : "?", rv ? rv->ToString() : "?");
+      c.summary = fmt::format("diverged at step {}: {} {} by {} (memory)", r.step,
+                              tracked ? "tracked peak memory" : "peak RSS", delta >= 0 ? "grew" : "shrank",
+                              Bytes(std::abs(delta)));
+      c.detail = fmt::format("{}: golden {} run {}: {}", metric, gv ? gv->ToString() : "?",
+                             rv ? rv->ToString() : "?",
+                             tracked ? "something holds tensors longer, or allocates more, than before."
+                                     : "the process's resident set (from the OS, not deterministic) "
+                                       "moved beyond the case's policy.");
     } else {
       c.diagnosis = Diagnosis::kNumerics;
       c.summary = fmt::format("diverged at step {}: {} differs", r.step, diffs.front().metric);

@@ -7,23 +7,10 @@
 #include <limits>
 
 #include "core/atomic_file.h"
+#include "smoke/markup.h"
 
 namespace lockstep::smoke {
 namespace {
-
-std::string Escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
 
 struct Series {
   std::vector<std::pair<double, double>> points;  // (step, value)
@@ -58,7 +45,7 @@ std::string Chart(const std::string& title, const Series& golden, const Series& 
       "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" role=\"img\" "
       "aria-label=\"{}\"><rect width=\"100%\" height=\"100%\" fill=\"#fff\"/>"
       "<text x=\"{}\" y=\"15\" font-size=\"13\" font-family=\"sans-serif\">{}</text>",
-      W, H, Escape(title), L, Escape(title));
+      W, H, EscapeMarkup(title), L, EscapeMarkup(title));
   if (x0 > x1) return svg + "<text x=\"60\" y=\"90\" font-family=\"sans-serif\">no data</text></svg>";
   if (x1 == x0) x1 = x0 + 1;
   if (y1 == y0) {
@@ -117,24 +104,24 @@ std::string RenderHtmlReport(const SuiteResult& result) {
     const bool ok = r.outcome == "pass" || r.outcome == "updated";
     html += fmt::format("<tr><td><a href=\"#{0}\">{0}</a></td><td class=\"{1}\">{2}</td><td>{3}</td><td>{4}</td>"
                         "<td>{5}</td><td>{6}</td><td>{7:.1f} s</td></tr>\n",
-                        Escape(r.name), ok ? "pass" : "fail", Escape(r.outcome),
+                        EscapeMarkup(r.name), ok ? "pass" : "fail", EscapeMarkup(r.outcome),
                         golden::DiagnosisName(r.comparison.diagnosis), r.run.steps.size(),
                         r.comparison.first_divergent_step ? fmt::format("step {}", *r.comparison.first_divergent_step) : "-",
                         r.comparison.max_ulps, r.seconds);
   }
   html += "</table>\n";
   for (const CaseResult& r : result.cases) {
-    html += fmt::format("<section id=\"{0}\"><h2>{0}</h2><p>{1}</p>\n", Escape(r.name),
-                        Escape(r.comparison.summary.empty() ? r.outcome : r.comparison.summary));
+    html += fmt::format("<section id=\"{0}\"><h2>{0}</h2><p>{1}</p>\n", EscapeMarkup(r.name),
+                        EscapeMarkup(r.comparison.summary.empty() ? r.outcome : r.comparison.summary));
     for (const char* metric : {"loss", "grad_norm"}) {
       html += Chart(fmt::format("{}: {}", r.name, metric), Extract(r.golden, metric), Extract(r.run, metric),
                     r.comparison.first_divergent_step);
       html += "\n";
     }
-    if (!r.message.empty() && r.outcome != "pass") html += "<pre>" + Escape(r.message) + "</pre>\n";
+    if (!r.message.empty() && r.outcome != "pass") html += "<pre>" + EscapeMarkup(r.message) + "</pre>\n";
     if (!r.comparison.env_diff.empty()) {
       html += "<p>Environment, golden &#8594; this run:</p><pre>";
-      for (const auto& d : r.comparison.env_diff) html += Escape(d) + "\n";
+      for (const auto& d : r.comparison.env_diff) html += EscapeMarkup(d) + "\n";
       html += "</pre>\n";
     }
     html += "</section>\n";

@@ -1,5 +1,9 @@
 #include "smoke/smoke_case.h"
 
+#include <algorithm>
+
+#include "smoke/suite.h"
+
 #include <gtest/gtest.h>
 
 #include "core/atomic_file.h"
@@ -60,6 +64,35 @@ TEST(SmokeCaseTest, BadCasesNameTheFileAndTheFix) {
   EXPECT_TRUE(Contains(error("command = [\"x\"]\ngolden = \"g\"\nstpes = 3\n"), "unknown key \"stpes\""));
   EXPECT_TRUE(Contains(error("command = [\"x\"]\ngolden = \"g\"\n[policy]\nloss = \"close\"\n"),
                        "policy.loss"));
+}
+
+}  // namespace
+}  // namespace lockstep::smoke
+
+namespace lockstep::smoke {
+namespace {
+
+TEST(CaseCommandTest, TrainerCasesRunLockstepTrainAndRanksGoThroughMpirun) {
+  Result<SmokeCase> c = LoadSmokeCase(LOCKSTEP_SOURCE_DIR "/smoke/cases/tiny-threads.toml");
+  ASSERT_TRUE(c.ok());
+  SmokeOptions o;
+  o.lockstep_binary = "/bin/lockstep";
+  std::vector<std::string> argv = CaseCommand(*c, o, "/tmp/r.jsonl");
+  ASSERT_GE(argv.size(), 4u);
+  EXPECT_EQ(argv[0], "/bin/lockstep");
+  EXPECT_EQ(argv[1], "train");
+  EXPECT_NE(std::find(argv.begin(), argv.end(), "numerics.threads=2"), argv.end());
+  EXPECT_EQ(argv.back(), "/tmp/r.jsonl");
+
+  SmokeCase ext;
+  ext.command = {"python3", "train.py"};
+  ext.world_size = 8;
+  argv = CaseCommand(ext, o, "");
+  ASSERT_GE(argv.size(), 5u);
+  EXPECT_EQ(argv[0], "mpirun");
+  EXPECT_EQ(argv[2], "8");
+  EXPECT_NE(std::find(argv.begin(), argv.end(), "--oversubscribe"), argv.end());  // 8 ranks > cores here
+  EXPECT_EQ(argv[argv.size() - 2], "python3");
 }
 
 }  // namespace

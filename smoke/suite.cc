@@ -12,6 +12,7 @@
 
 #include "core/atomic_file.h"
 #include "smoke/log_parser.h"
+#include "smoke/markup.h"
 
 namespace lockstep::smoke {
 namespace {
@@ -104,6 +105,16 @@ std::vector<std::string> TrainerCommand(const SmokeCase& c, const SmokeOptions& 
 
 }  // namespace
 
+std::vector<std::string> CaseCommand(const SmokeCase& c, const SmokeOptions& o, const std::string& record) {
+  std::vector<std::string> argv = c.external() ? c.command : TrainerCommand(c, o, record);
+  if (c.world_size <= 1) return argv;
+  std::vector<std::string> mpi = {"mpirun", "-np", std::to_string(c.world_size)};
+  if (static_cast<unsigned>(c.world_size) > std::thread::hardware_concurrency()) mpi.push_back("--oversubscribe");
+  if (::geteuid() == 0) mpi.push_back("--allow-run-as-root");
+  mpi.insert(mpi.end(), argv.begin(), argv.end());
+  return mpi;
+}
+
 CaseResult RunCase(const SmokeCase& c, const SmokeOptions& o, std::ostream& out) {
   const auto start = std::chrono::steady_clock::now();
   CaseResult result;
@@ -171,8 +182,7 @@ CaseResult RunCase(const SmokeCase& c, const SmokeOptions& o, std::ostream& out)
     wo.idle_timeout = o.timeout;
     wo.grace = o.grace;
     wo.working_dir = c.external() ? fs::path(c.path).parent_path().string() : "";
-    Result<ProcessOutcome> process = RunWatched(
-        c.external() ? c.command : TrainerCommand(c, o, record), wo, on_line);
+    Result<ProcessOutcome> process = RunWatched(CaseCommand(c, o, record), wo, on_line);
     if (!process.ok()) return finish("bad-input", 2, c.path + ": " + process.status().message());
     a.process = *process;
     on_line("");  // the record lines written after the last stdout line
@@ -186,6 +196,12 @@ CaseResult RunCase(const SmokeCase& c, const SmokeOptions& o, std::ostream& out)
     a.steps_reached = static_cast<int>(run.steps.size());
     result.run = run;
 
+    if (c.external() && run.steps.empty() && !a.process.hung && a.process.exit_code == 0) {
+      return finish("bad-input", 2, fmt::format(
+          "{}: the command finished but printed no step line the {} parser recognises: is this "
+          "the right `parser` (jsonl, torchtitan, megatron, regex) for its log?\n{}",
+          c.path, c.parser, a.process.tail));
+    }
     if (a.process.hung) {
       a.classification = "hang";
     } else if (a.process.exit_code == 2) {
@@ -322,23 +338,6 @@ Status WriteJsonReport(const SuiteResult& s, const std::string& path) {
   return WriteFileAtomically(path, j.dump(2) + "\n");
 }
 
-namespace {
-std::string Xml(const std::string& s) {
-  std::string out;
-  for (char ch : s) {
-    switch (ch) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default:
-        if (static_cast<unsigned char>(ch) < 0x20 && ch != '\n' && ch != '\t') break;
-        out += ch;
-    }
-  }
-  return out;
-}
-}  // namespace
 
 Status WriteJUnitReport(const SuiteResult& s, const std::string& path) {
   int failures = 0, errors = 0;
@@ -354,15 +353,15 @@ Status WriteJUnitReport(const SuiteResult& s, const std::string& path) {
       "failures=\"{}\" errors=\"{}\" time=\"{:.3f}\">\n",
       s.cases.size(), failures, errors, total, s.cases.size(), failures, errors, total);
   for (const CaseResult& r : s.cases) {
-    x += fmt::format("    <testcase classname=\"lockstep.smoke\" name=\"{}\" time=\"{:.3f}\"", Xml(r.name), r.seconds);
+    x += fmt::format("    <testcase classname=\"lockstep.smoke\" name=\"{}\" time=\"{:.3f}\"", EscapeMarkup(r.name), r.seconds);
     if (r.outcome == "pass" || r.outcome == "updated") {
       x += "/>\n";
       continue;
     }
     const char* tag = r.outcome == "regression" ? "failure" : "error";
     x += fmt::format(">\n      <{} type=\"{}\" message=\"{}\">{}</{}>\n    </testcase>\n", tag,
-                     golden::DiagnosisName(r.comparison.diagnosis), Xml(r.comparison.summary.empty() ? r.outcome : r.comparison.summary),
-                     Xml(r.message + (r.comparison.env_diff.empty() ? "" : "\nenvironment:\n" + fmt::format("{}", fmt::join(r.comparison.env_diff, "\n")))), tag);
+                     golden::DiagnosisName(r.comparison.diagnosis), EscapeMarkup(r.comparison.summary.empty() ? r.outcome : r.comparison.summary),
+                     EscapeMarkup(r.message + (r.comparison.env_diff.empty() ? "" : "\nenvironment:\n" + fmt::format("{}", fmt::join(r.comparison.env_diff, "\n")))), tag);
   }
   x += "  </testsuite>\n</testsuites>\n";
   return WriteFileAtomically(path, x);

@@ -60,6 +60,12 @@ struct SuiteResult {
   int exit_code = 0;  // the most severe: 2 bad input, 3 crash, 124 hang, 1 regression, 0
 };
 
+// The command a case runs: lockstep's trainer with the case's settings, or
+// the case's own command; under `mpirun -np N` when world_size > 1
+// (--oversubscribe when N exceeds the cores, --allow-run-as-root as root).
+std::vector<std::string> CaseCommand(const SmokeCase& c, const SmokeOptions& options,
+                                     const std::string& record_path);
+
 CaseResult RunCase(const SmokeCase& c, const SmokeOptions& options, std::ostream& out);
 SuiteResult RunSuite(const std::vector<SmokeCase>& cases, const SmokeOptions& options, std::ostream& out);
 

@@ -9,6 +9,7 @@
 
 #include "core/atomic_file.h"
 #include "core/test_util.h"
+#include "tests/run_lockstep.h"
 #include "data/manifest.h"
 #include "data/shard.h"
 
@@ -19,23 +20,8 @@ using ::lockstep::testing::Contains;
 using ::lockstep::testing::FreshTempDir;
 namespace fs = std::filesystem;
 
-struct CommandRun {
-  int exit_code = -1;
-  std::string output;  // stdout and stderr, interleaved
-};
-
-CommandRun Lockstep(const std::string& args) {
-  std::string command = std::string(LOCKSTEP_BINARY) + " " + args + " 2>&1";
-  CommandRun run;
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (pipe == nullptr) return run;
-  char buf[4096];
-  std::size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0) run.output.append(buf, n);
-  int status = ::pclose(pipe);
-  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  return run;
-}
+using ::lockstep::testing::CommandRun;
+using ::lockstep::testing::Lockstep;
 
 void WriteText(const fs::path& path, const std::string& text) {
   ASSERT_TRUE(WriteFileAtomically(path.string(), text).ok());

@@ -13,6 +13,7 @@
 
 #include "core/atomic_file.h"
 #include "core/test_util.h"
+#include "tests/run_lockstep.h"
 #include "data/manifest.h"
 #include "data/sampler.h"
 
@@ -23,24 +24,8 @@ using ::lockstep::testing::Contains;
 using ::lockstep::testing::FreshTempDir;
 namespace fs = std::filesystem;
 
-struct CommandRun {
-  int exit_code = -1;
-  std::string output;
-  double seconds = 0;
-};
-
-CommandRun Lockstep(const std::string& args) {
-  const auto start = std::chrono::steady_clock::now();
-  CommandRun run;
-  FILE* pipe = ::popen((std::string(LOCKSTEP_BINARY) + " " + args + " 2>&1").c_str(), "r");
-  char buf[4096];
-  std::size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0) run.output.append(buf, n);
-  int status = ::pclose(pipe);
-  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  run.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  return run;
-}
+using ::lockstep::testing::CommandRun;
+using ::lockstep::testing::Lockstep;
 
 void Write(const fs::path& p, const std::string& text) { ASSERT_TRUE(WriteFileAtomically(p.string(), text).ok()); }
 std::string Read(const fs::path& p) { return *ReadFile(p.string()); }
@@ -223,6 +208,11 @@ TEST_F(SmokeE2E, DamagedGoldenOrCaseIsExitTwo) {
   EXPECT_TRUE(Contains(run.output, "g.golden.toml"));
   EXPECT_TRUE(Contains(run.output, "--update"));
   EXPECT_EQ(Lockstep("smoke -q " + (dir_ / "missing.toml").string()).exit_code, 2);
+  fs::path quiet = ScriptCase("q", "echo training...", "torchtitan");
+  run = Lockstep("smoke --update -q " + quiet.string());
+  EXPECT_EQ(run.exit_code, 2) << run.output;
+  EXPECT_TRUE(Contains(run.output, "printed no step line the torchtitan parser recognises"));
+  EXPECT_FALSE(fs::exists(Golden("q")));
   fs::path bad = ScriptCase("x", "echo nothing", "regex", "regex = \"loss=(?<loss>[0-9.]+)\"\n");
   run = Lockstep("smoke -q " + bad.string());
   EXPECT_EQ(run.exit_code, 2) << run.output;

@@ -101,56 +101,43 @@ void Kernels<T>::Portable(const T* a, std::size_t rs, std::size_t cs, const T* b
 }
 
 template <typename T>
-void Kernels<T>::NN(const T* a, const T* b, T* c, std::size_t m, std::size_t k, std::size_t n) {
+bool Kernels<T>::OpenBlasRows(bool trans_a, bool trans_b, const T* a, const T* b, T* c,
+                              std::size_t m, std::size_t k, std::size_t n) {
   if constexpr (std::is_same_v<T, float>) {
-    if (profile_ == Profile::kOpenBlas) {
-      const std::size_t blocks = (m + kOpenBlasRows - 1) / kOpenBlasRows;
-      pool_.ParallelFor(blocks, [&](std::size_t begin, std::size_t end) {
-        for (std::size_t blk = begin; blk < end; ++blk) {
-          const std::size_t i0 = blk * kOpenBlasRows, rows = std::min(kOpenBlasRows, m - i0);
-          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(rows), int(n), int(k), 1.0f,
-                      a + i0 * k, int(k), b, int(n), 0.0f, c + i0 * n, int(n));
-        }
-      });
-      return;
-    }
+    if (profile_ != Profile::kOpenBlas) return false;
+    // Rows [i0, i0 + rows) of C: A's rows start at i0 * k, or at column i0
+    // of the stored [K, M] matrix when A is transposed.
+    const std::size_t blocks = (m + kOpenBlasRows - 1) / kOpenBlasRows;
+    pool_.ParallelFor(blocks, [&](std::size_t begin, std::size_t end) {
+      for (std::size_t blk = begin; blk < end; ++blk) {
+        const std::size_t i0 = blk * kOpenBlasRows, rows = std::min(kOpenBlasRows, m - i0);
+        cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+                    trans_b ? CblasTrans : CblasNoTrans, int(rows), int(n), int(k), 1.0f,
+                    trans_a ? a + i0 : a + i0 * k, trans_a ? int(m) : int(k), b,
+                    trans_b ? int(k) : int(n), 0.0f, c + i0 * n, int(n));
+      }
+    });
+    return true;
+  } else {
+    return false;  // double is portable only (gradient checks)
   }
+}
+
+template <typename T>
+void Kernels<T>::NN(const T* a, const T* b, T* c, std::size_t m, std::size_t k, std::size_t n) {
+  if (OpenBlasRows(false, false, a, b, c, m, k, n)) return;
   Portable(a, k, 1, b, c, m, k, n);
 }
 
 template <typename T>
 void Kernels<T>::TN(const T* a, const T* b, T* c, std::size_t m, std::size_t k, std::size_t n) {
-  if constexpr (std::is_same_v<T, float>) {
-    if (profile_ == Profile::kOpenBlas) {
-      const std::size_t blocks = (m + kOpenBlasRows - 1) / kOpenBlasRows;
-      pool_.ParallelFor(blocks, [&](std::size_t begin, std::size_t end) {
-        for (std::size_t blk = begin; blk < end; ++blk) {
-          const std::size_t i0 = blk * kOpenBlasRows, rows = std::min(kOpenBlasRows, m - i0);
-          cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, int(rows), int(n), int(k), 1.0f,
-                      a + i0, int(m), b, int(n), 0.0f, c + i0 * n, int(n));
-        }
-      });
-      return;
-    }
-  }
+  if (OpenBlasRows(true, false, a, b, c, m, k, n)) return;
   Portable(a, 1, m, b, c, m, k, n);
 }
 
 template <typename T>
 void Kernels<T>::NT(const T* a, const T* b, T* c, std::size_t m, std::size_t k, std::size_t n) {
-  if constexpr (std::is_same_v<T, float>) {
-    if (profile_ == Profile::kOpenBlas) {
-      const std::size_t blocks = (m + kOpenBlasRows - 1) / kOpenBlasRows;
-      pool_.ParallelFor(blocks, [&](std::size_t begin, std::size_t end) {
-        for (std::size_t blk = begin; blk < end; ++blk) {
-          const std::size_t i0 = blk * kOpenBlasRows, rows = std::min(kOpenBlasRows, m - i0);
-          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(rows), int(n), int(k), 1.0f,
-                      a + i0 * k, int(k), b, int(k), 0.0f, c + i0 * n, int(n));
-        }
-      });
-      return;
-    }
-  }
+  if (OpenBlasRows(false, true, a, b, c, m, k, n)) return;
   // B is [N,K]; its transpose [K,N] makes this an NN product.
   T* bt = Workspace(n * k);
   pool_.ParallelFor(k, [&](std::size_t begin, std::size_t end) {

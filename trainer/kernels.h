@@ -49,6 +49,10 @@ class Kernels {
   void Portable(const T* a, std::size_t row_stride, std::size_t col_stride, const T* b, T* c,
                 std::size_t m, std::size_t k, std::size_t n);
   T* Workspace(std::size_t count);
+  // cblas_sgemm on fixed blocks of rows of C, when this is the openblas
+  // profile (float); false otherwise.
+  bool OpenBlasRows(bool trans_a, bool trans_b, const T* a, const T* b, T* c, std::size_t m,
+                    std::size_t k, std::size_t n);
 
   ThreadPool& pool_;
   Profile profile_;
