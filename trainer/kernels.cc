@@ -107,10 +107,11 @@ bool Kernels<T>::OpenBlasRows(bool trans_a, bool trans_b, const T* a, const T* b
     if (profile_ != Profile::kOpenBlas) return false;
     // Rows [i0, i0 + rows) of C: A's rows start at i0 * k, or at column i0
     // of the stored [K, M] matrix when A is transposed.
-    const std::size_t blocks = (m + kOpenBlasRows - 1) / kOpenBlasRows;
+    const std::size_t block = OpenBlasBlockRows(m);
+    const std::size_t blocks = (m + block - 1) / block;
     pool_.ParallelFor(blocks, [&](std::size_t begin, std::size_t end) {
       for (std::size_t blk = begin; blk < end; ++blk) {
-        const std::size_t i0 = blk * kOpenBlasRows, rows = std::min(kOpenBlasRows, m - i0);
+        const std::size_t i0 = blk * block, rows = std::min(block, m - i0);
         cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
                     trans_b ? CblasTrans : CblasNoTrans, int(rows), int(n), int(k), 1.0f,
                     trans_a ? a + i0 : a + i0 * k, trans_a ? int(m) : int(k), b,
