@@ -110,12 +110,6 @@ Result<SmokeCase> LoadSmokeCase(const std::string& path) {
   if (c.steps < 1 || c.threads < 1 || c.world_size < 1) {
     return Status::BadInput(fmt::format("{}: steps, threads and world_size must be at least 1", path));
   }
-  if (!c.config.empty() && c.world_size > 1) {
-    return Status::BadInput(fmt::format(
-        "{}: world_size = {}: lockstep's trainer does not run data-parallel yet; use world_size = "
-        "1 (an external `command` may launch its own ranks)",
-        path, c.world_size));
-  }
   return c;
 }
 

@@ -35,6 +35,7 @@ std::vector<Binding> Bindings(TrainConfig& c, std::string& norm, std::string& pr
       {"train.beta2", &c.beta2},                 {"train.eps", &c.eps},
       {"train.grad_clip", &c.grad_clip},         {"train.seed", &c.seed},
       {"numerics.profile", &profile},            {"numerics.threads", &c.threads},
+      {"numerics.reduction", &c.reduction},
       {"data.manifest", &c.manifest},            {"data.seq_len", &c.seq_len},
       {"data.schedule", static_cast<std::string*>(nullptr)},
   };
@@ -190,6 +191,11 @@ Status Validate(const TrainConfig& c) {
   if (!(c.grad_clip >= 0)) return bad("train.grad_clip must be >= 0 (0 disables clipping)");
   if (!(m.init_std > 0)) return bad("model.init_std must be > 0");
   if (c.seq_len < 0) return bad("data.seq_len must be >= 0 (0 = the manifest's)");
+  if (c.reduction != "deterministic" && c.reduction != "nondeterministic") {
+    return bad(fmt::format("numerics.reduction = \"{}\": use \"deterministic\" (same bits on any "
+                           "number of ranks) or \"nondeterministic\" (MPI_Allreduce)",
+                           c.reduction));
+  }
   return Status::Ok();
 }
 
@@ -279,7 +285,7 @@ Result<TrainConfig> ParseTrainConfig(const std::string& text, const std::string&
         {"lr", c.lr}, {"min_lr", c.min_lr}, {"warmup_steps", c.warmup_steps},
         {"weight_decay", c.weight_decay}, {"beta1", c.beta1}, {"beta2", c.beta2}, {"eps", c.eps},
         {"grad_clip", c.grad_clip}, {"seed", c.seed}}},
-      {"numerics", {{"profile", profile}, {"threads", c.threads}}},
+      {"numerics", {{"profile", profile}, {"threads", c.threads}, {"reduction", c.reduction}}},
       {"data", {{"manifest", c.manifest}, {"seq_len", c.seq_len}}},
   };
   if (c.schedule) c.resolved["data"]["schedule"] = *c.schedule;

@@ -5,6 +5,7 @@
 //   [train]     steps global_batch micro_batch lr min_lr warmup_steps weight_decay
 //               beta1 beta2 eps grad_clip seed
 //   [numerics]  profile ("portable" | "openblas") threads
+//               reduction ("deterministic" | "nondeterministic": across MPI ranks)
 //   [data]      manifest ("embedded" or a path, relative to the config file)
 //               seq_len (0 = the manifest's)   [[data.schedule]] (overrides the manifest's)
 //
@@ -43,6 +44,7 @@ struct TrainConfig {
   std::uint64_t seed = 1;
   Profile profile = Profile::kPortable;
   int threads = 1;
+  std::string reduction = "deterministic";  // across ranks; "nondeterministic" = MPI_Allreduce
   std::string manifest = "embedded";
   int seq_len = 0;
   std::optional<nlohmann::json> schedule;  // [{from_step, weights: {corpus: w}}]

@@ -15,6 +15,7 @@
 #include "data/sampler.h"
 #include "data/synth.h"
 #include "data/token_source.h"
+#include "trainer/comm.h"
 #include "trainer/env_fingerprint.h"
 #include "trainer/gpt.h"
 #include "trainer/optimizer.h"
@@ -32,17 +33,21 @@ namespace {
 // is a subtree.
 class TreeAccumulator {
  public:
-  TreeAccumulator(std::size_t size, int micro_batches, MemoryTracker& tracker) : size_(size) {
-    const int slots = std::bit_width(static_cast<unsigned>(micro_batches)) + 1;
+  // Room for the partial sums of up to `items` pushes.
+  TreeAccumulator(std::size_t size, int items, MemoryTracker& tracker) : size_(size) {
+    const int slots = std::bit_width(static_cast<unsigned>(items)) + 1;
     for (int i = 0; i < slots; ++i) buffers_.emplace_back(tracker, size);
   }
 
   void Reset() { stack_.clear(); }
+  std::size_t size() const { return size_; }
 
-  void Push(ThreadPool& pool, const float* grads, double loss) {
+  // `height` > 0 pushes a partial sum that already covers 2^height aligned
+  // micro-batches (another rank's block): the tree stays the same.
+  void Push(ThreadPool& pool, const float* grads, double loss, int height = 0) {
     float* mine = Free();
     std::copy(grads, grads + size_, mine);
-    Partial p{mine, loss, 0};
+    Partial p{mine, loss, height};
     while (!stack_.empty() && stack_.back().height == p.height) {
       Partial left = stack_.back();
       stack_.pop_back();
@@ -131,6 +136,32 @@ Status ExportInitialState(const std::string& dir, const Gpt<float>& model, const
                              index.dump(2) + "\n");
 }
 
+// Sums the ranks' block partials. deterministic: gathers every rank's
+// partial and continues the same binary tree over blocks (each block is an
+// aligned subtree of height log2(per_rank)), so the bits equal one rank's.
+// nondeterministic: MPI_Allreduce, whatever order MPI sums in.
+Status CombineRanks(Communicator& comm, const TrainConfig& config, ThreadPool& pool,
+                    TreeAccumulator& accumulator, int per_rank, float* gathered,
+                    std::vector<double>& gathered_loss, float** grads, double* loss) {
+  const std::size_t n = accumulator.size();
+  if (config.reduction == "nondeterministic") {
+    std::copy(*grads, *grads + n, gathered);
+    LOCKSTEP_RETURN_IF_ERROR(comm.AllReduceSum(gathered, n));
+    LOCKSTEP_RETURN_IF_ERROR(comm.AllReduceSum(loss, 1));
+    *grads = gathered;
+    return Status::Ok();
+  }
+  LOCKSTEP_RETURN_IF_ERROR(comm.AllGather(*grads, n, gathered));
+  LOCKSTEP_RETURN_IF_ERROR(comm.AllGather(loss, 1, gathered_loss.data()));
+  accumulator.Reset();
+  const int height = std::countr_zero(static_cast<unsigned>(per_rank));
+  for (int r = 0; r < comm.size(); ++r) {
+    accumulator.Push(pool, gathered + static_cast<std::size_t>(r) * n, gathered_loss[r], height);
+  }
+  *grads = const_cast<float*>(accumulator.Finish(pool, loss));
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<data::Manifest> ResolveTrainingData(const TrainConfig& config) {
@@ -163,6 +194,18 @@ Result<data::Manifest> ResolveTrainingData(const TrainConfig& config) {
 }
 
 Status Train(const TrainConfig& config, const TrainOptions& options, TrainResult* result) {
+  Communicator comm;
+  const int ranks = comm.size();
+  const int micro_batches = config.global_batch / config.micro_batch;
+  const int per_rank = micro_batches / ranks;
+  if (micro_batches % ranks != 0 || !std::has_single_bit(static_cast<unsigned>(per_rank))) {
+    return Status::BadInput(fmt::format(
+        "{}: {} micro-batches (train.global_batch / train.micro_batch) cannot be split over {} "
+        "ranks in the same reduction tree as on one rank: each rank needs a power-of-two share; "
+        "use a world size that divides {} into 1, 2, 4, ... micro-batches each",
+        config.origin, micro_batches, ranks, micro_batches));
+  }
+  const bool rank0 = comm.rank() == 0;
   Result<data::Manifest> manifest = ResolveTrainingData(config);
   if (!manifest.ok()) return manifest.status();
   if (static_cast<std::uint32_t>(config.model.vocab_size) < manifest->vocab_size) {
@@ -177,7 +220,7 @@ Status Train(const TrainConfig& config, const TrainOptions& options, TrainResult
   if (!sampler.ok()) return sampler.status();
   Result<data::TokenSource> source = data::TokenSource::Open(*manifest);
   if (!source.ok()) return source.status();
-  Result<RecordWriter> record = RecordWriter::Open(options.record_path);
+  Result<RecordWriter> record = RecordWriter::Open(rank0 ? options.record_path : "");
   if (!record.ok()) return record.status();
 
   openblas_set_num_threads(1);  // our pool owns the threads; see kernels.h
@@ -189,7 +232,7 @@ Status Train(const TrainConfig& config, const TrainOptions& options, TrainResult
   Gpt<float> model(model_config, config.micro_batch, kernels, tracker);
   model.Initialize(config.seed);
   std::FILE* batches_out = nullptr;
-  if (!options.export_dir.empty()) {
+  if (!options.export_dir.empty() && rank0) {
     LOCKSTEP_RETURN_IF_ERROR(ExportInitialState(options.export_dir, model, config));
     batches_out = std::fopen((std::filesystem::path(options.export_dir) / "batches.bin").c_str(), "wb");
     if (batches_out == nullptr) return Status::BadInput(options.export_dir + ": cannot write batches.bin");
@@ -201,8 +244,10 @@ Status Train(const TrainConfig& config, const TrainOptions& options, TrainResult
     }
   } close_batches{batches_out};
   AdamW adamw(model.num_params(), tracker);
-  const int micro_batches = config.global_batch / config.micro_batch;
-  TreeAccumulator accumulator(model.num_params(), micro_batches, tracker);
+  TreeAccumulator accumulator(model.num_params(), std::max(per_rank, ranks), tracker);
+  // Every rank's partial sum, gathered: N x parameters (see comm.h).
+  TrackedBuffer<float> gathered(tracker, comm.distributed() ? model.num_params() * ranks : 0);
+  std::vector<double> gathered_loss(static_cast<std::size_t>(ranks));
   const std::size_t width = std::size_t{manifest->seq_len} + 1;
   TrackedBuffer<std::uint32_t> samples(tracker, static_cast<std::size_t>(config.micro_batch) * width);
   const std::uint64_t tokens_per_step =
@@ -211,7 +256,7 @@ Status Train(const TrainConfig& config, const TrainOptions& options, TrainResult
 
   EnvFingerprint env = CollectEnvFingerprint();
   env.threads = config.threads;
-  env.world_size = 1;
+  env.world_size = ranks;
   nlohmann::ordered_json header;
   header["type"] = "header";
   header["tool"] = "lockstep";
@@ -232,11 +277,13 @@ Status Train(const TrainConfig& config, const TrainOptions& options, TrainResult
   header["env"] = ToJson(env);
   record->Write(header);
 
-  if (options.progress != nullptr) {
-    *options.progress << fmt::format(
-        "training {} parameters, {} steps of {} tokens, {} profile, {} thread{}\n",
+  std::ostream* progress = rank0 ? options.progress : nullptr;
+  if (progress != nullptr) {
+    *progress << fmt::format(
+        "training {} parameters, {} steps of {} tokens, {} profile, {} thread{}{}\n",
         model.num_params(), config.steps, tokens_per_step, ProfileName(config.profile),
-        config.threads, config.threads == 1 ? "" : "s");
+        config.threads, config.threads == 1 ? "" : "s",
+        ranks > 1 ? fmt::format(", {} ranks ({} reduction)", ranks, config.reduction) : "");
   }
   for (int step = 1; step <= config.steps; ++step) {
     const auto start = std::chrono::steady_clock::now();
@@ -247,7 +294,8 @@ Status Train(const TrainConfig& config, const TrainOptions& options, TrainResult
     rec.tokens = tokens_per_step;
     accumulator.Reset();
     Xxh3_64Stream batch_digest;  // all slots' tokens in slot order, as data::BatchDigest
-    for (int m = 0; m < micro_batches; ++m) {
+    // This rank's aligned block of micro-batches, summed in the tree.
+    for (int m = comm.rank() * per_rank; m < (comm.rank() + 1) * per_rank; ++m) {
       data::FillBatch(*sampler, *source, static_cast<std::uint64_t>(step),
                       static_cast<std::uint64_t>(m) * config.micro_batch,
                       static_cast<std::uint64_t>(config.micro_batch), samples.span());
@@ -261,7 +309,14 @@ Status Train(const TrainConfig& config, const TrainOptions& options, TrainResult
     }
     double loss_total = 0;
     float* grads = const_cast<float*>(accumulator.Finish(pool, &loss_total));
-    rec.batch_digest = batch_digest.Finish();
+    if (comm.distributed()) {
+      Status st = CombineRanks(comm, config, pool, accumulator, per_rank, gathered.data(),
+                               gathered_loss, &grads, &loss_total);
+      if (!st.ok()) return st;
+      rec.batch_digest = rank0 ? data::BatchDigest(*sampler, *source, static_cast<std::uint64_t>(step)) : 0;
+    } else {
+      rec.batch_digest = batch_digest.Finish();
+    }
     rec.loss = static_cast<float>(loss_total / static_cast<double>(tokens_per_step));
     rec.grad_norm = static_cast<float>(std::sqrt(SumOfSquares(pool, grads, model.num_params())));
     if (!std::isfinite(rec.loss) || !std::isfinite(rec.grad_norm)) {
@@ -286,8 +341,8 @@ Status Train(const TrainConfig& config, const TrainOptions& options, TrainResult
     rec.rss_peak_bytes = RssPeakBytes();
     rec.step_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
     record->Write(StepToJson(rec));
-    if (options.progress != nullptr) {
-      *options.progress << fmt::format("step {:>4}/{}  loss {:.4f}  grad_norm {:.4f}  lr {:.3e}  {:.0f} ms\n",
+    if (progress != nullptr) {
+      *progress << fmt::format("step {:>4}/{}  loss {:.4f}  grad_norm {:.4f}  lr {:.3e}  {:.0f} ms\n",
                                        step, config.steps, rec.loss, rec.grad_norm, rec.lr,
                                        rec.step_ms)
                         << std::flush;

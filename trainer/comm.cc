@@ -1,0 +1,80 @@
+#include "trainer/comm.h"
+
+#include <mpi.h>
+
+#include <cstdlib>
+#include <fmt/format.h>
+
+namespace lockstep::trainer {
+namespace {
+
+bool LaunchedByMpirun() {
+  for (const char* var : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK"}) {
+    if (std::getenv(var) != nullptr) return true;
+  }
+  return false;
+}
+
+// Collectives move at most INT_MAX elements per call; split larger ones.
+constexpr std::size_t kMaxChunk = std::size_t{1} << 30;
+
+}  // namespace
+
+Communicator::Communicator() {
+  if (!LaunchedByMpirun()) return;
+  int provided = 0;
+  MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided);
+  initialized_ = true;
+  // Errors come back as codes (and become exit 3 naming the rank) instead of
+  // aborting the whole job without a word.
+  MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
+  MPI_Comm_size(MPI_COMM_WORLD, &size_);
+}
+
+Communicator::~Communicator() {
+  if (initialized_) MPI_Finalize();
+}
+
+Status Communicator::Check(int code, const char* what) const {
+  if (code == MPI_SUCCESS) return Status::Ok();
+  char text[MPI_MAX_ERROR_STRING];
+  int len = 0;
+  MPI_Error_string(code, text, &len);
+  return Status::Crash(fmt::format("rank {} of {}: {} failed: {}", rank_, size_, what, std::string(text, len)));
+}
+
+Status Communicator::AllGather(const float* mine, std::size_t count, float* all) {
+  if (!distributed()) {
+    std::copy(mine, mine + count, all);
+    return Status::Ok();
+  }
+  if (count > kMaxChunk) return Status::Crash("gradient too large for one MPI_Allgather");
+  return Check(MPI_Allgather(mine, static_cast<int>(count), MPI_FLOAT, all, static_cast<int>(count),
+                             MPI_FLOAT, MPI_COMM_WORLD),
+               "MPI_Allgather");
+}
+
+Status Communicator::AllGather(const double* mine, std::size_t count, double* all) {
+  if (!distributed()) {
+    std::copy(mine, mine + count, all);
+    return Status::Ok();
+  }
+  return Check(MPI_Allgather(mine, static_cast<int>(count), MPI_DOUBLE, all, static_cast<int>(count),
+                             MPI_DOUBLE, MPI_COMM_WORLD),
+               "MPI_Allgather");
+}
+
+Status Communicator::AllReduceSum(float* x, std::size_t count) {
+  if (!distributed()) return Status::Ok();
+  return Check(MPI_Allreduce(MPI_IN_PLACE, x, static_cast<int>(count), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD),
+               "MPI_Allreduce");
+}
+
+Status Communicator::AllReduceSum(double* x, std::size_t count) {
+  if (!distributed()) return Status::Ok();
+  return Check(MPI_Allreduce(MPI_IN_PLACE, x, static_cast<int>(count), MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD),
+               "MPI_Allreduce");
+}
+
+}  // namespace lockstep::trainer
