@@ -22,6 +22,17 @@ void RegisterTrain(CLI::App& app, int& exit_code) {
       ->type_name("KEY=VALUE");
   cmd->add_option("--record", options->record_path, "Write the record stream (JSON Lines) here");
   cmd->add_flag("-q,--quiet", *quiet, "No progress lines");
+  cmd->add_option("--checkpoint", options->checkpoint_dir,
+                  "Write checkpoints to DIR (with --checkpoint-every)");
+  cmd->add_option("--checkpoint-every", options->checkpoint_every, "Checkpoint every K steps")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--keep", options->keep, "Keep the newest M checkpoints (0 = all)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--resume", options->resume_dir,
+                  "Continue from DIR's latest complete checkpoint (every file verified)");
+  cmd->add_option("--stop-at", options->stop_at,
+                  "End after step S, as an interrupted run would (for resume tests and drills)")
+      ->check(CLI::NonNegativeNumber);
   cmd->add_option("--export", options->export_dir,
                   "Also write the initial parameters and every step's batch to DIR, for the "
                   "PyTorch reference (bench/torch_reference.py)");
@@ -30,6 +41,8 @@ void RegisterTrain(CLI::App& app, int& exit_code) {
       "  lockstep train --config trainer/configs/smoke.toml --record out/run.jsonl\n"
       "  lockstep train --config trainer/configs/smoke.toml --set numerics.threads=2 --set "
       "train.steps=10\n"
+      "  lockstep train --config C --checkpoint ckpt --checkpoint-every 10 --stop-at 20\n"
+      "  lockstep train --config C --resume ckpt      (steps 21.. with the same bits)\n"
       "Exit codes: 0 done, 2 bad config or data (before any step), 3 loss or gradient not finite.");
   cmd->callback([=, &exit_code] {
     Result<trainer::TrainConfig> config = trainer::LoadTrainConfig(*config_path, *overrides);

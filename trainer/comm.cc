@@ -65,6 +65,16 @@ Status Communicator::AllGather(const double* mine, std::size_t count, double* al
                "MPI_Allgather");
 }
 
+Status Communicator::AllGatherBytes(const void* mine, std::size_t bytes, void* all) {
+  if (!distributed()) {
+    std::copy(static_cast<const char*>(mine), static_cast<const char*>(mine) + bytes, static_cast<char*>(all));
+    return Status::Ok();
+  }
+  return Check(MPI_Allgather(mine, static_cast<int>(bytes), MPI_BYTE, all, static_cast<int>(bytes), MPI_BYTE,
+                             MPI_COMM_WORLD),
+               "MPI_Allgather");
+}
+
 Status Communicator::AllReduceSum(float* x, std::size_t count) {
   if (!distributed()) return Status::Ok();
   return Check(MPI_Allreduce(MPI_IN_PLACE, x, static_cast<int>(count), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD),

@@ -31,6 +31,8 @@ class Communicator {
   // all[r * count .. (r + 1) * count) = rank r's `mine`, on every rank.
   Status AllGather(const float* mine, std::size_t count, float* all);
   Status AllGather(const double* mine, std::size_t count, double* all);
+  // Bytes: all[r * bytes .. (r + 1) * bytes) = rank r's `mine`.
+  Status AllGatherBytes(const void* mine, std::size_t bytes, void* all);
   // x = sum over ranks in MPI's order: the nondeterministic reduction.
   Status AllReduceSum(float* x, std::size_t count);
   Status AllReduceSum(double* x, std::size_t count);

@@ -31,6 +31,8 @@ class AdamW {
  public:
   AdamW(std::size_t num_params, MemoryTracker& tracker)
       : m_(tracker, num_params), v_(tracker, num_params) {}
+  float* m() { return m_.data(); }
+  float* v() { return v_.data(); }
   // `step` counts from 1 (bias correction).
   void Step(ThreadPool& pool, const std::vector<ParamTensor>& tensors, float* params,
             const float* grads, float lr, const TrainConfig& config, int step);

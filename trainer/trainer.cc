@@ -8,6 +8,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fmt/format.h>
+#include <optional>
 #include <sstream>
 
 #include "core/atomic_file.h"
@@ -15,6 +16,7 @@
 #include "data/sampler.h"
 #include "data/synth.h"
 #include "data/token_source.h"
+#include "trainer/checkpoint.h"
 #include "trainer/comm.h"
 #include "trainer/env_fingerprint.h"
 #include "trainer/gpt.h"
@@ -231,6 +233,11 @@ Status Train(const TrainConfig& config, const TrainOptions& options, TrainResult
   Kernels<float> kernels(pool, config.profile, tracker);
   Gpt<float> model(model_config, config.micro_batch, kernels, tracker);
   model.Initialize(config.seed);
+  // What a checkpoint must share with the run that resumes it: the model and
+  // how it was initialised. Data, schedule, steps, threads and ranks may change.
+  const nlohmann::json identity = {{"model", config.resolved["model"]},
+                                   {"seed", config.resolved["train"]["seed"]},
+                                   {"profile", config.resolved["numerics"]["profile"]}};
   std::FILE* batches_out = nullptr;
   if (!options.export_dir.empty() && rank0) {
     LOCKSTEP_RETURN_IF_ERROR(ExportInitialState(options.export_dir, model, config));
@@ -244,6 +251,23 @@ Status Train(const TrainConfig& config, const TrainOptions& options, TrainResult
     }
   } close_batches{batches_out};
   AdamW adamw(model.num_params(), tracker);
+  int first_step = 1;
+  if (!options.resume_dir.empty()) {
+    Result<LoadedCheckpoint> ckpt = LoadLatestCheckpoint(options.resume_dir, identity, model.num_params());
+    if (!ckpt.ok()) return ckpt.status();
+    std::copy(ckpt->params.begin(), ckpt->params.end(), model.params());
+    std::copy(ckpt->m.begin(), ckpt->m.end(), adamw.m());
+    std::copy(ckpt->v.begin(), ckpt->v.end(), adamw.v());
+    LOCKSTEP_RETURN_IF_ERROR(sampler->Restore(ckpt->cursor));
+    first_step = ckpt->step + 1;
+    if (rank0 && options.progress != nullptr) {
+      *options.progress << fmt::format("resuming from {} at step {}\n", ckpt->path, first_step);
+    }
+  }
+  std::optional<CheckpointWriter> checkpoints;
+  if (!options.checkpoint_dir.empty() && options.checkpoint_every > 0) {
+    checkpoints.emplace(options.checkpoint_dir, options.keep, comm);
+  }
   TreeAccumulator accumulator(model.num_params(), std::max(per_rank, ranks), tracker);
   // Every rank's partial sum, gathered: N x parameters (see comm.h).
   TrackedBuffer<float> gathered(tracker, comm.distributed() ? model.num_params() * ranks : 0);
@@ -285,7 +309,8 @@ Status Train(const TrainConfig& config, const TrainOptions& options, TrainResult
         config.threads, config.threads == 1 ? "" : "s",
         ranks > 1 ? fmt::format(", {} ranks ({} reduction)", ranks, config.reduction) : "");
   }
-  for (int step = 1; step <= config.steps; ++step) {
+  const int last_step = options.stop_at > 0 ? std::min(options.stop_at, config.steps) : config.steps;
+  for (int step = first_step; step <= last_step; ++step) {
     const auto start = std::chrono::steady_clock::now();
     tracker.ResetPeak();
     StepRecord rec;
@@ -347,12 +372,30 @@ Status Train(const TrainConfig& config, const TrainOptions& options, TrainResult
                                        rec.step_ms)
                         << std::flush;
     }
+    if (checkpoints && step % options.checkpoint_every == 0) {
+      // Copies: the writer thread works from them while training goes on.
+      // They are I/O staging, not training memory, so not tracked.
+      CheckpointState state;
+      state.step = step;
+      state.params.assign(model.params(), model.params() + model.num_params());
+      const std::size_t begin = SliceBegin(model.num_params(), ranks, comm.rank());
+      const std::size_t end = SliceBegin(model.num_params(), ranks, comm.rank() + 1);
+      state.m.assign(adamw.m() + begin, adamw.m() + end);
+      state.v.assign(adamw.v() + begin, adamw.v() + end);
+      state.slice_begin = begin;
+      state.cursor = sampler->CursorAt(static_cast<std::uint64_t>(step) + 1);
+      state.identity = identity;
+      state.config_digest = Hex64(config.Digest());
+      state.manifest_digest = Hex64(manifest->Digest());
+      LOCKSTEP_RETURN_IF_ERROR(checkpoints->Save(std::move(state)));
+    }
     if (result != nullptr) {
-      if (step == 1) result->first_loss = rec.loss;
+      if (step == first_step) result->first_loss = rec.loss;
       result->last_loss = rec.loss;
       result->steps_done = step;
     }
   }
+  if (checkpoints) LOCKSTEP_RETURN_IF_ERROR(checkpoints->Finish());
   return Status::Ok();
 }
 

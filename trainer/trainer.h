@@ -31,6 +31,13 @@ struct TrainOptions {
   // parameters (params.bin, float32 little-endian, layout in tensors.json) and
   // every step's global batch (batches.bin, uint32, steps x batch x (T + 1)).
   std::string export_dir;
+  // Checkpoints (trainer/checkpoint.h): every `checkpoint_every` steps into
+  // `checkpoint_dir`, keeping the newest `keep` (0 = all).
+  std::string checkpoint_dir;
+  int checkpoint_every = 0;
+  int keep = 0;
+  std::string resume_dir;  // continue from its latest complete checkpoint
+  int stop_at = 0;         // end after this step, as an interrupted run would (0 = run to the end)
 };
 
 struct TrainResult {
