@@ -28,6 +28,8 @@ void RegisterTrain(CLI::App& app, int& exit_code) {
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--keep", options->keep, "Keep the newest M checkpoints (0 = all)")
       ->check(CLI::NonNegativeNumber);
+  cmd->add_flag("--checkpoint-sync", options->checkpoint_sync,
+                "Write each checkpoint before the next step instead of on the writer thread");
   cmd->add_option("--resume", options->resume_dir,
                   "Continue from DIR's latest complete checkpoint (every file verified)");
   cmd->add_option("--stop-at", options->stop_at,

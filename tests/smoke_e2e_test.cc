@@ -159,6 +159,21 @@ TEST_F(SmokeE2E, CrashOfAnotherTrainerNamesSignalAndLastStep) {
   EXPECT_TRUE(Contains(Read(Golden("t")), "step = 5"));
 }
 
+TEST_F(SmokeE2E, ADeadRankEndsTheRunAsACrashNamingTheRank) {
+  fs::path c = TrainerCase("dp", "world_size = 2\n[policy]\nmem_peak_bytes = \"ignore\"\n");
+  ASSERT_EQ(Lockstep("smoke --update -q " + c.string()).exit_code, 0);
+  CommandRun run = Lockstep("smoke --timeout 60 " + c.string());  // 2 ranks: the same bits
+
+  EXPECT_EQ(run.exit_code, 0) << run.output;
+  ::setenv("LOCKSTEP_TEST_KILL_RANK_AT_STEP", "1:4", 1);
+  run = Lockstep("smoke --timeout 60 " + c.string());
+  ::unsetenv("LOCKSTEP_TEST_KILL_RANK_AT_STEP");
+  EXPECT_EQ(run.exit_code, 3) << run.output;
+  EXPECT_TRUE(Contains(run.output, "process rank 1"));
+  EXPECT_TRUE(Contains(run.output, "last finished step: 3"));
+  EXPECT_LT(run.seconds, 30) << "no hang: the runtime aborts the other rank";
+}
+
 TEST_F(SmokeE2E, HangIsKilledWithinTimeoutPlusGraceAndExits124) {
   fs::path c = ScriptCase("h", std::string("MODE=ok\n") + kTitan, "torchtitan");
   ASSERT_EQ(Lockstep("smoke --update -q " + c.string()).exit_code, 0);

@@ -4,6 +4,9 @@
 #include <sys/resource.h>
 
 #include <bit>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -164,6 +167,16 @@ Status CombineRanks(Communicator& comm, const TrainConfig& config, ThreadPool& p
   return Status::Ok();
 }
 
+// A test hook: LOCKSTEP_TEST_KILL_RANK_AT_STEP="R:S" makes rank R SIGKILL
+// itself as step S begins, so tests can check that a dead rank ends the job
+// (Open MPI's runtime aborts the others and names the rank) instead of a hang.
+void KillForTestIfAsked(int rank, int step) {
+  static const char* spec = std::getenv("LOCKSTEP_TEST_KILL_RANK_AT_STEP");
+  if (spec == nullptr) return;
+  int r = -1, s = -1;
+  if (std::sscanf(spec, "%d:%d", &r, &s) == 2 && r == rank && s == step) std::raise(SIGKILL);
+}
+
 }  // namespace
 
 Result<data::Manifest> ResolveTrainingData(const TrainConfig& config) {
@@ -312,6 +325,7 @@ Status Train(const TrainConfig& config, const TrainOptions& options, TrainResult
   const int last_step = options.stop_at > 0 ? std::min(options.stop_at, config.steps) : config.steps;
   for (int step = first_step; step <= last_step; ++step) {
     const auto start = std::chrono::steady_clock::now();
+    KillForTestIfAsked(comm.rank(), step);
     tracker.ResetPeak();
     StepRecord rec;
     rec.step = step;
@@ -388,6 +402,7 @@ Status Train(const TrainConfig& config, const TrainOptions& options, TrainResult
       state.config_digest = Hex64(config.Digest());
       state.manifest_digest = Hex64(manifest->Digest());
       LOCKSTEP_RETURN_IF_ERROR(checkpoints->Save(std::move(state)));
+      if (options.checkpoint_sync) LOCKSTEP_RETURN_IF_ERROR(checkpoints->Finish());
     }
     if (result != nullptr) {
       if (step == first_step) result->first_loss = rec.loss;

@@ -38,6 +38,7 @@ struct TrainOptions {
   int keep = 0;
   std::string resume_dir;  // continue from its latest complete checkpoint
   int stop_at = 0;         // end after this step, as an interrupted run would (0 = run to the end)
+  bool checkpoint_sync = false;  // write checkpoints in the step loop (to measure what async saves)
 };
 
 struct TrainResult {
