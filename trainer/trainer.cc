@@ -375,17 +375,7 @@ Status Train(const TrainConfig& config, const TrainOptions& options, TrainResult
       Scale(pool, grads, model.num_params(), static_cast<float>(config.grad_clip) / rec.grad_norm);
     }
     adamw.Step(pool, model.tensors(), model.params(), grads, rec.lr, config, step);
-    rec.param_digest = Xxh3_64(model.params(), model.num_params() * sizeof(float));
-    rec.mem_peak_bytes = tracker.peak();
-    rec.rss_peak_bytes = RssPeakBytes();
-    rec.step_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-    record->Write(StepToJson(rec));
-    if (progress != nullptr) {
-      *progress << fmt::format("step {:>4}/{}  loss {:.4f}  grad_norm {:.4f}  lr {:.3e}  {:.0f} ms\n",
-                                       step, config.steps, rec.loss, rec.grad_norm, rec.lr,
-                                       rec.step_ms)
-                        << std::flush;
-    }
+    // Inside the step's time, so step_ms shows what a checkpoint costs the loop.
     if (checkpoints && step % options.checkpoint_every == 0) {
       // Copies: the writer thread works from them while training goes on.
       // They are I/O staging, not training memory, so not tracked.
@@ -403,6 +393,17 @@ Status Train(const TrainConfig& config, const TrainOptions& options, TrainResult
       state.manifest_digest = Hex64(manifest->Digest());
       LOCKSTEP_RETURN_IF_ERROR(checkpoints->Save(std::move(state)));
       if (options.checkpoint_sync) LOCKSTEP_RETURN_IF_ERROR(checkpoints->Finish());
+    }
+    rec.param_digest = Xxh3_64(model.params(), model.num_params() * sizeof(float));
+    rec.mem_peak_bytes = tracker.peak();
+    rec.rss_peak_bytes = RssPeakBytes();
+    rec.step_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    record->Write(StepToJson(rec));
+    if (progress != nullptr) {
+      *progress << fmt::format("step {:>4}/{}  loss {:.4f}  grad_norm {:.4f}  lr {:.3e}  {:.0f} ms\n",
+                                       step, config.steps, rec.loss, rec.grad_norm, rec.lr,
+                                       rec.step_ms)
+                        << std::flush;
     }
     if (result != nullptr) {
       if (step == first_step) result->first_loss = rec.loss;
