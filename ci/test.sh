@@ -19,7 +19,10 @@ if [ "${LOCKSTEP_SKIP_SANITIZE:-0}" != 1 ]; then
   cmake -S . -B build/sanitize -DCMAKE_BUILD_TYPE=Debug -DLOCKSTEP_SANITIZE=ON \
     -DLOCKSTEP_WERROR=ON -DLOCKSTEP_BENCH=OFF >/dev/null
   cmake --build build/sanitize -j"$jobs"
-  # Open MPI holds memory until exit by design: ci/lsan.supp names its libraries.
-  (export LSAN_OPTIONS="suppressions=$PWD/ci/lsan.supp" && cd build/sanitize &&
+  # Open MPI holds memory until exit by design: ci/lsan.supp names its
+  # libraries, full stacks find them, and its plugins stay loaded so their
+  # frames keep a name.
+  (export LSAN_OPTIONS="suppressions=$PWD/ci/lsan.supp:fast_unwind_on_malloc=0" &&
+    export OMPI_MCA_mca_base_component_disable_dlclose=1 && cd build/sanitize &&
     ctest --output-on-failure -j"$jobs")
 fi

@@ -69,7 +69,7 @@ expect_bad "params.bin: corrupted" "$lockstep" train --config "$config" -q --res
 LOCKSTEP_TEST_CHECKPOINT_DELAY_MS=2000 "$lockstep" train --config "$config" -q --checkpoint ckk \
   --checkpoint-every 10 --record killed.jsonl &
 pid=$!
-for _ in $(seq 1 200); do
+for _ in $(seq 1 2400); do  # up to 2 minutes: sanitizer builds are slow
   [ -d ckk/.step-000020.partial ] && [ "$(cat ckk/latest 2>/dev/null)" = step-000010 ] && break
   sleep 0.05  # polling a directory another process writes: nothing to await
 done
