@@ -1,5 +1,7 @@
 // lockstep: did this change alter training? The subcommands, one file each.
+#include <cstdlib>
 #include <iostream>
+#include <string>
 
 #include "cli/command.h"
 
@@ -8,7 +10,10 @@ namespace lockstep::cli {
 int Report(const Status& status) {
   if (status.ok()) return 0;
   const char* kind = status.code() == Status::Code::kRegression ? "regression" : "error";
-  std::cerr << "lockstep: " << kind << ": " << status.message() << "\n";
+  // Under mpirun every rank may report the same problem: say which one spoke.
+  const char* rank = std::getenv("OMPI_COMM_WORLD_RANK");
+  std::cerr << "lockstep" << (rank != nullptr ? std::string(" (rank ") + rank + ")" : std::string()) << ": "
+            << kind << ": " << status.message() << "\n";
   return status.exit_code();
 }
 

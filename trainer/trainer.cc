@@ -214,11 +214,15 @@ Status Train(const TrainConfig& config, const TrainOptions& options, TrainResult
   const int micro_batches = config.global_batch / config.micro_batch;
   const int per_rank = micro_batches / ranks;
   if (micro_batches % ranks != 0 || !std::has_single_bit(static_cast<unsigned>(per_rank))) {
+    std::vector<int> valid;
+    for (int n = 1; n <= micro_batches; ++n) {
+      if (micro_batches % n == 0 && std::has_single_bit(static_cast<unsigned>(micro_batches / n))) valid.push_back(n);
+    }
     return Status::BadInput(fmt::format(
         "{}: {} micro-batches (train.global_batch / train.micro_batch) cannot be split over {} "
-        "ranks in the same reduction tree as on one rank: each rank needs a power-of-two share; "
-        "use a world size that divides {} into 1, 2, 4, ... micro-batches each",
-        config.origin, micro_batches, ranks, micro_batches));
+        "ranks in the same reduction tree as on one rank: each rank needs a power-of-two share. "
+        "Run on {} rank(s), or change train.micro_batch",
+        config.origin, micro_batches, ranks, fmt::join(valid, ", ")));
   }
   const bool rank0 = comm.rank() == 0;
   Result<data::Manifest> manifest = ResolveTrainingData(config);
