@@ -9,6 +9,7 @@
 
 #include "core/atomic_file.h"
 #include "core/hexfloat.h"
+#include "golden/metric_text.h"
 
 namespace lockstep::golden {
 namespace {
@@ -146,24 +147,6 @@ std::string MetricValue::ToString() const {
   return "";
 }
 
-StepRow StepRowFromJson(const nlohmann::json& line) {
-  StepRow row;
-  row.step = line.value("step", std::int64_t{0});
-  for (const auto& [key, v] : line.items()) {
-    if (key == "step" || key == "type" || key.ends_with("_dec")) continue;
-    if (v.is_string()) {
-      const std::string s = v.get<std::string>();
-      std::optional<double> f = LooksLikeHexFloat(s) ? ParseHexFloat(s) : std::nullopt;
-      row.metrics[key] = f ? MetricValue::Float(*f, true) : MetricValue::Text(s);
-    } else if (v.is_number_unsigned() || (v.is_number_integer() && v.get<std::int64_t>() >= 0)) {
-      row.metrics[key] = MetricValue::Int(v.get<std::uint64_t>());
-    } else if (v.is_number()) {
-      row.metrics[key] = MetricValue::Float(v.get<double>(), false);
-    }
-  }
-  return row;
-}
-
 RunHeader HeaderFromJson(const nlohmann::json& h) {
   RunHeader header;
   header.config_digest = h.value("config_digest", "");
@@ -199,7 +182,7 @@ Result<RunRecord> LoadRecordStream(const std::string& path) {
       record.header = HeaderFromJson(j);
       continue;
     }
-    record.steps.push_back(StepRowFromJson(j));
+    if (std::optional<StepRow> row = StepRowFromJson(j)) record.steps.push_back(std::move(*row));
   }
   if (number == 0) return Status::BadInput(path + ": empty record stream");
   return record;

@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "golden/metric_text.h"  // StepRowFromJson
 #include "golden/step_row.h"
 
 namespace lockstep::golden {
@@ -53,9 +54,6 @@ struct RunRecord {
   std::vector<StepRow> steps;
 };
 
-// A record-stream line (one JSON object) as a StepRow: hex floats exact,
-// counts as integers, digests and statuses as text; *_dec keys are skipped.
-StepRow StepRowFromJson(const nlohmann::json& line);
 // The record stream's header line as a RunHeader.
 RunHeader HeaderFromJson(const nlohmann::json& header);
 

@@ -32,9 +32,15 @@ std::string Decimal(const golden::StepRow& row, const char* metric) {
 // golden step.
 std::string Mark(const golden::StepRow& run, const golden::RunRecord& g, const golden::Policies& p,
                  bool* diverged) {
+  // Goldens hold steps 1, 2, ... in order: look at the expected place first.
   const golden::StepRow* gs = nullptr;
-  for (const auto& s : g.steps) {
-    if (s.step == run.step) gs = &s;
+  const std::size_t at = static_cast<std::size_t>(run.step - 1);
+  if (run.step >= 1 && at < g.steps.size() && g.steps[at].step == run.step) {
+    gs = &g.steps[at];
+  } else {
+    for (const auto& s : g.steps) {
+      if (s.step == run.step) gs = &s;
+    }
   }
   if (gs == nullptr) return "?";
   bool identical = true;
@@ -174,7 +180,7 @@ CaseResult RunCase(const SmokeCase& c, const SmokeOptions& o, std::ostream& out)
         if (j.value("type", "") == "header") {
           run.header = golden::HeaderFromJson(j);
         } else {
-          on_step(golden::StepRowFromJson(j));
+          if (auto row = golden::StepRowFromJson(j)) on_step(*row);
         }
       }
     };
