@@ -4,6 +4,7 @@
 #define LOCKSTEP_CLI_COMMAND_H_
 
 #include <CLI/CLI.hpp>
+#include <string>
 
 #include "core/status.h"
 
@@ -12,6 +13,9 @@ namespace lockstep::cli {
 // Prints a failed status as "lockstep: error: ..." (or "regression:") and
 // returns the exit code DESIGN.md assigns it.
 int Report(const Status& status);
+
+// This executable's path (/proc/self/exe), for the commands that run lockstep again.
+std::string SelfPath();
 
 // Each subcommand's file defines one of these: it adds the subcommand to
 // `parent`, binds its flags, and on parse sets `exit_code` from one library call.
@@ -25,6 +29,9 @@ void RegisterTrain(CLI::App& app, int& exit_code);
 void RegisterEnv(CLI::App& app, int& exit_code);
 void RegisterSmoke(CLI::App& app, int& exit_code);
 void RegisterGolden(CLI::App& app, int& exit_code);
+void RegisterBisect(CLI::App& app, int& exit_code);  // bisect.cc: the group
+void RegisterBisectCommits(CLI::App& bisect, int& exit_code);
+void RegisterBisectSteps(CLI::App& bisect, int& exit_code);
 
 }  // namespace lockstep::cli
 

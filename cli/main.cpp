@@ -1,4 +1,6 @@
 // lockstep: did this change alter training? The subcommands, one file each.
+#include <unistd.h>
+
 #include <cstdlib>
 #include <iostream>
 #include <string>
@@ -6,6 +8,12 @@
 #include "cli/command.h"
 
 namespace lockstep::cli {
+
+std::string SelfPath() {
+  char buf[4096];
+  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+  return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : "lockstep";
+}
 
 int Report(const Status& status) {
   if (status.ok()) return 0;
@@ -34,6 +42,7 @@ int main(int argc, char** argv) {
   RegisterSmoke(app, exit_code);
   RegisterTrain(app, exit_code);
   RegisterGolden(app, exit_code);
+  RegisterBisect(app, exit_code);
 
   CLI::App* data = app.add_subcommand(
       "data", "Pinned, blended training data: synthesize, build, import, verify, inspect, preview");

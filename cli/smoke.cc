@@ -11,12 +11,6 @@
 namespace lockstep::cli {
 namespace {
 
-std::string SelfPath() {
-  char buf[4096];
-  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
-  return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : "lockstep";
-}
-
 // smoke/cases in the working directory, else in the source tree this binary
 // was built from.
 std::string DefaultCasesDir() {

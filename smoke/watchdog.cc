@@ -88,13 +88,20 @@ Result<ProcessOutcome> RunWatched(const std::vector<std::string>& argv, const Wa
   auto last_output = Clock::now();
   bool open = true;
   while (open) {
+    if (options.cancel != nullptr && options.cancel->load()) {
+      outcome.cancelled = true;
+      break;
+    }
     const double idle_left = options.idle_timeout - Since(last_output);
     if (idle_left <= 0) {
       outcome.hung = true;
       break;
     }
+    // With a cancel flag, wake up often enough to see it even if its signal
+    // arrived just before poll.
+    const double wait = std::min(idle_left, options.cancel != nullptr ? 0.2 : 3600.0);
     pollfd p{fds[0], POLLIN, 0};
-    int ready = ::poll(&p, 1, static_cast<int>(std::min(idle_left, 3600.0) * 1000) + 1);
+    int ready = ::poll(&p, 1, static_cast<int>(wait * 1000) + 1);
     if (ready < 0 && errno == EINTR) continue;
     if (ready <= 0) continue;  // re-check the idle clock
     char buf[65536];
@@ -112,13 +119,13 @@ Result<ProcessOutcome> RunWatched(const std::vector<std::string>& argv, const Wa
     }
   }
   int status = 0;
-  if (outcome.hung) {
+  if (outcome.hung || outcome.cancelled) {
     ::kill(-pid, SIGTERM);
     if (!WaitFor(pid, &status, options.grace)) {
       ::kill(-pid, SIGKILL);
       ::waitpid(pid, &status, 0);
     }
-    outcome.exit_code = 124;
+    outcome.exit_code = outcome.hung ? 124 : 130;
   } else {
     ::waitpid(pid, &status, 0);
     if (WIFEXITED(status)) {

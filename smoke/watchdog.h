@@ -8,6 +8,7 @@
 #ifndef LOCKSTEP_SMOKE_WATCHDOG_H_
 #define LOCKSTEP_SMOKE_WATCHDOG_H_
 
+#include <atomic>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -21,6 +22,7 @@ struct ProcessOutcome {
   int exit_code = 0;     // the child's exit code; 124 when the watchdog fired; 128 + signal
   int signal = 0;        // the signal that ended it, if one did (not counting ours)
   bool hung = false;     // the watchdog fired
+  bool cancelled = false;  // `cancel` turned true (exit code 130, as after Ctrl-C)
   double seconds = 0;    // wall time
   std::string tail;      // the last lines of output, for reports
 };
@@ -29,6 +31,9 @@ struct WatchOptions {
   double idle_timeout = 60;  // seconds without output before the watchdog fires
   double grace = 5;          // seconds between SIGTERM and SIGKILL
   std::string working_dir;   // "" = inherit
+  // When this turns true (a signal handler's flag), the group gets SIGTERM,
+  // then SIGKILL after `grace`, as on a hang.
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 // BadInput if the command cannot be started (empty argv, not found).

@@ -1,0 +1,509 @@
+#include "bisect/commit_bisect.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <filesystem>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <sstream>
+
+#include "bisect/build_cache.h"
+#include "bisect/git.h"
+#include "core/atomic_file.h"
+#include "core/digest.h"
+#include "smoke/smoke_case.h"
+#include "smoke/suite.h"
+#include "smoke/watchdog.h"
+
+namespace lockstep::bisect {
+namespace fs = std::filesystem;
+
+namespace {
+
+std::atomic<bool> g_interrupted{false};
+
+void OnSignal(int) { g_interrupted.store(true); }
+
+// SIGINT, SIGTERM and SIGHUP set g_interrupted while this lives; without
+// SA_RESTART, so blocking calls return and the flag is seen.
+class InterruptScope {
+ public:
+  InterruptScope() {
+    struct sigaction sa {};
+    sa.sa_handler = OnSignal;
+    sigemptyset(&sa.sa_mask);
+    for (int i = 0; i < 3; ++i) ::sigaction(kSignals[i], &sa, &old_[i]);
+  }
+  ~InterruptScope() {
+    for (int i = 0; i < 3; ++i) ::sigaction(kSignals[i], &old_[i], nullptr);
+  }
+
+ private:
+  static constexpr int kSignals[3] = {SIGINT, SIGTERM, SIGHUP};
+  struct sigaction old_[3];
+};
+
+std::string Short(const std::string& hash) { return hash.substr(0, 10); }
+
+bool OnPath(const char* program) {
+  const char* path = std::getenv("PATH");
+  if (path == nullptr) return false;
+  std::istringstream dirs(path);
+  for (std::string dir; std::getline(dirs, dir, ':');) {
+    if (!dir.empty() && ::access((fs::path(dir) / program).c_str(), X_OK) == 0) return true;
+  }
+  return false;
+}
+
+std::string DefaultBuild() {
+  return fmt::format(
+      "cmake -S . -B build -DCMAKE_BUILD_TYPE=Release{} && cmake --build build -j{} --target lockstep",
+      OnPath("ccache") ? " -DCMAKE_CXX_COMPILER_LAUNCHER=ccache" : "",
+      std::max(1L, ::sysconf(_SC_NPROCESSORS_ONLN)));
+}
+
+std::string DefaultCacheDir() {
+  if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg != nullptr && *xdg != '\0') {
+    return (fs::path(xdg) / "lockstep" / "bisect").string();
+  }
+  const char* home = std::getenv("HOME");
+  return (fs::path(home != nullptr ? home : "/tmp") / ".cache" / "lockstep" / "bisect").string();
+}
+
+// The state BisectCommits hands to JudgeCommit through a file: the options
+// as resolved, the worktree, and where judgements go.
+struct State {
+  CommitBisectOptions options;
+  std::string worktree;
+  std::string judgements;  // JSON lines, appended
+  std::string cache;       // this build command's part of the cache
+};
+
+nlohmann::json ToJson(const State& s) {
+  const CommitBisectOptions& o = s.options;
+  return {{"build", o.build},         {"artifacts", o.artifacts}, {"trainer", o.trainer},
+          {"case", o.case_path},      {"command", o.command},     {"hang_is_skip", o.hang_is_skip},
+          {"timeout", o.timeout},     {"self", o.self},           {"worktree", s.worktree},
+          {"judgements", s.judgements}, {"cache", s.cache}};
+}
+
+Result<State> LoadState(const std::string& path) {
+  Result<std::string> text = ReadFile(path);
+  if (!text.ok()) return text.status();
+  try {
+    const nlohmann::json j = nlohmann::json::parse(*text);
+    State s;
+    s.options.build = j.at("build").get<std::string>();
+    s.options.artifacts = j.at("artifacts").get<std::vector<std::string>>();
+    s.options.trainer = j.at("trainer").get<std::string>();
+    s.options.case_path = j.at("case").get<std::string>();
+    s.options.command = j.at("command").get<std::vector<std::string>>();
+    s.options.hang_is_skip = j.at("hang_is_skip").get<bool>();
+    s.options.timeout = j.at("timeout").get<double>();
+    s.options.self = j.at("self").get<std::string>();
+    s.worktree = j.at("worktree").get<std::string>();
+    s.judgements = j.at("judgements").get<std::string>();
+    s.cache = j.at("cache").get<std::string>();
+    return s;
+  } catch (const std::exception& e) {
+    return Status::BadInput(fmt::format("{}: not a bisect state file ({})", path, e.what()));
+  }
+}
+
+nlohmann::json ToJson(const Judgement& j) {
+  return {{"commit", j.commit},       {"tree", j.tree},
+          {"build", j.build},         {"build_seconds", j.build_seconds},
+          {"ran", j.ran},             {"exit_code", j.exit_code},
+          {"verdict", j.verdict},     {"summary", j.summary}};
+}
+
+std::vector<Judgement> LoadJudgements(const std::string& path) {
+  std::vector<Judgement> all;
+  Result<std::string> text = ReadFile(path);
+  if (!text.ok()) return all;
+  std::istringstream in(*text);
+  for (std::string line; std::getline(in, line);) {
+    try {
+      const nlohmann::json j = nlohmann::json::parse(line);
+      all.push_back({j.at("commit"), j.at("tree"), j.at("build"), j.at("build_seconds"), j.at("ran"),
+                     j.at("exit_code"), j.at("verdict"), j.at("summary")});
+    } catch (const std::exception&) {
+      // a line cut short by an interrupted judge: not a judgement
+    }
+  }
+  return all;
+}
+
+void AppendJudgement(const std::string& path, const Judgement& j) {
+  const std::string line = ToJson(j).dump() + "\n";
+  const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return;
+  (void)!::write(fd, line.data(), line.size());  // one write: whole lines even if appended twice
+  ::close(fd);
+}
+
+std::string LastLine(const std::string& text) {
+  std::string s = text;
+  while (!s.empty() && s.back() == '\n') s.pop_back();
+  const std::size_t at = s.rfind('\n');
+  return at == std::string::npos ? s : s.substr(at + 1);
+}
+
+// Builds (or restores) the worktree's commit. Returns the judgement's build
+// fields; `ok` false means skip.
+bool Build(const State& state, const std::string& tree, Judgement& j, std::ostream& out) {
+  const CommitBisectOptions& o = state.options;
+  BuildCache cache(state.cache);
+  if (std::optional<CachedBuild> cached = cache.Find(tree)) {
+    if (!cached->ok) {
+      j.build = "cached failure";
+      j.summary = "the build failed (cached): " + LastLine(cached->log_tail);
+      return false;
+    }
+    Status restored = cache.Restore(tree, state.worktree, o.artifacts);
+    if (restored.ok()) {
+      j.build = "cached";
+      j.build_seconds = cached->seconds;
+      return true;
+    }
+    out << "    " << restored.message() << "; building again\n";
+  }
+  out << fmt::format("    building: {}\n", o.build) << std::flush;
+  smoke::WatchOptions wo;
+  wo.idle_timeout = o.timeout;
+  wo.working_dir = state.worktree;
+  wo.cancel = &g_interrupted;
+  std::string log;
+  Result<smoke::ProcessOutcome> r =
+      smoke::RunWatched({"sh", "-c", o.build}, wo, [&](std::string_view line) { log += std::string(line) + "\n"; });
+  CachedBuild result;
+  result.ok = r.ok() && r->exit_code == 0;
+  result.seconds = r.ok() ? r->seconds : 0;
+  if (!result.ok) result.log_tail = r.ok() ? r->tail : r.status().message();
+  j.build = result.ok ? "built" : "failed";
+  j.build_seconds = result.seconds;
+  if (g_interrupted.load()) return false;  // never cache a build we cut short
+  if (Status st = cache.Store(tree, result, state.worktree, o.artifacts); !st.ok()) {
+    out << "    " << st.message() << "\n";
+    if (result.ok) {
+      j.build = "failed";
+      j.summary = st.message();
+      return false;
+    }
+  }
+  if (!result.ok) {
+    j.summary = "the build failed: " + LastLine(result.log_tail);
+    out << "    build failed; its last lines:\n";
+    std::istringstream tail(result.log_tail);
+    for (std::string line; std::getline(tail, line);) out << "    | " << line << "\n";
+  }
+  return result.ok;
+}
+
+// Runs the oracle on the built worktree: the case's exit code or the command's.
+void Judge(const State& state, Judgement& j, std::ostream& out) {
+  const CommitBisectOptions& o = state.options;
+  j.ran = true;
+  if (!o.case_path.empty()) {
+    Result<smoke::SmokeCase> c = smoke::LoadSmokeCase(o.case_path);
+    if (!c.ok()) {
+      j.exit_code = 2;
+      j.summary = c.status().message();
+      return;
+    }
+    smoke::SmokeOptions so;
+    const fs::path trainer(o.trainer.empty() ? o.self : o.trainer);
+    so.lockstep_binary = trainer.is_absolute() ? trainer.string() : (fs::path(state.worktree) / trainer).string();
+    so.timeout = o.timeout;
+    so.live = false;
+    so.command_dir = state.worktree;
+    so.cancel = &g_interrupted;
+    so.work_dir = (fs::path(state.judgements).parent_path() / "runs" / j.commit).string();
+    std::ostringstream quiet;
+    smoke::CaseResult r = smoke::RunCase(*c, so, quiet);
+    j.exit_code = r.exit_code;
+    j.summary = r.outcome == "pass" ? "pass: " + r.comparison.summary
+                                    : r.outcome + ": " + (r.message.empty() ? r.comparison.summary : r.message);
+    j.summary = j.summary.substr(0, j.summary.find('\n'));
+    return;
+  }
+  smoke::WatchOptions wo;
+  wo.idle_timeout = o.timeout;
+  wo.working_dir = state.worktree;
+  wo.cancel = &g_interrupted;
+  Result<smoke::ProcessOutcome> r = smoke::RunWatched(o.command, wo, [&](std::string_view line) {
+    out << "    | " << line << "\n";
+  });
+  if (!r.ok()) {
+    j.exit_code = 2;
+    j.summary = r.status().message();
+    return;
+  }
+  j.exit_code = r->exit_code;
+  j.summary = r->hung ? fmt::format("hang: no output for {} s", o.timeout)
+                      : fmt::format("exit {}: {}", r->exit_code, LastLine(r->tail));
+}
+
+std::string VerdictOf(int exit_code, bool hang_is_skip) {
+  if (exit_code == 0) return "good";
+  if (exit_code == 125 || exit_code == 2) return "skip";  // untestable here: a config this commit rejects
+  if ((exit_code == 124 || exit_code == 3 || exit_code > 128) && hang_is_skip) return "skip";
+  return "bad";
+}
+
+// Judges whatever the worktree has checked out.
+Judgement JudgeHead(const State& state, std::ostream& out) {
+  Judgement j;
+  Result<GitRepo> wt = GitRepo::Open(state.worktree);
+  Result<std::string> head = wt.ok() ? wt->Run({"rev-parse", "HEAD"}) : Result<std::string>(wt.status());
+  Result<std::string> tree = head.ok() ? wt->TreeOf(*head) : Result<std::string>(head.status());
+  if (!tree.ok()) {
+    j.verdict = "skip";
+    j.summary = tree.status().message();
+    return j;
+  }
+  j.commit = *head;
+  j.tree = *tree;
+  Result<std::string> subject = wt->Run({"show", "-s", "--format=%s", j.commit});
+  out << fmt::format("  {} {}\n", Short(j.commit), subject.ok() ? *subject : "") << std::flush;
+  if (Build(state, j.tree, j, out) && !g_interrupted.load()) Judge(state, j, out);
+  j.verdict = g_interrupted.load() ? "interrupted" : j.ran ? VerdictOf(j.exit_code, state.options.hang_is_skip) : "skip";
+  out << fmt::format("    build {}{}, {} -> {}\n", j.build,
+                     j.build_seconds > 0 ? fmt::format(" ({:.1f} s)", j.build_seconds) : "",
+                     j.summary.empty() ? "no run" : j.summary, j.verdict)
+      << std::flush;
+  if (!g_interrupted.load()) AppendJudgement(state.judgements, j);
+  return j;
+}
+
+int ExitCodeFor(const std::string& verdict) {
+  if (verdict == "good") return 0;
+  if (verdict == "bad") return 1;
+  if (verdict == "interrupted") return 130;
+  return 125;
+}
+
+// Removes the worktree and the run's directory however BisectCommits ends.
+class WorktreeGuard {
+ public:
+  WorktreeGuard(const GitRepo& repo, std::string work, std::string worktree)
+      : repo_(repo), work_(std::move(work)), worktree_(std::move(worktree)) {}
+  ~WorktreeGuard() {
+    if (added_) {
+      (void)repo_.RunRaw({"worktree", "remove", "--force", worktree_});
+      (void)repo_.RunRaw({"worktree", "prune"});
+    }
+    std::error_code ec;
+    fs::remove_all(work_, ec);
+  }
+  void set_added() { added_ = true; }
+
+ private:
+  const GitRepo& repo_;
+  std::string work_;
+  std::string worktree_;
+  bool added_ = false;
+};
+
+const Judgement* LastJudgementOf(const std::vector<Judgement>& all, const std::string& commit) {
+  for (auto it = all.rbegin(); it != all.rend(); ++it) {
+    if (it->commit == commit) return &*it;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+int JudgeCommit(const std::string& state_path, std::ostream& out) {
+  InterruptScope interrupts;
+  Result<State> state = LoadState(state_path);
+  if (!state.ok()) {
+    out << "lockstep bisect judge: " << state.status().message() << "\n";
+    return 128;  // above 127: git bisect run stops
+  }
+  return ExitCodeFor(JudgeHead(*state, out).verdict);
+}
+
+Result<CommitBisectResult> BisectCommits(const CommitBisectOptions& options, std::ostream& out) {
+  InterruptScope interrupts;
+  g_interrupted.store(false);
+  Result<GitRepo> repo = GitRepo::Open(options.repo);
+  if (!repo.ok()) return repo.status();
+  Result<std::string> good = repo->ResolveCommit(options.good, "--good");
+  if (!good.ok()) return good.status();
+  Result<std::string> bad = repo->ResolveCommit(options.bad, "--bad");
+  if (!bad.ok()) return bad.status();
+  if (*good == *bad) {
+    return Status::BadInput(fmt::format("--good {} and --bad {} are the same commit: there is no range to bisect",
+                                        options.good, options.bad));
+  }
+  Result<bool> ordered = repo->IsAncestor(*good, *bad);
+  if (!ordered.ok()) return ordered.status();
+  if (!*ordered) {
+    return Status::BadInput(fmt::format(
+        "--good {} is not an ancestor of --bad {}: not a range git can bisect (swapped? check "
+        "git log --oneline {}..{})",
+        options.good, options.bad, options.bad, options.good));
+  }
+  State state;
+  state.options = options;
+  CommitBisectOptions& o = state.options;
+  const bool default_build = o.build.empty();
+  if (default_build) {
+    o.build = DefaultBuild();
+    if (o.artifacts.empty()) o.artifacts = {"build/cli/lockstep"};
+    if (o.trainer.empty()) o.trainer = "build/cli/lockstep";
+  }
+  if (o.case_path.empty() == o.command.empty()) {
+    return Status::BadInput("give the oracle: --case CASE (a smoke case and its golden) or -- CMD... (its exit code)");
+  }
+  if (!o.case_path.empty()) {
+    o.case_path = fs::absolute(o.case_path).string();
+    Result<smoke::SmokeCase> c = smoke::LoadSmokeCase(o.case_path);  // bad input now, not per commit
+    if (!c.ok()) return c.status();
+    if (!fs::exists(c->golden)) {
+      return Status::BadInput(fmt::format("--case {}: its golden {} does not exist; record it first with "
+                                          "lockstep smoke --update",
+                                          o.case_path, c->golden));
+    }
+  }
+  const std::string cache_root = o.cache_dir.empty() ? DefaultCacheDir() : o.cache_dir;
+  const std::string build_key = o.build + "\n" + fmt::format("{}", fmt::join(o.artifacts, "\n"));
+  state.cache = (fs::path(cache_root) / Hex64(Xxh3_64(build_key.data(), build_key.size()))).string();
+  Result<std::string> count = repo->Run({"rev-list", "--count", *good + ".." + *bad});
+  if (!count.ok()) return count.status();
+
+  char work_template[] = "/tmp/lockstep-bisect-XXXXXX";
+  if (::mkdtemp(work_template) == nullptr) return Status::BadInput("cannot create a directory under /tmp");
+  const std::string work = work_template;
+  state.worktree = (fs::path(work) / "worktree").string();
+  state.judgements = (fs::path(work) / "judgements.jsonl").string();
+  WorktreeGuard guard(*repo, work, state.worktree);
+  Result<std::string> added = repo->Run({"worktree", "add", "--detach", state.worktree, *bad});
+  if (!added.ok()) return added.status();
+  guard.set_added();
+  const std::string state_path = (fs::path(work) / "state.json").string();
+  LOCKSTEP_RETURN_IF_ERROR(WriteFileAtomically(state_path, ToJson(state).dump(2) + "\n"));
+
+  out << fmt::format("bisecting {} commits: good {}, bad {}\n", *count, Short(*good), Short(*bad));
+  out << fmt::format("  repository {} (untouched: the commits are checked out in {})\n", repo->root(), state.worktree);
+  out << fmt::format("  build      {}\n  cache      {}\n", o.build, state.cache);
+  out << fmt::format("  oracle     {}\n\n",
+                     o.case_path.empty() ? fmt::format("`{}` exit code", fmt::join(o.command, " "))
+                                         : "smoke case " + o.case_path);
+  Result<GitRepo> wt = GitRepo::Open(state.worktree);
+  if (!wt.ok()) return wt.status();
+  LOCKSTEP_RETURN_IF_ERROR(wt->Run({"bisect", "start", *bad, *good}).status());
+
+  CommitBisectResult result;
+  std::string transcript;
+  bool answered = false;
+  smoke::WatchOptions wo;
+  wo.idle_timeout = 1e9;  // each build and run has its own watchdog
+  wo.working_dir = state.worktree;
+  wo.cancel = &g_interrupted;
+  Result<smoke::ProcessOutcome> run = smoke::RunWatched(
+      {"git", "bisect", "run", o.self, "bisect", "judge", "--state", state_path}, wo, [&](std::string_view line) {
+        transcript += std::string(line) + "\n";
+        // The judge's lines and git's progress are what people read; git's
+        // "running ..." and its account of the answer (said better below) are not.
+        if (line.find("is the first bad commit") != std::string_view::npos) answered = true;
+        if (!answered && (line.starts_with("  ") || line.starts_with("Bisecting:"))) {
+          out << line << "\n" << std::flush;
+        }
+      });
+  if (!run.ok()) return run.status();
+  result.judgements = LoadJudgements(state.judgements);
+  if (run->cancelled || g_interrupted.load()) {
+    out << "\ninterrupted: the worktree is removed; the repository is as it was\n";
+    result.exit_code = 130;
+    return result;
+  }
+  Result<std::string> log = wt->Run({"bisect", "log"});
+  result.log_path = !o.log_path.empty() ? o.log_path
+                                        : (fs::path(cache_root) / fmt::format("bisect-{}-{}.log", Short(*good), Short(*bad))).string();
+  if (log.ok()) {
+    std::error_code ec;
+    fs::create_directories(fs::path(result.log_path).parent_path(), ec);
+    LOCKSTEP_RETURN_IF_ERROR(WriteFileAtomically(result.log_path, *log + "\n"));
+  }
+  std::smatch m;
+  static const std::regex kFirstBad("([0-9a-f]{40}) is the first bad commit");
+  if (!std::regex_search(transcript, m, kFirstBad)) {
+    if (transcript.find("only 'skip'ped commits left") != std::string::npos) {
+      out << "\nno answer: the first bad commit is one of several that could not be built or tested:\n"
+          << transcript.substr(transcript.find("only 'skip'ped commits left"));
+      result.exit_code = 1;
+      return result;
+    }
+    return Status::BadInput("git bisect run ended without an answer:\n" + transcript);
+  }
+  result.culprit = m[1];
+  (void)wt->Run({"bisect", "reset", "--quiet"});
+
+  // The ends were assumed, not tested; test the one the answer rests on.
+  auto judge_end = [&](const std::string& commit) -> Judgement {
+    (void)wt->Run({"checkout", "--quiet", "--detach", commit});
+    Judgement j = JudgeHead(state, out);
+    result.judgements.push_back(j);
+    return j;
+  };
+  if (result.culprit == *bad) {
+    out << "\nconfirming the bad end:\n";
+    if (judge_end(*bad).verdict == "good") {
+      out << fmt::format("\nno bad commit in {}..{}: the bad end {} passes the gate\n", options.good,
+                         options.bad, Short(*bad));
+      result.exit_code = 1;
+      return result;
+    }
+  }
+  Result<std::string> parent = repo->ParentOf(result.culprit);
+  if (!parent.ok()) return parent.status();
+  if (*parent == *good) {
+    out << "\nconfirming the good end:\n";
+    const Judgement g = judge_end(*good);
+    if (g.verdict == "bad") {
+      out << fmt::format("\nthe good end {} already fails the gate ({}): pick an older --good\n",
+                         Short(*good), g.summary);
+      result.exit_code = 1;
+      return result;
+    }
+  }
+  if (g_interrupted.load()) {
+    result.exit_code = 130;
+    return result;
+  }
+
+  Result<CommitInfo> info = repo->Describe(result.culprit);
+  if (!info.ok()) return info.status();
+  out << fmt::format("\nfirst bad commit: {}\n  {}\n  author {}\n  date   {}\n  files changed:\n", info->hash,
+                     info->subject, info->author, info->date);
+  for (const std::string& f : info->files) out << "    " << f << "\n";
+  out << "\nthe gate at its parent and at the culprit:\n";
+  const Judgement* at_parent = LastJudgementOf(result.judgements, *parent);
+  const Judgement* at_culprit = LastJudgementOf(result.judgements, result.culprit);
+  out << fmt::format("  parent  {}  {}\n", Short(*parent),
+                     at_parent != nullptr ? at_parent->verdict + ": " + at_parent->summary : "the good end (not run)");
+  out << fmt::format("  culprit {}  {}\n", Short(result.culprit),
+                     at_culprit != nullptr ? at_culprit->verdict + ": " + at_culprit->summary : "the bad end (not run)");
+  int built = 0, cached = 0, failed = 0, runs = 0;
+  for (const Judgement& j : result.judgements) {
+    built += j.build == "built";
+    cached += j.build == "cached" || j.build == "cached failure";
+    failed += j.build == "failed" || j.build == "cached failure";
+    runs += j.ran;
+  }
+  out << fmt::format("\n{} commits judged: {} built, {} from the cache, {} skipped (build failed); {} oracle runs\n",
+                     result.judgements.size(), built, cached, failed, runs);
+  out << fmt::format("git bisect log: {} (replay: git bisect start && git bisect replay {})\n", result.log_path,
+                     result.log_path);
+  result.exit_code = 0;
+  return result;
+}
+
+}  // namespace lockstep::bisect

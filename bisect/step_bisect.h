@@ -1,0 +1,79 @@
+// BisectSteps: where, inside training, two runs that should agree first
+// differ. `lockstep bisect steps RUN_A RUN_B`:
+//
+//   step   = first step whose loss, grad_norm, batch or parameter digest differ
+//   re-run each side to that step with --trace-step (its own binary, config,
+//          thread count and world size, taken from its record's header)
+//   tensor = first tensor, in the order the step computes them (forward
+//            activations, loss, backward gradients, summed gradients,
+//            updated parameters: trainer/tensor_trace.h), whose digest differs;
+//            then how the difference spreads through the next tensors.
+//
+// The runs may differ in anything: the binary (--binary-a/-b), the config,
+// the environment (threads, ranks, profile).
+#ifndef LOCKSTEP_BISECT_STEP_BISECT_H_
+#define LOCKSTEP_BISECT_STEP_BISECT_H_
+
+#include <cstdint>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "golden/run_record.h"
+#include "trainer/tensor_trace.h"
+
+namespace lockstep::bisect {
+
+struct StepBisectOptions {
+  std::string run_a, run_b;        // record streams (.jsonl) or golden files (.toml)
+  std::string binary_a, binary_b;  // lockstep binaries that re-run each side
+  std::string config_a, config_b;  // configs to re-run (default: each run's header config)
+  std::string work_dir;            // re-run records and traces ("" = a temp dir)
+  int spread_rows = 8;             // rows of the "how it spreads" table
+  double timeout = 600;            // seconds without output before a re-run counts as hung
+};
+
+// How one traced tensor compares between the two sides.
+struct TensorDiff {
+  std::string phase;
+  int micro_batch = -1;
+  std::string name;
+  std::uint64_t count = 0;
+  std::uint64_t differing = 0;        // elements whose bits differ
+  std::optional<std::uint64_t> first_index;
+  double max_abs_diff = 0;
+  double rel_diff = 0;                // ||a - b|| / ||a||
+  bool shape_differs = false;
+  bool same() const { return differing == 0 && !shape_differs; }
+};
+
+// The first step whose loss, grad_norm, batch_digest or param_digest differ
+// (bitwise) among the steps both runs have; `what` says which values.
+std::optional<std::int64_t> FirstDivergentStep(const golden::RunRecord& a,
+                                               const golden::RunRecord& b, std::string* what);
+
+// Compares two traces of the same step tensor by tensor, in A's order, by
+// (micro-batch, phase, name); tensors only one side has are skipped (a
+// micro-batch another world size ran elsewhere). Returns the first differing
+// tensor and every differing tensor after it, in order, or nothing if all
+// agree; `identical_before` counts the tensors compared equal before it.
+std::vector<TensorDiff> FirstDivergentTensor(const std::vector<trainer::TracedTensor>& a,
+                                             const std::vector<trainer::TracedTensor>& b,
+                                             std::size_t* identical_before);
+
+struct StepBisectResult {
+  std::optional<std::int64_t> step;  // none: the runs agree on every common step
+  std::vector<TensorDiff> tensors;   // the first differing tensor and every later one
+                                     // that differs; empty: the traces agree
+  int exit_code = 1;                 // 0 when a first divergent tensor was found
+};
+
+// BadInput for unreadable runs or configs; the re-runs' failures are
+// reported with their output.
+Result<StepBisectResult> BisectSteps(const StepBisectOptions& options, std::ostream& out);
+
+}  // namespace lockstep::bisect
+
+#endif  // LOCKSTEP_BISECT_STEP_BISECT_H_

@@ -1,0 +1,178 @@
+#include "trainer/tensor_trace.h"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fmt/format.h>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <cstring>
+#include <tuple>
+#include <sstream>
+#include <unistd.h>
+
+#include "core/atomic_file.h"
+#include "core/digest.h"
+
+namespace lockstep::trainer {
+namespace fs = std::filesystem;
+
+namespace {
+
+int PhaseRank(const std::string& phase) {
+  if (phase == "forward") return 0;
+  if (phase == "backward") return 1;
+  if (phase == "reduce") return 2;
+  return 3;
+}
+
+std::string RankStem(const std::string& dir, int rank) {
+  return (fs::path(dir) / fmt::format("rank{}", rank)).string();
+}
+
+}  // namespace
+
+Result<TensorTrace> TensorTrace::Open(const std::string& dir, int rank) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return Status::BadInput(fmt::format("--trace {}: cannot create it: {}", dir, ec.message()));
+  TensorTrace t;
+  t.dir_ = dir;
+  t.rank_ = rank;
+  const std::string tmp = RankStem(dir, rank) + ".bin.tmp";
+  t.bin_ = std::fopen(tmp.c_str(), "wb");
+  if (t.bin_ == nullptr) return Status::BadInput(fmt::format("--trace {}: cannot write {}", dir, tmp));
+  return t;
+}
+
+TensorTrace::TensorTrace(TensorTrace&& o) noexcept
+    : dir_(std::move(o.dir_)),
+      rank_(o.rank_),
+      bin_(o.bin_),
+      index_(std::move(o.index_)),
+      phase_(std::move(o.phase_)),
+      micro_batch_(o.micro_batch_),
+      seq_(o.seq_),
+      offset_(o.offset_) {
+  o.bin_ = nullptr;
+}
+
+TensorTrace::~TensorTrace() {
+  if (bin_ != nullptr) std::fclose(bin_);
+}
+
+void TensorTrace::Begin(std::string_view phase, int micro_batch) {
+  phase_ = phase;
+  micro_batch_ = micro_batch;
+  seq_ = 0;
+}
+
+void TensorTrace::Add(std::string_view name, const float* values, std::size_t count) {
+  TracedTensor t;
+  t.phase = phase_;
+  t.micro_batch = micro_batch_;
+  t.seq = seq_++;
+  t.name = name;
+  t.count = count;
+  t.offset = offset_;
+  t.digest = Xxh3_64(values, count * sizeof(float));
+  double sum = 0, max_abs = 0;
+  for (std::size_t i = 0; i < count; ++i) {
+    const double v = values[i];
+    sum += v * v;
+    max_abs = std::max(max_abs, std::fabs(v));
+  }
+  t.norm = std::sqrt(sum);
+  t.max_abs = max_abs;
+  std::fwrite(values, sizeof(float), count, bin_);
+  offset_ += count;
+  index_.push_back(std::move(t));
+}
+
+Status TensorTrace::Close() {
+  const std::string stem = RankStem(dir_, rank_);
+  if (std::fflush(bin_) != 0 || fsync(fileno(bin_)) != 0) {
+    return Status::BadInput(fmt::format("--trace {}: writing {}.bin failed", dir_, stem));
+  }
+  std::fclose(bin_);
+  bin_ = nullptr;
+  std::string lines;
+  for (const TracedTensor& t : index_) {
+    nlohmann::ordered_json j;
+    j["phase"] = t.phase;
+    j["mb"] = t.micro_batch;
+    j["seq"] = t.seq;
+    j["name"] = t.name;
+    j["count"] = t.count;
+    j["offset"] = t.offset;
+    j["digest"] = Hex64(t.digest);
+    j["norm"] = t.norm;
+    j["max_abs"] = t.max_abs;
+    lines += j.dump() + "\n";
+  }
+  std::error_code ec;
+  fs::rename(stem + ".bin.tmp", stem + ".bin", ec);
+  if (ec) return Status::BadInput(fmt::format("--trace {}: {}", dir_, ec.message()));
+  return WriteFileAtomically(stem + ".jsonl", lines);
+}
+
+Result<std::vector<TracedTensor>> LoadTrace(const std::string& dir) {
+  std::vector<TracedTensor> all;
+  std::set<std::tuple<int, std::string, std::string>> seen;  // (micro-batch, phase, name)
+  for (int rank = 0;; ++rank) {
+    const std::string stem = RankStem(dir, rank);
+    if (!fs::exists(stem + ".jsonl")) {
+      if (rank == 0) {
+        return Status::BadInput(fmt::format(
+            "{}: no trace (rank0.jsonl); write one with lockstep train --trace-step S --trace {}",
+            dir, dir));
+      }
+      break;
+    }
+    Result<std::string> index = ReadFile(stem + ".jsonl");
+    if (!index.ok()) return index.status();
+    Result<std::string> bin = ReadFile(stem + ".bin");
+    if (!bin.ok()) return bin.status();
+    std::istringstream in(*index);
+    std::string line;
+    int line_no = 0;
+    while (std::getline(in, line)) {
+      ++line_no;
+      TracedTensor t;
+      try {
+        const nlohmann::json j = nlohmann::json::parse(line);
+        t.phase = j.at("phase").get<std::string>();
+        t.micro_batch = j.at("mb").get<int>();
+        t.seq = j.at("seq").get<int>();
+        t.name = j.at("name").get<std::string>();
+        t.count = j.at("count").get<std::uint64_t>();
+        t.offset = j.at("offset").get<std::uint64_t>();
+        t.digest = std::stoull(j.at("digest").get<std::string>(), nullptr, 16);
+        t.norm = j.at("norm").get<double>();
+        t.max_abs = j.at("max_abs").get<double>();
+      } catch (const std::exception& e) {
+        return Status::BadInput(fmt::format("{}.jsonl:{}: not a trace line ({})", stem, line_no, e.what()));
+      }
+      if ((t.offset + t.count) * sizeof(float) > bin->size()) {
+        return Status::BadInput(fmt::format("{}.jsonl:{}: {} points past the end of {}.bin; the "
+                                            "trace is incomplete, write it again",
+                                            stem, line_no, t.name, stem));
+      }
+      if (!seen.insert({t.micro_batch, t.phase, t.name}).second) continue;
+      t.values.resize(t.count);
+      std::memcpy(t.values.data(), bin->data() + t.offset * sizeof(float), t.count * sizeof(float));
+      all.push_back(std::move(t));
+    }
+  }
+  std::stable_sort(all.begin(), all.end(), [](const TracedTensor& a, const TracedTensor& b) {
+    const bool a_step = a.micro_batch < 0, b_step = b.micro_batch < 0;
+    if (a_step != b_step) return !a_step;
+    if (a.micro_batch != b.micro_batch) return a.micro_batch < b.micro_batch;
+    if (PhaseRank(a.phase) != PhaseRank(b.phase)) return PhaseRank(a.phase) < PhaseRank(b.phase);
+    return a.seq < b.seq;
+  });
+  return all;
+}
+
+}  // namespace lockstep::trainer
