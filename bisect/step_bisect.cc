@@ -235,8 +235,13 @@ Result<StepBisectResult> BisectSteps(const StepBisectOptions& options, std::ostr
     side->run = std::move(run).value();
     side->world_size = WorldSize(side->run);
   }
-  a.binary = options.binary_a;
-  b.binary = options.binary_b;
+  // mpirun resolves a relative program against its own idea of the
+  // directory; a path with a slash is made absolute here.
+  auto program = [](const std::string& p) {
+    return p.find('/') == std::string::npos ? p : fs::absolute(p).string();
+  };
+  a.binary = program(options.binary_a);
+  b.binary = program(options.binary_b);
   StepBisectResult result;
   std::string what;
   result.step = FirstDivergentStep(a.run, b.run, &what);
