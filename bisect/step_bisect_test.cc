@@ -1,0 +1,126 @@
+#include "bisect/step_bisect.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "core/test_util.h"
+
+namespace lockstep::bisect {
+namespace {
+
+using golden::MetricValue;
+using lockstep::testing::Contains;
+using lockstep::testing::FreshTempDir;
+
+golden::RunRecord SteadyRun(int steps) {
+  golden::RunRecord r;
+  for (int s = 1; s <= steps; ++s) {
+    golden::StepRow row;
+    row.step = s;
+    row.metrics["loss"] = MetricValue::Float(static_cast<float>(5.5 - 0.1 * s));
+    row.metrics["grad_norm"] = MetricValue::Float(static_cast<float>(2.0 / s));
+    row.metrics["batch_digest"] = MetricValue::Text("b" + std::to_string(s));
+    row.metrics["param_digest"] = MetricValue::Text("p" + std::to_string(s));
+    row.metrics["step_ms"] = MetricValue::Float(10.0 + s);
+    r.steps.push_back(row);
+  }
+  return r;
+}
+
+TEST(FirstDivergentStepTest, NoneWhenEveryCommonStepAgrees) {
+  golden::RunRecord a = SteadyRun(10), b = SteadyRun(6);
+  b.steps[2].metrics["step_ms"] = MetricValue::Float(99);  // timing is not a divergence
+  EXPECT_FALSE(FirstDivergentStep(a, b, nullptr).has_value());
+}
+
+TEST(FirstDivergentStepTest, NamesTheStepAndTheValues) {
+  golden::RunRecord a = SteadyRun(10), b = SteadyRun(10);
+  b.steps[6].metrics["param_digest"] = MetricValue::Text("other");
+  b.steps[3].metrics["grad_norm"] = MetricValue::Float(std::nextafter(0.5f, 1.0f));
+  std::string what;
+  ASSERT_EQ(FirstDivergentStep(a, b, &what), 4);
+  EXPECT_TRUE(Contains(what, "grad_norm"));
+  EXPECT_FALSE(Contains(what, "loss"));
+}
+
+trainer::TracedTensor Tensor(std::string phase, int mb, std::string name, std::vector<float> v) {
+  trainer::TracedTensor t;
+  t.phase = std::move(phase);
+  t.micro_batch = mb;
+  t.name = std::move(name);
+  t.count = v.size();
+  t.values = std::move(v);
+  t.digest = 0;
+  for (float x : t.values) t.digest = t.digest * 1000003u + std::bit_cast<std::uint32_t>(x);
+  return t;
+}
+
+TEST(FirstDivergentTensorTest, FirstDifferingTensorWithIndexAndSize) {
+  std::vector<trainer::TracedTensor> a = {
+      Tensor("forward", 0, "encoded", {1, 2, 3}), Tensor("forward", 0, "h.0.ln1", {4, 5, 6}),
+      Tensor("backward", 0, "h.0.fcb.grad", {1, 1, 1, 1}), Tensor("backward", 0, "wte.grad", {7, 8}),
+      Tensor("update", -1, "wte", {9, 9})};
+  std::vector<trainer::TracedTensor> b = a;
+  b[2] = Tensor("backward", 0, "h.0.fcb.grad", {1, 1, 1.5f, 0.75f});
+  b[4] = Tensor("update", -1, "wte", {9, 10});
+  std::size_t before = 0;
+  std::vector<TensorDiff> d = FirstDivergentTensor(a, b, &before);
+  ASSERT_EQ(d.size(), 2u);
+  EXPECT_EQ(before, 2u);
+  EXPECT_EQ(d[0].name, "h.0.fcb.grad");
+  EXPECT_EQ(d[0].differing, 2u);
+  EXPECT_EQ(d[0].first_index, 2u);
+  EXPECT_DOUBLE_EQ(d[0].max_abs_diff, 0.5);
+  EXPECT_DOUBLE_EQ(d[0].rel_diff, std::sqrt((0.25 + 0.0625) / 4.0));
+  EXPECT_EQ(d[1].name, "wte");  // the identical wte.grad in between is not listed
+  EXPECT_EQ(d[1].phase, "update");
+}
+
+TEST(FirstDivergentTensorTest, TensorsOnlyOneSideHasAreSkipped) {
+  // B ran micro-batch 1 on another rank whose trace is missing: not a divergence.
+  std::vector<trainer::TracedTensor> a = {Tensor("forward", 0, "x", {1}), Tensor("forward", 1, "x", {2})};
+  std::vector<trainer::TracedTensor> b = {Tensor("forward", 0, "x", {1})};
+  EXPECT_TRUE(FirstDivergentTensor(a, b, nullptr).empty());
+  std::vector<trainer::TracedTensor> c = {Tensor("forward", 0, "x", {1, 1})};
+  std::vector<TensorDiff> d = FirstDivergentTensor(a, c, nullptr);
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_TRUE(d[0].shape_differs);
+}
+
+TEST(TensorTraceTest, RoundTripAcrossRanksInCanonicalOrder) {
+  const std::string dir = (FreshTempDir() / "trace").string();
+  const float x[3] = {1, -4, 2};
+  for (int rank : {1, 0}) {
+    Result<trainer::TensorTrace> t = trainer::TensorTrace::Open(dir, rank);
+    ASSERT_TRUE(t.ok()) << t.status().message();
+    t->Begin("forward", rank);
+    t->Add("encoded", x, 3);
+    t->Begin("backward", rank);
+    t->Add("wte.grad", x, 2);
+    t->Begin("reduce", -1);
+    t->Add("wte.grad", x + 1, 2);  // the same on every rank: kept once
+    ASSERT_TRUE(t->Close().ok());
+  }
+  Result<std::vector<trainer::TracedTensor>> all = trainer::LoadTrace(dir);
+  ASSERT_TRUE(all.ok()) << all.status().message();
+  ASSERT_EQ(all->size(), 5u);
+  EXPECT_EQ((*all)[0].micro_batch, 0);
+  EXPECT_EQ((*all)[0].phase, "forward");
+  EXPECT_EQ((*all)[1].phase, "backward");
+  EXPECT_EQ((*all)[2].micro_batch, 1);
+  EXPECT_EQ((*all)[4].phase, "reduce");
+  EXPECT_EQ((*all)[0].values, (std::vector<float>{1, -4, 2}));
+  EXPECT_DOUBLE_EQ((*all)[0].norm, std::sqrt(21.0));
+  EXPECT_DOUBLE_EQ((*all)[0].max_abs, 4.0);
+  EXPECT_EQ((*all)[4].values, (std::vector<float>{-4, 2}));
+}
+
+TEST(TensorTraceTest, MissingTraceSaysHowToWriteOne) {
+  Result<std::vector<trainer::TracedTensor>> all = trainer::LoadTrace((FreshTempDir() / "none").string());
+  ASSERT_FALSE(all.ok());
+  EXPECT_TRUE(Contains(all.status().message(), "--trace-step"));
+}
+
+}  // namespace
+}  // namespace lockstep::bisect
