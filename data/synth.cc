@@ -1,5 +1,6 @@
 #include "data/synth.h"
 
+#include <cstddef>
 #include <filesystem>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -61,6 +62,25 @@ Manifest GenerateSyntheticManifest() {
   }
   m.schedule.segments.push_back({0, {0.5, 0.25, 0.25}});
   return m;
+}
+
+Result<std::vector<std::uint32_t>> HeldOutSynthetic(std::string_view corpus_name,
+                                                    std::uint64_t tokens) {
+  for (const SynthCorpus& sc : kCorpora) {
+    if (corpus_name != sc.name) continue;
+    // The training corpus ends after the document that reaches kCorpusTokens;
+    // generating past it with the same seed continues the same stream.
+    const std::uint64_t train_end = sc.generate(kCorpusTokens, kGeneratorSeed).size();
+    std::vector<std::uint32_t> stream = sc.generate(train_end + tokens, kGeneratorSeed);
+    const auto begin = stream.begin() + static_cast<std::ptrdiff_t>(train_end);
+    return std::vector<std::uint32_t>(begin, begin + static_cast<std::ptrdiff_t>(tokens));
+  }
+  std::vector<std::string> names;
+  for (const SynthCorpus& sc : kCorpora) names.emplace_back(sc.name);
+  return Status::BadInput(fmt::format(
+      "no held-out text for corpus \"{}\": the embedded corpora are {}; for other data set "
+      "data.eval_manifest to a manifest of held-out shards",
+      corpus_name, fmt::join(names, ", ")));
 }
 
 Status WriteSyntheticCorpora(const std::string& out_dir, std::ostream& log) {

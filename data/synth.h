@@ -5,9 +5,11 @@
 #ifndef LOCKSTEP_DATA_SYNTH_H_
 #define LOCKSTEP_DATA_SYNTH_H_
 
+#include <cstdint>
 #include <ostream>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/status.h"
 #include "data/manifest.h"
@@ -26,6 +28,15 @@ Status WriteSyntheticCorpora(const std::string& out_dir, std::ostream& log);
 // The manifest WriteSyntheticCorpora pins, with shard digests computed from
 // the generators now (what default_manifest.toml should contain).
 Manifest GenerateSyntheticManifest();
+
+// Held-out text of the embedded corpus `corpus_name` ("prose", "arith",
+// "code"): the first `tokens` tokens of its generator's stream after the
+// training corpus, i.e. of the documents that start where the pinned shards
+// end. A generator's shorter stream is a prefix of its longer one, so this
+// text continues the training corpus and is never in a training shard. The
+// last document is cut at `tokens`. BadInput for another corpus name.
+Result<std::vector<std::uint32_t>> HeldOutSynthetic(std::string_view corpus_name,
+                                                    std::uint64_t tokens);
 
 }  // namespace lockstep::data
 

@@ -185,6 +185,10 @@ std::optional<StepRow> StepRowFromJson(const nlohmann::json& line) {
   row.step = *step;
   for (const auto& [key, value] : line.items()) {
     if (key == "step" || key == "type" || key.ends_with("_dec")) continue;
+    if (value.is_object()) {
+      row.detail[key] = value;
+      continue;
+    }
     if (std::optional<MetricValue> m = JsonMetric(value, KindOfKey(key))) {
       row.metrics[key] = std::move(*m);
     }

@@ -4,11 +4,15 @@
 // Metric names follow the record stream (DESIGN.md): loss, grad_norm, lr,
 // tokens, batch_digest, param_digest, mem_peak_bytes, rss_peak_bytes,
 // step_ms; logs of other trainers may bring others (e.g. "memory").
+// Object-valued fields (e.g. unchanged_detail, per-tensor scales for the
+// health checks in golden/health.h) are kept apart in `detail`: they explain
+// a step, they are not metrics, and goldens neither store nor compare them.
 #ifndef LOCKSTEP_GOLDEN_STEP_ROW_H_
 #define LOCKSTEP_GOLDEN_STEP_ROW_H_
 
 #include <cstdint>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 
 namespace lockstep::golden {
@@ -49,6 +53,7 @@ struct MetricValue {
 struct StepRow {
   std::int64_t step = 0;
   std::map<std::string, MetricValue> metrics;
+  nlohmann::json detail = nlohmann::json::object();  // field name -> JSON object
   const MetricValue* Find(const std::string& name) const {
     auto it = metrics.find(name);
     return it == metrics.end() ? nullptr : &it->second;

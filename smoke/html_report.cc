@@ -86,28 +86,63 @@ std::string Chart(const std::string& title, const Series& golden, const Series& 
   return svg + "</svg>";
 }
 
+const char* CheckClass(golden::CheckOutcome o) {
+  switch (o) {
+    case golden::CheckOutcome::kPass: return "pass";
+    case golden::CheckOutcome::kFail: return "fail";
+    case golden::CheckOutcome::kWarn: return "warn";
+    default: return "na";
+  }
+}
+
+// The summary table's cell: the checks that did not pass, or "ok".
+std::string ChecksCell(const CaseResult& r) {
+  if (r.checks.empty()) return "-";
+  std::string cell;
+  for (const golden::CheckResult& k : r.checks) {
+    if (k.outcome != golden::CheckOutcome::kFail && k.outcome != golden::CheckOutcome::kWarn) continue;
+    cell += fmt::format("{}<span class=\"{}\">{} {}</span>", cell.empty() ? "" : ", ", CheckClass(k.outcome),
+                        EscapeMarkup(k.check), golden::CheckOutcomeName(k.outcome));
+  }
+  return cell.empty() ? "ok" : cell;
+}
+
+// One row per health check: outcome, summary and detail lines.
+std::string ChecksTable(const CaseResult& r) {
+  if (r.checks.empty()) return "";
+  std::string html = "<table class=\"checks\"><tr><th>health check</th><th>outcome</th><th>summary</th></tr>\n";
+  for (const golden::CheckResult& k : r.checks) {
+    std::string text = EscapeMarkup(k.summary);
+    for (const std::string& d : k.detail) text += "<br>" + EscapeMarkup(d);
+    html += fmt::format("<tr><td>{}</td><td class=\"{}\">{}</td><td>{}</td></tr>\n", EscapeMarkup(k.check),
+                        CheckClass(k.outcome), golden::CheckOutcomeName(k.outcome), text);
+  }
+  return html + "</table>\n";
+}
+
 }  // namespace
 
 std::string RenderHtmlReport(const SuiteResult& result) {
   int passed = 0;
-  for (const CaseResult& r : result.cases) passed += r.outcome == "pass" || r.outcome == "updated";
+  for (const CaseResult& r : result.cases) passed += r.exit_code == 0;
   std::string html = fmt::format(
       "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>lockstep smoke: {} of {} "
       "passed</title>\n<style>body{{font-family:sans-serif;margin:24px;color:#1f2328}}"
       "table{{border-collapse:collapse}}td,th{{border:1px solid #d0d7de;padding:4px 10px;text-align:left}}"
       ".pass{{color:#1a7f37;font-weight:bold}}.fail{{color:#d1242f;font-weight:bold}}"
+      ".warn{{color:#9a6700;font-weight:bold}}.na{{color:#6e7781}}"
       "pre{{background:#f6f8fa;padding:8px;white-space:pre-wrap}}section{{margin-top:28px}}</style></head>\n"
       "<body><h1>lockstep smoke: {} of {} passed (exit {})</h1>\n<table><tr><th>case</th><th>result</th>"
-      "<th>diagnosis</th><th>steps</th><th>first divergence</th><th>max ULPs</th><th>time</th></tr>\n",
+      "<th>diagnosis</th><th>steps</th><th>first divergence</th><th>max ULPs</th><th>checks</th><th>time</th></tr>\n",
       passed, result.cases.size(), passed, result.cases.size(), result.exit_code);
   for (const CaseResult& r : result.cases) {
-    const bool ok = r.outcome == "pass" || r.outcome == "updated";
+    const bool ok = r.exit_code == 0;
     html += fmt::format("<tr><td><a href=\"#{0}\">{0}</a></td><td class=\"{1}\">{2}</td><td>{3}</td><td>{4}</td>"
-                        "<td>{5}</td><td>{6}</td><td>{7:.1f} s</td></tr>\n",
+                        "<td>{5}</td><td>{6}</td><td>{7}</td><td>{8:.1f} s</td></tr>\n",
                         EscapeMarkup(r.name), ok ? "pass" : "fail", EscapeMarkup(r.outcome),
                         golden::DiagnosisName(r.comparison.diagnosis), r.run.steps.size(),
                         r.comparison.first_divergent_step ? fmt::format("step {}", *r.comparison.first_divergent_step) : "-",
-                        r.comparison.max_ulps, r.seconds);
+                        r.comparison.max_ulps, ChecksCell(r), r.seconds);
   }
   html += "</table>\n";
   for (const CaseResult& r : result.cases) {
@@ -118,6 +153,13 @@ std::string RenderHtmlReport(const SuiteResult& result) {
                     r.comparison.first_divergent_step);
       html += "\n";
     }
+    // Held-out loss, on the evaluation steps only: drawn when the run or its golden has it.
+    Series eval_golden = Extract(r.golden, "eval_loss"), eval_run = Extract(r.run, "eval_loss");
+    if (!eval_golden.points.empty() || !eval_run.points.empty()) {
+      html += Chart(fmt::format("{}: eval_loss", r.name), eval_golden, eval_run, r.comparison.first_divergent_step);
+      html += "\n";
+    }
+    html += ChecksTable(r);
     if (!r.message.empty() && r.outcome != "pass") html += "<pre>" + EscapeMarkup(r.message) + "</pre>\n";
     if (!r.comparison.env_diff.empty()) {
       html += "<p>Environment, golden &#8594; this run:</p><pre>";

@@ -1,9 +1,12 @@
 #include "smoke/smoke_case.h"
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <map>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <toml.hpp>
@@ -17,7 +20,112 @@ namespace fs = std::filesystem;
 
 const std::set<std::string> kKeys = {"description", "config", "set",    "steps",  "threads",
                                      "world_size",  "profile", "command", "parser", "regex",
-                                     "golden",      "policy"};
+                                     "golden",      "policy",  "checks"};
+
+std::string Resolve(const fs::path& base, const std::string& p) {
+  fs::path path(p);
+  return path.is_absolute() ? path.string() : (base / path).lexically_normal().string();
+}
+
+// Each health check's keys (golden/health.h has the meaning and defaults).
+const std::map<std::string, std::set<std::string>> kCheckKeys = {
+    {"frozen", {"policy", "steps"}},
+    {"learning", {"policy", "margin"}},
+    {"loss_scale", {"policy", "band", "vocab_size", "same_loss_as"}},
+    {"spike", {"policy", "factor", "window", "min_history"}},
+};
+
+std::optional<double> TomlNumber(const toml::value& v) {
+  if (v.is_floating()) return v.as_floating();
+  if (v.is_integer()) return static_cast<double>(v.as_integer());
+  return std::nullopt;
+}
+
+// [checks.NAME] tables into `out`; BadInput names the file, the key and the fix.
+Status ParseChecks(const toml::value& checks, const std::string& path, const fs::path& base,
+                   golden::HealthOptions& out) {
+  auto bad = [&](const std::string& key, const std::string& fix) {
+    return Status::BadInput(fmt::format("{}: checks.{} {}", path, key, fix));
+  };
+  if (!checks.is_table()) {
+    return Status::BadInput(fmt::format("{}: checks must be a table: [checks.frozen] policy = \"warn\"", path));
+  }
+  for (const auto& [name, table] : checks.as_table()) {
+    auto known = kCheckKeys.find(name);
+    if (known == kCheckKeys.end()) {
+      std::vector<std::string> names;
+      for (const auto& [n, keys] : kCheckKeys) names.push_back(n);
+      return Status::BadInput(fmt::format("{}: unknown check \"checks.{}\"; checks: {}", path, name,
+                                          fmt::join(names, ", ")));
+    }
+    if (!table.is_table()) {
+      return bad(name, fmt::format("must be a table: [checks.{}] policy = \"warn\"", name));
+    }
+    for (const auto& [key, v] : table.as_table()) {
+      if (!known->second.count(key)) {
+        return Status::BadInput(fmt::format("{}: unknown key \"checks.{}.{}\"; valid keys: {}", path, name, key,
+                                            fmt::join(known->second, ", ")));
+      }
+      const std::string at = name + "." + key;
+      if (key == "policy") {
+        std::optional<golden::CheckPolicy> p;
+        if (v.is_string()) p = golden::ParseCheckPolicy(v.as_string().str);
+        if (!p) return bad(at, "must be \"fail\", \"warn\" or \"off\"");
+        (name == "frozen"       ? out.frozen.policy
+         : name == "loss_scale" ? out.loss_scale.policy
+         : name == "spike"      ? out.spike.policy
+                                : out.learning.policy) = *p;
+      } else if (key == "steps") {
+        if (!v.is_integer() || v.as_integer() < 1 || v.as_integer() > 1000000) {
+          return bad(at, "must be an integer >= 1: consecutive unchanged steps, e.g. 5");
+        }
+        out.frozen.steps = static_cast<int>(v.as_integer());
+      } else if (key == "band") {
+        std::optional<double> lo, hi;
+        if (v.is_array() && v.as_array().size() == 2) {
+          lo = TomlNumber(v.as_array()[0]);
+          hi = TomlNumber(v.as_array()[1]);
+        }
+        if (!lo || !hi || !(*lo > 0) || !(*lo < *hi) || !std::isfinite(*hi)) {
+          return bad(at, "must be [low, high], factors of ln(vocab_size) with 0 < low < high, e.g. [0.75, 1.5]");
+        }
+        out.loss_scale.band_low = *lo;
+        out.loss_scale.band_high = *hi;
+      } else if (key == "vocab_size") {
+        if (!v.is_integer() || v.as_integer() < 2) return bad(at, "must be an integer >= 2, e.g. 50257");
+        out.loss_scale.vocab_size = v.as_integer();
+      } else if (key == "same_loss_as") {
+        if (!v.is_string() || v.as_string().str.empty()) {
+          return bad(at, "must be a golden file's path, relative to the case file");
+        }
+        out.loss_scale.same_loss_as = Resolve(base, v.as_string().str);
+      } else if (key == "factor") {
+        std::optional<double> f = TomlNumber(v);
+        if (!f || !(*f > 1) || !std::isfinite(*f)) return bad(at, "must be a number above 1, e.g. 3");
+        out.spike.factor = *f;
+      } else if (key == "window") {
+        if (!v.is_integer() || v.as_integer() < 1 || v.as_integer() > 1000000) {
+          return bad(at, "must be an integer >= 1: previous steps in the median, e.g. 10");
+        }
+        out.spike.window = static_cast<int>(v.as_integer());
+      } else if (key == "min_history") {
+        if (!v.is_integer() || v.as_integer() < 1 || v.as_integer() > 1000000) {
+          return bad(at, "must be an integer >= 1 and at most window, e.g. 5");
+        }
+        out.spike.min_history = static_cast<int>(v.as_integer());
+      } else if (key == "margin") {
+        std::optional<double> m = TomlNumber(v);
+        if (!m || !(*m >= 0) || !(*m < 1)) return bad(at, "must be a number in [0, 1), e.g. 0.05");
+        out.learning.margin = *m;
+      }
+    }
+  }
+  if (out.spike.min_history > out.spike.window) {
+    return bad("spike.min_history", fmt::format("({}) must be at most checks.spike.window ({}): lower it or widen "
+                                                "the window", out.spike.min_history, out.spike.window));
+  }
+  return Status::Ok();
+}
 
 Result<golden::MetricPolicy> ParsePolicy(const toml::value& v, const std::string& where) {
   if (v.is_string()) {
@@ -40,11 +148,6 @@ Result<golden::MetricPolicy> ParsePolicy(const toml::value& v, const std::string
   }
   return Status::BadInput(fmt::format(
       "{}: a policy is \"exact\", \"ignore\", {{ ulps = N }} or {{ rtol = R, atol = A }}", where));
-}
-
-std::string Resolve(const fs::path& base, const std::string& p) {
-  fs::path path(p);
-  return path.is_absolute() ? path.string() : (base / path).lexically_normal().string();
 }
 
 }  // namespace
@@ -96,6 +199,10 @@ Result<SmokeCase> LoadSmokeCase(const std::string& path) {
       if (!p.ok()) return p.status();
       c.policies.per_metric[metric] = *p;
     }
+  }
+  if (root.contains("checks")) {
+    Status st = ParseChecks(root.at("checks"), path, base, c.checks);
+    if (!st.ok()) return st;
   }
   if (c.config.empty() == c.command.empty()) {
     return Status::BadInput(fmt::format(

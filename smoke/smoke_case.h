@@ -10,6 +10,12 @@
 //   golden = "../../golden/cases/tiny.toml"       # paths relative to this file
 //   [policy]                                      # per metric; defaults in golden/compare.h
 //   loss = "exact"            # or "ignore", { ulps = 4 }, { rtol = 1e-3, atol = 0 }
+//   [checks.frozen]                               # health checks (golden/health.h); each
+//   policy = "fail"           # "fail" (default), "warn" or "off"; steps = 5
+//   [checks.loss_scale]       # band = [0.75, 1.5], vocab_size = 257,
+//   same_loss_as = "../../golden/cases/tiny.toml" #   a golden, relative to this file
+//   [checks.spike]            # factor = 3, window = 10, min_history = 5
+//   [checks.learning]         # margin = 0.05
 //
 // or any trainer whose log lockstep can read:
 //
@@ -24,6 +30,7 @@
 
 #include "core/status.h"
 #include "golden/compare.h"
+#include "golden/health.h"
 
 namespace lockstep::smoke {
 
@@ -45,12 +52,14 @@ struct SmokeCase {
   // both:
   std::string golden;       // resolved path
   golden::Policies policies;
+  golden::HealthOptions checks;  // same_loss_as resolved
 
   bool external() const { return !command.empty(); }
 };
 
-// Reads one case file. BadInput names the file and the key for unknown keys,
-// wrong types, a missing config, or neither `config` nor `command`.
+// Reads one case file. BadInput names the file and the key for unknown keys
+// (checks and their keys too), wrong types or values, a missing config, or
+// neither `config` nor `command`.
 Result<SmokeCase> LoadSmokeCase(const std::string& path);
 
 // Every *.toml in `dir`, sorted by name.

@@ -66,6 +66,83 @@ TEST(SmokeCaseTest, BadCasesNameTheFileAndTheFix) {
                        "policy.loss"));
 }
 
+TEST(SmokeCaseTest, HealthChecksDefaultToFailAndReadEveryKey) {
+  Result<SmokeCase> shipped = LoadSmokeCase(LOCKSTEP_SOURCE_DIR "/smoke/cases/tiny.toml");
+  ASSERT_TRUE(shipped.ok());
+  EXPECT_EQ(shipped->checks.frozen.policy, golden::CheckPolicy::kFail);
+  EXPECT_EQ(shipped->checks.frozen.steps, 5);
+  EXPECT_EQ(shipped->checks.loss_scale.band_low, 0.75);
+  EXPECT_EQ(shipped->checks.loss_scale.band_high, 1.5);
+  EXPECT_EQ(shipped->checks.spike.window, 10);
+  EXPECT_EQ(shipped->checks.learning.margin, 0.05);
+
+  auto dir = FreshTempDir();
+  std::string path = (dir / "c.toml").string();
+  ASSERT_TRUE(WriteFileAtomically(path, R"(
+command = ["sh", "train.sh"]
+golden = "g.toml"
+[checks.frozen]
+policy = "warn"
+steps = 8
+[checks.loss_scale]
+band = [0.5, 2]
+vocab_size = 50257
+same_loss_as = "../goldens/one-rank.toml"
+[checks.spike]
+policy = "off"
+factor = 4.5
+window = 20
+min_history = 20
+[checks.learning]
+margin = 0.1
+)").ok());
+  Result<SmokeCase> c = LoadSmokeCase(path);
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->checks.frozen.policy, golden::CheckPolicy::kWarn);
+  EXPECT_EQ(c->checks.frozen.steps, 8);
+  EXPECT_EQ(c->checks.loss_scale.policy, golden::CheckPolicy::kFail);
+  EXPECT_EQ(c->checks.loss_scale.band_low, 0.5);
+  EXPECT_EQ(c->checks.loss_scale.band_high, 2.0);
+  EXPECT_EQ(c->checks.loss_scale.vocab_size, 50257);
+  EXPECT_EQ(c->checks.loss_scale.same_loss_as, (dir.parent_path() / "goldens" / "one-rank.toml").string());
+  EXPECT_EQ(c->checks.spike.policy, golden::CheckPolicy::kOff);
+  EXPECT_EQ(c->checks.spike.factor, 4.5);
+  EXPECT_EQ(c->checks.spike.window, 20);
+  EXPECT_EQ(c->checks.spike.min_history, 20);
+  EXPECT_EQ(c->checks.learning.margin, 0.1);
+}
+
+TEST(SmokeCaseTest, BadChecksNameTheFileTheKeyAndTheFix) {
+  auto dir = FreshTempDir();
+  auto error = [&](const std::string& checks) {
+    std::string path = (dir / "bad.toml").string();
+    EXPECT_TRUE(WriteFileAtomically(path, "command = [\"x\"]\ngolden = \"g\"\n" + checks).ok());
+    Result<SmokeCase> c = LoadSmokeCase(path);
+    EXPECT_FALSE(c.ok()) << checks;
+    if (c.ok()) return std::string();
+    EXPECT_EQ(c.status().exit_code(), 2);
+    EXPECT_TRUE(Contains(c.status().message(), "bad.toml"));
+    return c.status().message();
+  };
+  std::string m = error("[checks.frozn]\npolicy = \"warn\"\n");
+  EXPECT_TRUE(Contains(m, "unknown check \"checks.frozn\""));
+  EXPECT_TRUE(Contains(m, "frozen, learning, loss_scale, spike"));
+  m = error("[checks.frozen]\nstpes = 3\n");
+  EXPECT_TRUE(Contains(m, "unknown key \"checks.frozen.stpes\"; valid keys: policy, steps"));
+  EXPECT_TRUE(Contains(error("[checks.spike]\npolicy = \"error\"\n"),
+                       "checks.spike.policy must be \"fail\", \"warn\" or \"off\""));
+  EXPECT_TRUE(Contains(error("[checks.frozen]\nsteps = 0\n"), "checks.frozen.steps must be an integer >= 1"));
+  EXPECT_TRUE(Contains(error("[checks.loss_scale]\nband = [1.5, 0.75]\n"), "checks.loss_scale.band must be [low, high]"));
+  EXPECT_TRUE(Contains(error("[checks.loss_scale]\nband = 1.5\n"), "checks.loss_scale.band"));
+  EXPECT_TRUE(Contains(error("[checks.loss_scale]\nvocab_size = \"257\"\n"), "checks.loss_scale.vocab_size must be an integer"));
+  EXPECT_TRUE(Contains(error("[checks.loss_scale]\nsame_loss_as = 3\n"), "checks.loss_scale.same_loss_as"));
+  EXPECT_TRUE(Contains(error("[checks.spike]\nfactor = 0.5\n"), "checks.spike.factor must be a number above 1"));
+  EXPECT_TRUE(Contains(error("[checks.spike]\nwindow = 4\n"), "checks.spike.min_history (5) must be at most checks.spike.window (4)"));
+  EXPECT_TRUE(Contains(error("[checks.learning]\nmargin = 1.5\n"), "checks.learning.margin must be a number in [0, 1)"));
+  EXPECT_TRUE(Contains(error("checks = 3\n"), "checks must be a table"));
+  EXPECT_TRUE(Contains(error("[checks]\nfrozen = \"off\"\n"), "checks.frozen must be a table"));
+}
+
 }  // namespace
 }  // namespace lockstep::smoke
 

@@ -85,6 +85,66 @@ class RecordTail {
   std::size_t offset_ = 0;
 };
 
+// A check's word in the terminal's compact line and the summary.
+const char* CheckWord(golden::CheckOutcome o) {
+  switch (o) {
+    case golden::CheckOutcome::kPass: return "ok";
+    case golden::CheckOutcome::kWarn: return "warn";
+    case golden::CheckOutcome::kFail: return "FAIL";
+    case golden::CheckOutcome::kOff: return "off";
+    case golden::CheckOutcome::kNotApplicable: return "n/a";
+  }
+  return "?";
+}
+
+// "health check loss_scale failed", "health checks frozen, spike failed",
+// or "" if none did; each check's own line says why.
+std::string FailedChecks(const std::vector<golden::CheckResult>& checks) {
+  std::vector<std::string> names;
+  for (const golden::CheckResult& r : checks) {
+    if (r.outcome == golden::CheckOutcome::kFail) names.push_back(r.check);
+  }
+  if (names.empty()) return "";
+  return fmt::format("health check{} {} failed", names.size() == 1 ? "" : "s", fmt::join(names, ", "));
+}
+
+// The case failed its comparison or its run, not only a health check.
+bool CaseItselfFailed(const CaseResult& r) {
+  if (r.outcome == "pass" || r.outcome == "updated") return false;
+  return !(r.outcome == "regression" && r.comparison.diagnosis == Diagnosis::kPass);
+}
+
+// JUnit testcases for a case's health checks: a failure element for fail,
+// system-out for warn, skipped for off and n/a.
+std::string CheckTestcases(const CaseResult& r) {
+  std::string x;
+  for (const golden::CheckResult& k : r.checks) {
+    std::string text = k.summary;
+    for (const std::string& d : k.detail) text += "\n" + d;
+    x += fmt::format("    <testcase classname=\"lockstep.smoke.checks\" name=\"{}/{}\" time=\"0\"",
+                     EscapeMarkup(r.name), EscapeMarkup(k.check));
+    switch (k.outcome) {
+      case golden::CheckOutcome::kPass:
+        x += "/>\n";
+        continue;
+      case golden::CheckOutcome::kFail:
+        x += fmt::format(">\n      <failure type=\"{}\" message=\"{}\">{}</failure>\n", EscapeMarkup(k.check),
+                         EscapeMarkup(k.summary), EscapeMarkup(text));
+        break;
+      case golden::CheckOutcome::kWarn:
+        x += ">\n      <system-out>WARN: " + EscapeMarkup(text) + "</system-out>\n";
+        break;
+      case golden::CheckOutcome::kOff:
+      case golden::CheckOutcome::kNotApplicable:
+        x += fmt::format(">\n      <skipped message=\"{}: {}\"/>\n", golden::CheckOutcomeName(k.outcome),
+                         EscapeMarkup(k.summary));
+        break;
+    }
+    x += "    </testcase>\n";
+  }
+  return x;
+}
+
 int Severity(int exit_code) {
   switch (exit_code) {
     case 2: return 4;
@@ -111,14 +171,17 @@ std::vector<std::string> TrainerCommand(const SmokeCase& c, const SmokeOptions& 
 
 }  // namespace
 
-std::vector<std::string> CaseCommand(const SmokeCase& c, const SmokeOptions& o, const std::string& record) {
-  std::vector<std::string> argv = c.external() ? c.command : TrainerCommand(c, o, record);
-  if (c.world_size <= 1) return argv;
-  std::vector<std::string> mpi = {"mpirun", "-np", std::to_string(c.world_size)};
-  if (static_cast<unsigned>(c.world_size) > std::thread::hardware_concurrency()) mpi.push_back("--oversubscribe");
+std::vector<std::string> UnderMpirun(int world_size, std::vector<std::string> argv) {
+  if (world_size <= 1) return argv;
+  std::vector<std::string> mpi = {"mpirun", "-np", std::to_string(world_size)};
+  if (static_cast<unsigned>(world_size) > std::thread::hardware_concurrency()) mpi.push_back("--oversubscribe");
   if (::geteuid() == 0) mpi.push_back("--allow-run-as-root");
   mpi.insert(mpi.end(), argv.begin(), argv.end());
   return mpi;
+}
+
+std::vector<std::string> CaseCommand(const SmokeCase& c, const SmokeOptions& o, const std::string& record) {
+  return UnderMpirun(c.world_size, c.external() ? c.command : TrainerCommand(c, o, record));
 }
 
 CaseResult RunCase(const SmokeCase& c, const SmokeOptions& o, std::ostream& out) {
@@ -146,6 +209,17 @@ CaseResult RunCase(const SmokeCase& c, const SmokeOptions& o, std::ostream& out)
       result.golden = std::move(g).value();
       have_golden = true;
     }
+  }
+  // checks.loss_scale.same_loss_as: another case's golden, read before running.
+  golden::RunRecord same_loss;
+  const golden::RunRecord* same_loss_ref = nullptr;
+  if (!c.checks.loss_scale.same_loss_as.empty() && c.checks.loss_scale.policy != golden::CheckPolicy::kOff) {
+    Result<golden::RunRecord> ref = golden::LoadGolden(c.checks.loss_scale.same_loss_as);
+    if (!ref.ok()) {
+      return finish("bad-input", 2, fmt::format("{}: checks.loss_scale.same_loss_as: {}", c.path, ref.status().message()));
+    }
+    same_loss = std::move(ref).value();
+    same_loss_ref = &same_loss;
   }
   Result<LogFormat> format = ParseLogFormat(c.parser);
   if (!format.ok()) return finish("bad-input", 2, c.path + ": " + format.status().message());
@@ -187,7 +261,10 @@ CaseResult RunCase(const SmokeCase& c, const SmokeOptions& o, std::ostream& out)
     WatchOptions wo;
     wo.idle_timeout = o.timeout;
     wo.grace = o.grace;
-    wo.working_dir = c.external() ? fs::path(c.path).parent_path().string() : "";
+    wo.working_dir = !c.external() ? ""
+                     : !o.command_dir.empty() ? o.command_dir
+                                              : fs::path(c.path).parent_path().string();
+    wo.cancel = o.cancel;
     Result<ProcessOutcome> process = RunWatched(CaseCommand(c, o, record), wo, on_line);
     if (!process.ok()) return finish("bad-input", 2, c.path + ": " + process.status().message());
     a.process = *process;
@@ -238,6 +315,12 @@ CaseResult RunCase(const SmokeCase& c, const SmokeOptions& o, std::ostream& out)
   }
 
   const Attempt& last = result.attempts.back();
+  // Health checks on a run that finished: a crash, a hang or a refused config
+  // has said enough.
+  if (last.classification == "pass" || last.classification == "mismatch") {
+    result.checks = golden::RunHealthChecks(result.run, c.checks, same_loss_ref);
+  }
+  const std::string failed_checks = FailedChecks(result.checks);
   if (o.update) {
     if (last.classification != "pass" && !o.force) {
       return finish(last.classification == "config" ? "bad-input" : last.classification,
@@ -247,7 +330,10 @@ CaseResult RunCase(const SmokeCase& c, const SmokeOptions& o, std::ostream& out)
     }
     Status st = golden::SaveGolden(result.run, c.golden);
     if (!st.ok()) return finish("bad-input", 2, st.message());
-    return finish("updated", 0, fmt::format("recorded {} steps to {}", result.run.steps.size(), c.golden));
+    // The golden is recorded either way; a failed check still fails the gate.
+    return finish("updated", failed_checks.empty() ? 0 : 1,
+                  fmt::format("recorded {} steps to {}{}", result.run.steps.size(), c.golden,
+                              failed_checks.empty() ? "" : "; " + failed_checks));
   }
   if (last.classification == "hang") {
     result.comparison.diagnosis = Diagnosis::kHang;
@@ -270,8 +356,10 @@ CaseResult RunCase(const SmokeCase& c, const SmokeOptions& o, std::ostream& out)
                                           last.steps_reached, last.process.tail));
   }
   if (last.classification == "mismatch") {
-    return finish("regression", 1, result.comparison.summary + "\n" + result.comparison.detail);
+    return finish("regression", 1, result.comparison.summary + (failed_checks.empty() ? "" : "; " + failed_checks) +
+                                       "\n" + result.comparison.detail);
   }
+  if (!failed_checks.empty()) return finish("regression", 1, result.comparison.summary + "; " + failed_checks);
   return finish("pass", 0, result.comparison.summary);
 }
 
@@ -279,8 +367,19 @@ SuiteResult RunSuite(const std::vector<SmokeCase>& cases, const SmokeOptions& o,
   SuiteResult suite;
   for (const SmokeCase& c : cases) {
     CaseResult r = RunCase(c, o, out);
-    const char* verdict = r.outcome == "pass" ? "PASS" : r.outcome == "updated" ? "UPDATED" : "FAIL";
+    const char* verdict = r.exit_code != 0 ? "FAIL" : r.outcome == "pass" ? "PASS" : "UPDATED";
     out << fmt::format("  {}  {}  ({:.1f} s)\n", verdict, r.message, r.seconds);
+    for (const golden::CheckResult& k : r.checks) {
+      if (k.outcome != golden::CheckOutcome::kFail && k.outcome != golden::CheckOutcome::kWarn) continue;
+      out << fmt::format("  check {}: {}  {}\n", k.check, k.outcome == golden::CheckOutcome::kFail ? "FAIL" : "WARN",
+                         k.summary);
+      for (const std::string& d : k.detail) out << "      " << d << "\n";
+    }
+    if (!r.checks.empty()) {
+      std::vector<std::string> words;
+      for (const golden::CheckResult& k : r.checks) words.push_back(k.check + " " + CheckWord(k.outcome));
+      out << fmt::format("  checks: {}\n", fmt::join(words, ", "));
+    }
     if (!r.comparison.env_diff.empty() && r.outcome != "pass") {
       out << "  environment, golden -> this run:\n";
       for (const std::string& d : r.comparison.env_diff) out << "    " << d << "\n";
@@ -300,14 +399,18 @@ void PrintSummary(const SuiteResult& s, std::ostream& out) {
       first = fmt::format("step {} {}", *r.comparison.first_divergent_step,
                           r.comparison.diffs.empty() ? golden::DiagnosisName(r.comparison.diagnosis)
                                                      : r.comparison.diffs.front().metric);
-    } else if (r.outcome != "pass" && r.outcome != "updated") {
+    } else if (CaseItselfFailed(r)) {
       first = golden::DiagnosisName(r.comparison.diagnosis);
+    } else {
+      for (const golden::CheckResult& k : r.checks) {
+        if (k.outcome == golden::CheckOutcome::kFail && first == "-") first = "check " + k.check;
+      }
     }
     out << fmt::format("{:<16} {:<11} {:>6}  {:<24} {:>9} {:>10.3g} {:>6.1f} s\n", r.name, r.outcome,
                        r.run.steps.size(), first, r.comparison.max_ulps, r.comparison.max_rel, r.seconds);
   }
   int passed = 0;
-  for (const CaseResult& r : s.cases) passed += r.outcome == "pass" || r.outcome == "updated";
+  for (const CaseResult& r : s.cases) passed += r.exit_code == 0;
   out << fmt::format("{} passed, {} failed\n", passed, static_cast<int>(s.cases.size()) - passed);
 }
 
@@ -333,6 +436,11 @@ Status WriteJsonReport(const SuiteResult& s, const std::string& path) {
     c["message"] = r.message;
     c["env_diff"] = r.comparison.env_diff;
     c["config_diff"] = r.comparison.config_diff;
+    c["checks"] = nlohmann::ordered_json::array();
+    for (const golden::CheckResult& k : r.checks) {
+      c["checks"].push_back({{"check", k.check}, {"outcome", golden::CheckOutcomeName(k.outcome)},
+                             {"summary", k.summary}, {"detail", k.detail}});
+    }
     c["seconds"] = r.seconds;
     for (const Attempt& a : r.attempts) {
       c["attempts"].push_back({{"attempt", a.number}, {"classification", a.classification},
@@ -346,28 +454,38 @@ Status WriteJsonReport(const SuiteResult& s, const std::string& path) {
 
 
 Status WriteJUnitReport(const SuiteResult& s, const std::string& path) {
-  int failures = 0, errors = 0;
+  // One testcase per case (its run and comparison) and one per health check
+  // (failure for fail, system-out for warn, skipped for off and n/a).
+  int failures = 0, errors = 0, skipped = 0;
+  std::size_t tests = 0;
   double total = 0;
   for (const CaseResult& r : s.cases) {
-    failures += r.outcome == "regression";
+    failures += r.outcome == "regression" && CaseItselfFailed(r);
     errors += r.outcome != "regression" && r.outcome != "pass" && r.outcome != "updated";
     total += r.seconds;
+    tests += 1 + r.checks.size();
+    for (const golden::CheckResult& k : r.checks) {
+      failures += k.outcome == golden::CheckOutcome::kFail;
+      skipped += k.outcome == golden::CheckOutcome::kOff || k.outcome == golden::CheckOutcome::kNotApplicable;
+    }
   }
   std::string x = fmt::format(
       "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"lockstep smoke\" tests=\"{}\" "
-      "failures=\"{}\" errors=\"{}\" time=\"{:.3f}\">\n  <testsuite name=\"smoke\" tests=\"{}\" "
-      "failures=\"{}\" errors=\"{}\" time=\"{:.3f}\">\n",
-      s.cases.size(), failures, errors, total, s.cases.size(), failures, errors, total);
+      "failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{:.3f}\">\n  <testsuite name=\"smoke\" tests=\"{}\" "
+      "failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{:.3f}\">\n",
+      tests, failures, errors, skipped, total, tests, failures, errors, skipped, total);
   for (const CaseResult& r : s.cases) {
     x += fmt::format("    <testcase classname=\"lockstep.smoke\" name=\"{}\" time=\"{:.3f}\"", EscapeMarkup(r.name), r.seconds);
-    if (r.outcome == "pass" || r.outcome == "updated") {
+    if (!CaseItselfFailed(r)) {
       x += "/>\n";
+      x += CheckTestcases(r);
       continue;
     }
     const char* tag = r.outcome == "regression" ? "failure" : "error";
     x += fmt::format(">\n      <{} type=\"{}\" message=\"{}\">{}</{}>\n    </testcase>\n", tag,
                      golden::DiagnosisName(r.comparison.diagnosis), EscapeMarkup(r.comparison.summary.empty() ? r.outcome : r.comparison.summary),
                      EscapeMarkup(r.message + (r.comparison.env_diff.empty() ? "" : "\nenvironment:\n" + fmt::format("{}", fmt::join(r.comparison.env_diff, "\n")))), tag);
+    x += CheckTestcases(r);
   }
   x += "  </testsuite>\n</testsuites>\n";
   return WriteFileAtomically(path, x);

@@ -11,6 +11,8 @@
 //             (a metric out of policy) | pass
 //   retry crash and hang with backoff 5, 10, 20, 40, 60 s (never a
 //   mismatch); stop after two attempts in a row that reach no step.
+//   health checks on a run that finished (compared or recorded): a failed
+//   check is a regression, a warning is printed and passes.
 #ifndef LOCKSTEP_SMOKE_SUITE_H_
 #define LOCKSTEP_SMOKE_SUITE_H_
 
@@ -19,6 +21,7 @@
 #include <vector>
 
 #include "golden/compare.h"
+#include "golden/health.h"
 #include "smoke/smoke_case.h"
 #include "smoke/watchdog.h"
 
@@ -34,6 +37,8 @@ struct SmokeOptions {
   bool force = false;           // --update even from a failed run
   bool live = true;             // a line per step
   std::string work_dir;         // records of the runs (a temp dir if empty)
+  std::string command_dir;      // where external commands run ("" = the case file's directory)
+  const std::atomic<bool>* cancel = nullptr;  // see WatchOptions::cancel
 };
 
 struct Attempt {
@@ -51,6 +56,10 @@ struct CaseResult {
   golden::Comparison comparison;
   golden::RunRecord run;     // the last attempt's steps
   golden::RunRecord golden;  // as compared (empty if none)
+  // The health checks (golden/health.h) of a run that finished: none after a
+  // crash, hang or bad input. A failed check makes the case a regression (on
+  // --update the golden is still recorded, exit 1).
+  std::vector<golden::CheckResult> checks;
   std::string message;       // what went wrong / what was done
   double seconds = 0;
 };
@@ -60,9 +69,11 @@ struct SuiteResult {
   int exit_code = 0;  // the most severe: 2 bad input, 3 crash, 124 hang, 1 regression, 0
 };
 
-// The command a case runs: lockstep's trainer with the case's settings, or
-// the case's own command; under `mpirun -np N` when world_size > 1
-// (--oversubscribe when N exceeds the cores, --allow-run-as-root as root).
+// `argv` under `mpirun -np N` when world_size > 1 (--oversubscribe when N
+// exceeds the cores, --allow-run-as-root as root).
+// CaseCommand: the command a case runs, under mpirun as above: lockstep's
+// trainer with the case's settings, or the case's own command.
+std::vector<std::string> UnderMpirun(int world_size, std::vector<std::string> argv);
 std::vector<std::string> CaseCommand(const SmokeCase& c, const SmokeOptions& options,
                                      const std::string& record_path);
 

@@ -113,6 +113,12 @@ typename Gpt<T>::Layer Gpt<T>::LayerView(T* base, int l) const {
 }
 
 template <typename T>
+void Gpt<T>::Trace(int layer, const char* what, const T* x, std::size_t n) {
+  if (trace_ == nullptr || n == 0) return;
+  trace_->Add(layer < 0 ? std::string(what) : "h." + std::to_string(layer) + "." + what, x, n);
+}
+
+template <typename T>
 void Gpt<T>::Initialize(std::uint64_t seed) {
   const double residual_scale = 1.0 / std::sqrt(2.0 * cfg_.n_layer);
   for (const ParamTensor& t : tensors_) {
@@ -145,6 +151,7 @@ double Gpt<T>::Forward(const std::uint32_t* samples) {
   const T* wte = params_.data() + Offset("wte");
   const T* wpe = params_.data() + Offset("wpe");
   EncoderForward(pool, encoded_.data(), inputs_.data(), wte, wpe, BT, Tn, C);
+  Trace(-1, "encoded", encoded_.data(), BT * C);
   const T* x = encoded_.data();
   for (std::size_t l = 0; l < L; ++l) {
     Layer w = LayerView(params_.data(), static_cast<int>(l));
@@ -159,27 +166,43 @@ double Gpt<T>::Forward(const std::uint32_t* samples) {
     T* res3 = residual3_.data() + l * BT * C;
     NormForward(pool, cfg_.norm, ln1, ln1_mean_.data() + l * BT, ln1_rstd_.data() + l * BT, x,
                 w.ln1w, w.ln1b, BT, C);
+    const int li = static_cast<int>(l);
+    Trace(li, "ln1", ln1, BT * C);
     LinearForward(kernels_, qkv, ln1, w.qkvw, w.qkvb, BT, C, 3 * C);
-    AttentionForward(pool, atty, att, qkv, B, Tn, C, NH, d_attention_scratch_.data());
+    Trace(li, "qkv", qkv, BT * 3 * C);
+    AttentionForward(pool, atty, att, qkv, B, Tn, C, NH, d_attention_scratch_.data(),
+                     kernels_.compute());
+    Trace(li, "atty", atty, BT * C);
     LinearForward(kernels_, res2, atty, w.attprojw, w.attprojb, BT, C, C);
+    Trace(li, "attproj", res2, BT * C);
     pool.ParallelFor(BT * C, [&](std::size_t b, std::size_t e) {
       for (std::size_t i = b; i < e; ++i) res2[i] = x[i] + res2[i];
     });
+    Trace(li, "residual2", res2, BT * C);
     NormForward(pool, cfg_.norm, ln2, ln2_mean_.data() + l * BT, ln2_rstd_.data() + l * BT, res2,
                 w.ln2w, w.ln2b, BT, C);
+    Trace(li, "ln2", ln2, BT * C);
     LinearForward(kernels_, fch, ln2, w.fcw, w.fcb, BT, C, 4 * C);
+    Trace(li, "fch", fch, BT * 4 * C);
     GeluForward(pool, fch_gelu, fch, BT * 4 * C);
+    Trace(li, "fch_gelu", fch_gelu, BT * 4 * C);
     LinearForward(kernels_, res3, fch_gelu, w.fcprojw, w.fcprojb, BT, 4 * C, C);
+    Trace(li, "fcproj", res3, BT * C);
     pool.ParallelFor(BT * C, [&](std::size_t b, std::size_t e) {
       for (std::size_t i = b; i < e; ++i) res3[i] = res2[i] + res3[i];
     });
+    Trace(li, "residual3", res3, BT * C);
     x = res3;
   }
   NormForward(pool, cfg_.norm, lnf_.data(), lnf_mean_.data(), lnf_rstd_.data(), x,
               params_.data() + Offset("lnfw"), params_.data() + Offset("lnfb"), BT, C);
+  Trace(-1, "lnf", lnf_.data(), BT * C);
   // logits (B,T,V) = lnf . wte^T, then softmax and cross-entropy per row.
   kernels_.NT(lnf_.data(), wte, probs_.data(), BT, C, V);
+  Trace(-1, "logits", probs_.data(), BT * V);
   SoftmaxCrossEntropyForward(pool, probs_.data(), losses_.data(), targets_.data(), BT, V);
+  Trace(-1, "probs", probs_.data(), BT * V);
+  Trace(-1, "losses", losses_.data(), BT);
   double total = 0;
   for (std::size_t r = 0; r < BT; ++r) total += static_cast<double>(losses_[r]);
   return total;
@@ -193,15 +216,23 @@ void Gpt<T>::Backward(T loss_scale) {
   T* g = grads_.data();
   const T* wte = params_.data() + Offset("wte");
   SoftmaxCrossEntropyBackward(pool, probs_.data(), targets_.data(), loss_scale, BT, V);
+  Trace(-1, "dlogits", probs_.data(), BT * V);
   T* dwte = g + Offset("wte");
   kernels_.TN(probs_.data(), lnf_.data(), dwte, V, BT, C);  // dwte (V,C) = dlogits^T . lnf
+  Trace(-1, "wte.grad(head)", dwte, V * C);
   kernels_.NN(probs_.data(), wte, d_ln_.data(), BT, V, C);  // dlnf (B,T,C) = dlogits . wte
+  Trace(-1, "dlnf", d_ln_.data(), BT * C);
+  const std::size_t norm_bias = cfg_.norm == Norm::kLayerNorm ? C : 0;
   const T* x_last = L > 0 ? residual3_.data() + (L - 1) * BT * C : encoded_.data();
   d_residual_.Zero();
   NormBackward(pool, cfg_.norm, d_residual_.data(), g + Offset("lnfw"), g + Offset("lnfb"),
                d_ln_.data(), x_last, lnf_mean_.data(), lnf_rstd_.data(),
                params_.data() + Offset("lnfw"), BT, C);
+  Trace(-1, "lnfw.grad", g + Offset("lnfw"), C);
+  Trace(-1, "lnfb.grad", g + Offset("lnfb"), norm_bias);
+  Trace(-1, "dresidual", d_residual_.data(), BT * C);
   for (std::size_t l = L; l-- > 0;) {
+    const int li = static_cast<int>(l);
     Layer w = LayerView(params_.data(), static_cast<int>(l));
     Layer dw = LayerView(g, static_cast<int>(l));
     const T* x_in = l == 0 ? encoded_.data() : residual3_.data() + (l - 1) * BT * C;
@@ -217,24 +248,46 @@ void Gpt<T>::Backward(T loss_scale) {
     std::copy(d_residual_.data(), d_residual_.data() + BT * C, d_residual2_.data());
     LinearBackward(kernels_, d_fch_.data(), dw.fcprojw, dw.fcprojb, d_residual_.data(), fch_gelu,
                    w.fcprojw, BT, 4 * C, C);
+    Trace(li, "fcprojw.grad", dw.fcprojw, 4 * C * C);
+    Trace(li, "fcprojb.grad", dw.fcprojb, C);
+    Trace(li, "dfch_gelu", d_fch_.data(), BT * 4 * C);
     GeluBackwardInPlace(pool, d_fch_.data(), fch, BT * 4 * C);
+    Trace(li, "dfch", d_fch_.data(), BT * 4 * C);
     LinearBackward(kernels_, d_ln_.data(), dw.fcw, dw.fcb, d_fch_.data(), ln2, w.fcw, BT, C, 4 * C);
+    Trace(li, "fcw.grad", dw.fcw, C * 4 * C);
+    Trace(li, "fcb.grad", dw.fcb, 4 * C);
+    Trace(li, "dln2", d_ln_.data(), BT * C);
     NormBackward(pool, cfg_.norm, d_residual2_.data(), dw.ln2w, dw.ln2b, d_ln_.data(), res2,
                  ln2_mean_.data() + l * BT, ln2_rstd_.data() + l * BT, w.ln2w, BT, C);
+    Trace(li, "ln2w.grad", dw.ln2w, C);
+    Trace(li, "ln2b.grad", dw.ln2b, norm_bias);
+    Trace(li, "dresidual2", d_residual2_.data(), BT * C);
     // d_residual2 holds dL/d residual2; the attention branch and the skip get it.
     std::copy(d_residual2_.data(), d_residual2_.data() + BT * C, d_residual_.data());
     LinearBackward(kernels_, d_atty_.data(), dw.attprojw, dw.attprojb, d_residual2_.data(), atty,
                    w.attprojw, BT, C, C);
+    Trace(li, "attprojw.grad", dw.attprojw, C * C);
+    Trace(li, "attprojb.grad", dw.attprojb, C);
+    Trace(li, "datty", d_atty_.data(), BT * C);
     d_qkv_.Zero();
     AttentionBackward(pool, d_qkv_.data(), d_attention_scratch_.data(), d_atty_.data(), qkv, att, B,
-                      Tn, C, NH);
+                      Tn, C, NH, kernels_.compute());
+    Trace(li, "dqkv", d_qkv_.data(), BT * 3 * C);
     LinearBackward(kernels_, d_ln_.data(), dw.qkvw, dw.qkvb, d_qkv_.data(), ln1, w.qkvw, BT, C,
                    3 * C);
+    Trace(li, "qkvw.grad", dw.qkvw, C * 3 * C);
+    Trace(li, "qkvb.grad", dw.qkvb, 3 * C);
+    Trace(li, "dln1", d_ln_.data(), BT * C);
     NormBackward(pool, cfg_.norm, d_residual_.data(), dw.ln1w, dw.ln1b, d_ln_.data(), x_in,
                  ln1_mean_.data() + l * BT, ln1_rstd_.data() + l * BT, w.ln1w, BT, C);
+    Trace(li, "ln1w.grad", dw.ln1w, C);
+    Trace(li, "ln1b.grad", dw.ln1b, norm_bias);
+    Trace(li, "dresidual", d_residual_.data(), BT * C);
   }
   // The tied embedding: dwte already holds the head's gradient.
   EncoderBackward(pool, dwte, g + Offset("wpe"), d_residual_.data(), inputs_.data(), BT, Tn, C);
+  Trace(-1, "wpe.grad", g + Offset("wpe"), Tn * C);
+  Trace(-1, "wte.grad", dwte, V * C);
 }
 
 template class Gpt<float>;

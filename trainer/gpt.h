@@ -28,6 +28,7 @@
 
 #include "trainer/kernels.h"
 #include "trainer/memory.h"
+#include "trainer/tensor_trace.h"
 
 namespace lockstep::trainer {
 
@@ -77,11 +78,20 @@ class Gpt {
   std::size_t num_params() const { return params_.size(); }
   const std::vector<ParamTensor>& tensors() const { return tensors_; }
   const GptConfig& config() const { return cfg_; }
+  // The probabilities of the last Forward, (micro_batch, seq_len, vocab_size):
+  // the softmax at every position, whatever the targets were. Backward
+  // overwrites them with the gradient of the logits.
+  const T* probs() const { return probs_.data(); }
+  // Forward and Backward add every tensor they compute to `trace` (nullptr:
+  // none), for `lockstep bisect steps`; the caller calls trace->Begin.
+  void set_trace(TensorTrace* trace) { trace_ = trace; }
 
  private:
   struct Layer;  // pointers into the parameter or gradient buffer
   Layer LayerView(T* base, int l) const;
   std::size_t Offset(const std::string& name) const;
+  // "h.<layer>.<what>" (layer >= 0) or "<what>" into the trace, if one is set.
+  void Trace(int layer, const char* what, const T* x, std::size_t n);
 
   GptConfig cfg_;
   int B_;
@@ -95,6 +105,7 @@ class Gpt {
   TrackedBuffer<T> encoded_, ln1_, ln1_mean_, ln1_rstd_, qkv_, atty_, att_, residual2_, ln2_,
       ln2_mean_, ln2_rstd_, fch_, fch_gelu_, residual3_, lnf_, lnf_mean_, lnf_rstd_, probs_,
       losses_;
+  TensorTrace* trace_ = nullptr;
   TrackedBuffer<T> d_residual_, d_residual2_, d_ln_, d_qkv_, d_atty_, d_fch_, d_attention_scratch_;
 };
 

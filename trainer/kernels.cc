@@ -3,15 +3,45 @@
 #include <cblas.h>
 
 #include <algorithm>
+#include <stdexcept>
+#include <type_traits>
 
 namespace lockstep::trainer {
 
 const char* ProfileName(Profile p) { return p == Profile::kPortable ? "portable" : "openblas"; }
 
 template <typename T>
+Kernels<T>::Kernels(ThreadPool& pool, Profile profile, MemoryTracker& tracker, Precision compute)
+    : pool_(pool), profile_(profile), tracker_(tracker), compute_(compute) {
+  if (!std::is_same_v<T, float> && compute != Precision::kFp32) {
+    throw std::invalid_argument("Kernels: bf16 compute is emulated for float only");
+  }
+}
+
+template <typename T>
 T* Kernels<T>::Workspace(std::size_t count) {
   if (workspace_.size() < count) workspace_ = TrackedBuffer<T>(tracker_, count);
   return workspace_.data();
+}
+
+template <typename T>
+void Kernels<T>::RoundInputs(const T** a, std::size_t a_count, const T** b, std::size_t b_count) {
+  if constexpr (std::is_same_v<T, float>) {
+    auto round_into = [&](TrackedBuffer<float>& buf, const float** x, std::size_t count) {
+      if (buf.size() < count) {
+        buf = TrackedBuffer<float>();  // the old copy goes first: the peak counts one
+        buf = TrackedBuffer<float>(tracker_, count);
+      }
+      float* out = buf.data();
+      const float* in = *x;
+      pool_.ParallelFor(count, [&](std::size_t begin, std::size_t end) {
+        for (std::size_t i = begin; i < end; ++i) out[i] = RoundToBf16(in[i]);
+      });
+      *x = out;
+    };
+    round_into(rounded_a_, a, a_count);
+    round_into(rounded_b_, b, b_count);
+  }
 }
 
 namespace {
@@ -126,18 +156,21 @@ bool Kernels<T>::OpenBlasRows(bool trans_a, bool trans_b, const T* a, const T* b
 
 template <typename T>
 void Kernels<T>::NN(const T* a, const T* b, T* c, std::size_t m, std::size_t k, std::size_t n) {
+  if (compute_ == Precision::kBf16) RoundInputs(&a, m * k, &b, k * n);
   if (OpenBlasRows(false, false, a, b, c, m, k, n)) return;
   Portable(a, k, 1, b, c, m, k, n);
 }
 
 template <typename T>
 void Kernels<T>::TN(const T* a, const T* b, T* c, std::size_t m, std::size_t k, std::size_t n) {
+  if (compute_ == Precision::kBf16) RoundInputs(&a, k * m, &b, k * n);
   if (OpenBlasRows(true, false, a, b, c, m, k, n)) return;
   Portable(a, 1, m, b, c, m, k, n);
 }
 
 template <typename T>
 void Kernels<T>::NT(const T* a, const T* b, T* c, std::size_t m, std::size_t k, std::size_t n) {
+  if (compute_ == Precision::kBf16) RoundInputs(&a, m * k, &b, n * k);
   if (OpenBlasRows(false, true, a, b, c, m, k, n)) return;
   // B is [N,K]; its transpose [K,N] makes this an NN product.
   T* bt = Workspace(n * k);

@@ -15,6 +15,13 @@
 //   over our threads with OpenBLAS itself single-threaded, so every sgemm call
 //   has the same shape whatever the thread count: bit-exact on one machine and
 //   library, not across CPU models.
+//
+// compute = bf16 (numerics.compute, Kernels<float> only): A and B are first
+//   rounded to bf16 (trainer/bf16.h) into tracked scratch copies, then the
+//   same product runs on the copies. A product of two bf16 values is exact in
+//   float (8 + 8 significant bits), so only the fp32 accumulation rounds, as
+//   on bf16 hardware with fp32 accumulators. Attention's per-head products
+//   are not GEMMs here: layers.h rounds their inputs when given the precision.
 #ifndef LOCKSTEP_TRAINER_KERNELS_H_
 #define LOCKSTEP_TRAINER_KERNELS_H_
 
@@ -22,6 +29,7 @@
 #include <cstddef>
 #include <string>
 
+#include "trainer/bf16.h"
 #include "trainer/memory.h"
 #include "trainer/thread_pool.h"
 
@@ -38,8 +46,9 @@ class Kernels {
   // per 64 rows: 19% of the step in OpenBLAS's copy routines).
   static std::size_t OpenBlasBlockRows(std::size_t) { return 512; }
 
-  Kernels(ThreadPool& pool, Profile profile, MemoryTracker& tracker)
-      : pool_(pool), profile_(profile), tracker_(tracker) {}
+  // compute = kBf16 is for Kernels<float> (std::invalid_argument otherwise).
+  Kernels(ThreadPool& pool, Profile profile, MemoryTracker& tracker,
+          Precision compute = Precision::kFp32);
 
   void NN(const T* a, const T* b, T* c, std::size_t m, std::size_t k, std::size_t n);
   void NT(const T* a, const T* b, T* c, std::size_t m, std::size_t k, std::size_t n);
@@ -47,12 +56,16 @@ class Kernels {
 
   ThreadPool& pool() { return pool_; }
   Profile profile() const { return profile_; }
+  Precision compute() const { return compute_; }
 
  private:
   // C = A . B with A(i,k) = a[i * row_stride + k * col_stride].
   void Portable(const T* a, std::size_t row_stride, std::size_t col_stride, const T* b, T* c,
                 std::size_t m, std::size_t k, std::size_t n);
   T* Workspace(std::size_t count);
+  // compute = bf16: points *a and *b at rounded copies of their first
+  // a_count and b_count values.
+  void RoundInputs(const T** a, std::size_t a_count, const T** b, std::size_t b_count);
   // cblas_sgemm on fixed blocks of rows of C, when this is the openblas
   // profile (float); false otherwise.
   bool OpenBlasRows(bool trans_a, bool trans_b, const T* a, const T* b, T* c, std::size_t m,
@@ -61,7 +74,9 @@ class Kernels {
   ThreadPool& pool_;
   Profile profile_;
   MemoryTracker& tracker_;
+  Precision compute_;
   TrackedBuffer<T> workspace_;
+  TrackedBuffer<T> rounded_a_, rounded_b_;  // compute = bf16 only
 };
 
 }  // namespace lockstep::trainer

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <stdexcept>
 #include <vector>
 
 #include "core/counter_rng.h"
@@ -106,6 +107,74 @@ TEST(KernelsTest, WorkspaceIsTracked) {
   EXPECT_EQ(tracker.current(), 0u);
   k.NT(a.data(), b.data(), c.data(), 4, 8, 16);
   EXPECT_EQ(tracker.current(), 8u * 16u * sizeof(float));  // B's transpose
+}
+
+std::vector<float> Rounded(std::vector<float> x) {
+  for (float& v : x) v = RoundToBf16(v);
+  return x;
+}
+
+// compute = bf16 is "round both inputs, then the fp32 product": the same bits
+// as the fp32 kernel on rounded copies, in both profiles, with any thread
+// count, and the caller's inputs untouched.
+TEST(KernelsTest, Bf16ComputeIsTheFp32ProductOfRoundedInputs) {
+  MemoryTracker tracker;
+  for (Profile profile : {Profile::kPortable, Profile::kOpenBlas}) {
+    for (int threads : {1, 2}) {
+      ThreadPool pool(threads);
+      Kernels<float> bf16(pool, profile, tracker, Precision::kBf16);
+      Kernels<float> fp32(pool, profile, tracker);
+      EXPECT_EQ(bf16.compute(), Precision::kBf16);
+      EXPECT_EQ(fp32.compute(), Precision::kFp32);
+      for (const Shape& s : kShapes) {
+        const auto a = Random(s.m * s.k, 6), b = Random(s.k * s.n, 7);
+        const auto a16 = Rounded(a), b16 = Rounded(b);
+        std::vector<float> c(s.m * s.n), want(s.m * s.n), plain(s.m * s.n);
+        for (char form : {'P', 'N', 'T'}) {
+          auto run = [&](Kernels<float>& k, const std::vector<float>& x, const std::vector<float>& y,
+                         std::vector<float>& out) {
+            if (form == 'P') k.NN(x.data(), y.data(), out.data(), s.m, s.k, s.n);
+            if (form == 'N') k.NT(x.data(), y.data(), out.data(), s.m, s.k, s.n);
+            if (form == 'T') k.TN(x.data(), y.data(), out.data(), s.m, s.k, s.n);
+          };
+          run(bf16, a, b, c);
+          run(fp32, a16, b16, want);
+          EXPECT_TRUE(SameBits(c, want)) << ProfileName(profile) << " " << form << " " << s.m << "x"
+                                         << s.k << "x" << s.n << ", " << threads << " threads";
+          run(fp32, a, b, plain);
+          if (s.k > 1) {
+            EXPECT_FALSE(SameBits(c, plain)) << "rounding changed nothing";
+          }
+        }
+        EXPECT_TRUE(SameBits(a, Random(s.m * s.k, 6)) && SameBits(b, Random(s.k * s.n, 7)));
+      }
+    }
+  }
+}
+
+TEST(KernelsTest, Bf16CopiesAreTrackedAndOnlyInBf16) {
+  MemoryTracker tracker;
+  ThreadPool pool(1);
+  auto a = Random(4 * 8, 1), b = Random(8 * 16, 2);
+  std::vector<float> c(4 * 16);
+  {
+    Kernels<float> k(pool, Profile::kPortable, tracker);
+    k.NN(a.data(), b.data(), c.data(), 4, 8, 16);
+    EXPECT_EQ(tracker.current(), 0u);
+  }
+  Kernels<float> k(pool, Profile::kPortable, tracker, Precision::kBf16);
+  k.NN(a.data(), b.data(), c.data(), 4, 8, 16);
+  EXPECT_EQ(tracker.current(), (4u * 8u + 8u * 16u) * sizeof(float));
+  k.NN(a.data(), b.data(), c.data(), 2, 8, 16);  // smaller: the copies are reused
+  EXPECT_EQ(tracker.current(), (4u * 8u + 8u * 16u) * sizeof(float));
+  EXPECT_EQ(tracker.peak(), (4u * 8u + 8u * 16u) * sizeof(float));
+}
+
+TEST(KernelsTest, Bf16ComputeIsForFloatOnly) {
+  MemoryTracker tracker;
+  ThreadPool pool(1);
+  EXPECT_THROW(Kernels<double>(pool, Profile::kPortable, tracker, Precision::kBf16),
+               std::invalid_argument);
 }
 
 }  // namespace

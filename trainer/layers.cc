@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <limits>
+#include <stdexcept>
+#include <type_traits>
 
 #include "trainer/elementwise.h"
 
@@ -117,9 +120,14 @@ void LinearBackward(Kernels<T>& k, T* dinp, T* dw, T* dbias, const T* dout, cons
                     const T* w, std::size_t rows, std::size_t ic, std::size_t oc) {
   k.NT(dout, w, dinp, rows, oc, ic);
   k.TN(inp, dout, dw, ic, rows, oc);
+  // A test-only switch: LOCKSTEP_TEST_REVERSE_BIAS_GRAD sums the rows in
+  // reverse, a "kernel change" that alters only the bias gradients' bits, so
+  // the bisect tests can check that `bisect steps` names them first.
+  static const bool reverse = std::getenv("LOCKSTEP_TEST_REVERSE_BIAS_GRAD") != nullptr;
   k.pool().ParallelFor(oc, [&](std::size_t begin, std::size_t end) {
     for (std::size_t o = begin; o < end; ++o) dbias[o] = 0;
-    for (std::size_t r = 0; r < rows; ++r) {
+    for (std::size_t i = 0; i < rows; ++i) {
+      const std::size_t r = reverse ? rows - 1 - i : i;
       for (std::size_t o = begin; o < end; ++o) dbias[o] += dout[r * oc + o];
     }
   });
@@ -171,7 +179,17 @@ void GeluBackwardInPlace(ThreadPool& pool, T* d, const T* inp, std::size_t n) {
 // plain dot product's order), with the loop vectorised across t2.
 namespace {
 
-template <typename T>
+// A factor of a per-head product: rounded to bf16 under compute = bf16.
+template <bool kBf16, typename T>
+inline __attribute__((always_inline)) T Factor(T x) {
+  if constexpr (kBf16) {
+    return RoundToBf16(x);
+  } else {
+    return x;
+  }
+}
+
+template <bool kBf16, typename T>
 inline __attribute__((always_inline)) void AttentionForwardHead(
     T* out, T* att, const T* qkv, std::size_t bh, std::size_t Tn, std::size_t C, std::size_t NH,
     T* scratch) {
@@ -182,14 +200,14 @@ inline __attribute__((always_inline)) void AttentionForwardHead(
       T* kt = scratch + bh * AttentionScratchPerHead(Tn, hs);
       for (std::size_t t2 = 0; t2 < Tn; ++t2) {
         const T* key = qkv + b * Tn * C3 + t2 * C3 + C + h * hs;
-        for (std::size_t i = 0; i < hs; ++i) kt[i * Tn + t2] = key[i];
+        for (std::size_t i = 0; i < hs; ++i) kt[i * Tn + t2] = Factor<kBf16>(key[i]);
       }
       for (std::size_t t = 0; t < Tn; ++t) {
         const T* q = qkv + b * Tn * C3 + t * C3 + h * hs;
         T* row = att + (bh * Tn + t) * Tn;
         std::fill(row, row + Tn, T(0));
         for (std::size_t i = 0; i < hs; ++i) {
-          const T qi = q[i];
+          const T qi = Factor<kBf16>(q[i]);
           const T* ki = kt + i * Tn;
           for (std::size_t t2 = 0; t2 <= t; ++t2) row[t2] += qi * ki[t2];
         }
@@ -208,14 +226,14 @@ inline __attribute__((always_inline)) void AttentionForwardHead(
         std::fill(y, y + hs, T(0));
         for (std::size_t t2 = 0; t2 <= t; ++t2) {
           const T* v = qkv + b * Tn * C3 + t2 * C3 + 2 * C + h * hs;
-          const T a = row[t2];
-          for (std::size_t i = 0; i < hs; ++i) y[i] += a * v[i];
+          const T a = Factor<kBf16>(row[t2]);
+          for (std::size_t i = 0; i < hs; ++i) y[i] += a * Factor<kBf16>(v[i]);
         }
       }
       }
 }
 
-template <typename T>
+template <bool kBf16, typename T>
 inline __attribute__((always_inline)) void AttentionBackwardHead(
     T* dqkv, T* scratch, const T* dout, const T* qkv, const T* att, std::size_t bh, std::size_t Tn,
     std::size_t C, std::size_t NH) {
@@ -228,7 +246,7 @@ inline __attribute__((always_inline)) void AttentionBackwardHead(
       T* dpre = datt + Tn;
       for (std::size_t t2 = 0; t2 < Tn; ++t2) {
         const T* v = qkv + b * Tn * C3 + t2 * C3 + 2 * C + h * hs;
-        for (std::size_t i = 0; i < hs; ++i) vt[i * Tn + t2] = v[i];
+        for (std::size_t i = 0; i < hs; ++i) vt[i * Tn + t2] = Factor<kBf16>(v[i]);
       }
       for (std::size_t t = 0; t < Tn; ++t) {
         const T* row = att + (bh * Tn + t) * Tn;
@@ -236,14 +254,14 @@ inline __attribute__((always_inline)) void AttentionBackwardHead(
         // y = sum_t2 att[t2] v[t2]: datt[t2] = v[t2] . dy, dv[t2] += att[t2] dy
         std::fill(datt, datt + t + 1, T(0));
         for (std::size_t i = 0; i < hs; ++i) {
-          const T dyi = dy[i];
+          const T dyi = Factor<kBf16>(dy[i]);
           const T* vi = vt + i * Tn;
           for (std::size_t t2 = 0; t2 <= t; ++t2) datt[t2] += vi[t2] * dyi;
         }
         for (std::size_t t2 = 0; t2 <= t; ++t2) {
           T* dv = dqkv + b * Tn * C3 + t2 * C3 + 2 * C + h * hs;
-          const T a = row[t2];
-          for (std::size_t i = 0; i < hs; ++i) dv[i] += a * dy[i];
+          const T a = Factor<kBf16>(row[t2]);
+          for (std::size_t i = 0; i < hs; ++i) dv[i] += a * Factor<kBf16>(dy[i]);
         }
         // softmax: dpre = att * (datt - sum(att * datt)), then the 1/sqrt(hs)
         T dot = 0;
@@ -255,10 +273,10 @@ inline __attribute__((always_inline)) void AttentionBackwardHead(
         for (std::size_t t2 = 0; t2 <= t; ++t2) {
           const T* key = qkv + b * Tn * C3 + t2 * C3 + C + h * hs;
           T* dk = dqkv + b * Tn * C3 + t2 * C3 + C + h * hs;
-          const T d = dpre[t2];
+          const T d = Factor<kBf16>(dpre[t2]);
           for (std::size_t i = 0; i < hs; ++i) {
-            dq[i] += key[i] * d;
-            dk[i] += q[i] * d;
+            dq[i] += Factor<kBf16>(key[i]) * d;
+            dk[i] += Factor<kBf16>(q[i]) * d;
           }
         }
       }
@@ -270,49 +288,81 @@ inline __attribute__((always_inline)) void AttentionBackwardHead(
 LOCKSTEP_SIMD_CLONES void AttentionForwardHeadF32(float* out, float* att, const float* qkv,
                                                   std::size_t bh, std::size_t Tn, std::size_t C,
                                                   std::size_t NH, float* scratch) {
-  AttentionForwardHead(out, att, qkv, bh, Tn, C, NH, scratch);
+  AttentionForwardHead<false>(out, att, qkv, bh, Tn, C, NH, scratch);
 }
 LOCKSTEP_SIMD_CLONES void AttentionBackwardHeadF32(float* dqkv, float* scratch, const float* dout,
                                                    const float* qkv, const float* att,
                                                    std::size_t bh, std::size_t Tn, std::size_t C,
                                                    std::size_t NH) {
-  AttentionBackwardHead(dqkv, scratch, dout, qkv, att, bh, Tn, C, NH);
+  AttentionBackwardHead<false>(dqkv, scratch, dout, qkv, att, bh, Tn, C, NH);
+}
+LOCKSTEP_SIMD_CLONES void AttentionForwardHeadBf16(float* out, float* att, const float* qkv,
+                                                   std::size_t bh, std::size_t Tn, std::size_t C,
+                                                   std::size_t NH, float* scratch) {
+  AttentionForwardHead<true>(out, att, qkv, bh, Tn, C, NH, scratch);
+}
+LOCKSTEP_SIMD_CLONES void AttentionBackwardHeadBf16(float* dqkv, float* scratch, const float* dout,
+                                                    const float* qkv, const float* att,
+                                                    std::size_t bh, std::size_t Tn, std::size_t C,
+                                                    std::size_t NH) {
+  AttentionBackwardHead<true>(dqkv, scratch, dout, qkv, att, bh, Tn, C, NH);
 }
 inline void ForwardHead(float* out, float* att, const float* qkv, std::size_t bh, std::size_t Tn,
-                        std::size_t C, std::size_t NH, float* scratch) {
-  AttentionForwardHeadF32(out, att, qkv, bh, Tn, C, NH, scratch);
+                        std::size_t C, std::size_t NH, float* scratch, bool bf16) {
+  if (bf16) {
+    AttentionForwardHeadBf16(out, att, qkv, bh, Tn, C, NH, scratch);
+  } else {
+    AttentionForwardHeadF32(out, att, qkv, bh, Tn, C, NH, scratch);
+  }
 }
 inline void ForwardHead(double* out, double* att, const double* qkv, std::size_t bh,
-                        std::size_t Tn, std::size_t C, std::size_t NH, double* scratch) {
-  AttentionForwardHead(out, att, qkv, bh, Tn, C, NH, scratch);
+                        std::size_t Tn, std::size_t C, std::size_t NH, double* scratch, bool) {
+  AttentionForwardHead<false>(out, att, qkv, bh, Tn, C, NH, scratch);
 }
 inline void BackwardHead(float* dqkv, float* scratch, const float* dout, const float* qkv,
                          const float* att, std::size_t bh, std::size_t Tn, std::size_t C,
-                         std::size_t NH) {
-  AttentionBackwardHeadF32(dqkv, scratch, dout, qkv, att, bh, Tn, C, NH);
+                         std::size_t NH, bool bf16) {
+  if (bf16) {
+    AttentionBackwardHeadBf16(dqkv, scratch, dout, qkv, att, bh, Tn, C, NH);
+  } else {
+    AttentionBackwardHeadF32(dqkv, scratch, dout, qkv, att, bh, Tn, C, NH);
+  }
 }
 inline void BackwardHead(double* dqkv, double* scratch, const double* dout, const double* qkv,
                          const double* att, std::size_t bh, std::size_t Tn, std::size_t C,
-                         std::size_t NH) {
-  AttentionBackwardHead(dqkv, scratch, dout, qkv, att, bh, Tn, C, NH);
+                         std::size_t NH, bool) {
+  AttentionBackwardHead<false>(dqkv, scratch, dout, qkv, att, bh, Tn, C, NH);
+}
+
+// bf16 products are emulated for float only (double checks gradients).
+template <typename T>
+bool Bf16Products(Precision products) {
+  if (products == Precision::kFp32) return false;
+  if (!std::is_same_v<T, float>) throw std::invalid_argument("attention: bf16 products are for float only");
+  return true;
 }
 
 }  // namespace
 
 template <typename T>
 void AttentionForward(ThreadPool& pool, T* out, T* att, const T* qkv, std::size_t B, std::size_t Tn,
-                      std::size_t C, std::size_t NH, T* scratch) {
+                      std::size_t C, std::size_t NH, T* scratch, Precision products) {
+  const bool bf16 = Bf16Products<T>(products);
   pool.ParallelFor(B * NH, [&](std::size_t begin, std::size_t end) {
-    for (std::size_t bh = begin; bh < end; ++bh) ForwardHead(out, att, qkv, bh, Tn, C, NH, scratch);
+    for (std::size_t bh = begin; bh < end; ++bh) {
+      ForwardHead(out, att, qkv, bh, Tn, C, NH, scratch, bf16);
+    }
   });
 }
 
 template <typename T>
 void AttentionBackward(ThreadPool& pool, T* dqkv, T* scratch, const T* dout, const T* qkv,
-                       const T* att, std::size_t B, std::size_t Tn, std::size_t C, std::size_t NH) {
+                       const T* att, std::size_t B, std::size_t Tn, std::size_t C, std::size_t NH,
+                       Precision products) {
+  const bool bf16 = Bf16Products<T>(products);
   pool.ParallelFor(B * NH, [&](std::size_t begin, std::size_t end) {
     for (std::size_t bh = begin; bh < end; ++bh) {
-      BackwardHead(dqkv, scratch, dout, qkv, att, bh, Tn, C, NH);
+      BackwardHead(dqkv, scratch, dout, qkv, att, bh, Tn, C, NH, bf16);
     }
   });
 }
@@ -392,9 +442,10 @@ void SoftmaxCrossEntropyBackward(ThreadPool& pool, T* probs, const std::int32_t*
   template void GeluForward<T>(ThreadPool&, T*, const T*, std::size_t);                            \
   template void GeluBackwardInPlace<T>(ThreadPool&, T*, const T*, std::size_t);                    \
   template void AttentionForward<T>(ThreadPool&, T*, T*, const T*, std::size_t, std::size_t,       \
-                                    std::size_t, std::size_t, T*);                                 \
+                                    std::size_t, std::size_t, T*, Precision);                      \
   template void AttentionBackward<T>(ThreadPool&, T*, T*, const T*, const T*, const T*,            \
-                                     std::size_t, std::size_t, std::size_t, std::size_t);           \
+                                     std::size_t, std::size_t, std::size_t, std::size_t,           \
+                                     Precision);                                                   \
   template void EncoderForward<T>(ThreadPool&, T*, const std::int32_t*, const T*, const T*,        \
                                   std::size_t, std::size_t, std::size_t);                          \
   template void EncoderBackward<T>(ThreadPool&, T*, T*, const T*, const std::int32_t*,             \

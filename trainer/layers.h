@@ -49,16 +49,23 @@ void GeluBackwardInPlace(ThreadPool& pool, T* d, const T* inp, std::size_t n);
 // att (B,NH,T,T) the softmax weights, kept for the backward. Every dot
 // product over the head dimension adds i = 0, 1, ... in order.
 // scratch: B * NH * AttentionScratchPerHead(T, hs) values, both directions.
+// products = kBf16 (numerics.compute, float only) rounds both factors of
+// every product of the per-head matrix products to bf16, as Kernels does
+// for GEMMs: q.k and probs.v forward; dy.v, probs.dy, dpre.k and dpre.q
+// backward. The softmax and its gradient stay fp32, and att keeps the fp32
+// probabilities.
 inline std::size_t AttentionScratchPerHead(std::size_t Tn, std::size_t hs) {
   return hs * Tn + 2 * Tn;
 }
 template <typename T>
 void AttentionForward(ThreadPool& pool, T* out, T* att, const T* qkv, std::size_t B, std::size_t Tn,
-                      std::size_t C, std::size_t NH, T* scratch);
+                      std::size_t C, std::size_t NH, T* scratch,
+                      Precision products = Precision::kFp32);
 // dqkv (B,T,3C) must be zero on entry.
 template <typename T>
 void AttentionBackward(ThreadPool& pool, T* dqkv, T* scratch, const T* dout, const T* qkv,
-                       const T* att, std::size_t B, std::size_t Tn, std::size_t C, std::size_t NH);
+                       const T* att, std::size_t B, std::size_t Tn, std::size_t C, std::size_t NH,
+                       Precision products = Precision::kFp32);
 
 // out (N,C) = wte[tokens[r]] + wpe[r % T].
 template <typename T>

@@ -5,6 +5,7 @@
 #define LOCKSTEP_TRAINER_OPTIMIZER_H_
 
 #include <cstddef>
+#include <cstdint>
 #include <vector>
 
 #include "trainer/gpt.h"
@@ -26,16 +27,37 @@ double SumOfSquares(ThreadPool& pool, const float* x, std::size_t n);
 // x *= scale, elementwise.
 void Scale(ThreadPool& pool, float* x, std::size_t n, float scale);
 
-// AdamW with decoupled weight decay on the tensors marked `decay`.
+// How many x[i] are exactly zero (+0 or -0). An integer count: no order to fix.
+std::uint64_t CountZeros(ThreadPool& pool, const float* x, std::size_t n);
+
+// What one AdamW step did to one parameter tensor. A tensor whose `changed`
+// stays 0 while `update_rms` is not 0 is not learning: its updates are below
+// half a ULP of its values (bf16 master weights at 1.0: 2^-7 above, 2^-8
+// below).
+struct TensorUpdate {
+  std::uint64_t changed = 0;  // elements whose bits differ after the step
+  double value_rms = 0;       // RMS of the tensor after the step
+  double update_rms = 0;      // RMS of the update AdamW computed, in fp32, before bf16 rounding
+};
+
+// AdamW with decoupled weight decay on the tensors marked `decay`:
+//   u = lr * (mhat / (sqrt(vhat) + eps) + wd * p)   in fp32
+//   p = p - u, then rounded to bf16 when numerics.master = "bf16".
+// m and v stay fp32 in both modes.
 class AdamW {
  public:
   AdamW(std::size_t num_params, MemoryTracker& tracker)
       : m_(tracker, num_params), v_(tracker, num_params) {}
   float* m() { return m_.data(); }
   float* v() { return v_.data(); }
-  // `step` counts from 1 (bias correction).
+  // `step` counts from 1 (bias correction). `updates` (nullptr: not
+  // computed) gets one entry per tensor, in `tensors` order; its sums are in
+  // double over fixed chunks of kNormChunk elements, each in index order, the
+  // chunk sums added in chunk order (as SumOfSquares): the same bits with any
+  // thread count.
   void Step(ThreadPool& pool, const std::vector<ParamTensor>& tensors, float* params,
-            const float* grads, float lr, const TrainConfig& config, int step);
+            const float* grads, float lr, const TrainConfig& config, int step,
+            std::vector<TensorUpdate>* updates = nullptr);
 
  private:
   TrackedBuffer<float> m_, v_;

@@ -24,6 +24,19 @@ nlohmann::ordered_json StepToJson(const StepRecord& r) {
   j["mem_peak_bytes"] = r.mem_peak_bytes;
   j["rss_peak_bytes"] = r.rss_peak_bytes;
   j["step_ms"] = r.step_ms;
+  j["grad_zeros"] = r.grad_zeros;
+  j["batch_mix"] = r.batch_mix;
+  j["params_unchanged"] = r.params_unchanged;
+  if (!r.unchanged_detail.empty()) j["unchanged_detail"] = r.unchanged_detail;
+  auto add_float = [&j](const std::string& key, float value) {
+    j[key] = HexFloat(value);
+    j[key + "_dec"] = value;
+  };
+  if (r.eval_loss) add_float("eval_loss", *r.eval_loss);
+  for (const StepRecord::EvalCorpus& c : r.eval_corpora) {
+    add_float("eval_loss_" + c.name, c.loss);
+    if (c.accuracy) add_float("eval_acc_" + c.name, *c.accuracy);
+  }
   if (r.status != "ok") {
     j["status"] = r.status;
     j["cause"] = r.cause;

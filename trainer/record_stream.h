@@ -7,7 +7,9 @@
 #include <cstdint>
 #include <cstdio>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "core/status.h"
 
@@ -24,11 +26,29 @@ struct StepRecord {
   std::uint64_t mem_peak_bytes = 0;
   std::uint64_t rss_peak_bytes = 0;
   double step_ms = 0;
+  // Health (golden/health.h): exactly-zero gradient elements before
+  // clipping; samples per corpus in the global batch ("prose:3 arith:3
+  // code:2"); the tensors whose update changed no element, space-separated,
+  // with their values' RMS and the intended update's RMS.
+  std::uint64_t grad_zeros = 0;
+  std::string batch_mix;
+  std::string params_unchanged;
+  nlohmann::ordered_json unchanged_detail = nlohmann::ordered_json::object();
   std::string status = "ok";  // "ok", or why the run stopped here ("nonfinite")
   std::string cause;
+  // The held-out evaluation (trainer/evaluation.h), on the steps that ran one.
+  struct EvalCorpus {
+    std::string name;
+    float loss = 0;
+    std::optional<float> accuracy;  // exact-match, where the corpus has a task
+  };
+  std::optional<float> eval_loss;  // over all held-out tokens of all corpora
+  std::vector<EvalCorpus> eval_corpora;
 };
 
 // The JSON line of a step: floats as exact hex ("loss") and decimal ("loss_dec").
+// With an evaluation: eval_loss, and per corpus eval_loss_<corpus> and
+// eval_acc_<corpus>, each with its _dec.
 nlohmann::ordered_json StepToJson(const StepRecord& r);
 
 class RecordWriter {

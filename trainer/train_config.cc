@@ -23,7 +23,7 @@ struct Binding {
 
 // Every config key and where its value goes; data.schedule is parsed apart.
 std::vector<Binding> Bindings(TrainConfig& c, std::string& norm, std::string& profile,
-                              double& init_std) {
+                              std::string& compute, std::string& master, double& init_std) {
   return {
       {"model.vocab_size", &c.model.vocab_size}, {"model.n_layer", &c.model.n_layer},
       {"model.n_embd", &c.model.n_embd},         {"model.n_head", &c.model.n_head},
@@ -36,8 +36,12 @@ std::vector<Binding> Bindings(TrainConfig& c, std::string& norm, std::string& pr
       {"train.grad_clip", &c.grad_clip},         {"train.seed", &c.seed},
       {"numerics.profile", &profile},            {"numerics.threads", &c.threads},
       {"numerics.reduction", &c.reduction},
+      {"numerics.compute", &compute},            {"numerics.master", &master},
       {"data.manifest", &c.manifest},            {"data.seq_len", &c.seq_len},
       {"data.schedule", static_cast<std::string*>(nullptr)},
+      {"data.eval_manifest", &c.eval_manifest},
+      {"eval.every", &c.eval_every},             {"eval.tokens", &c.eval_tokens},
+      {"eval.prompts", &c.eval_prompts},
   };
 }
 
@@ -196,6 +200,25 @@ Status Validate(const TrainConfig& c) {
                            "number of ranks) or \"nondeterministic\" (MPI_Allreduce)",
                            c.reduction));
   }
+  if (c.eval_every < 0) {
+    return bad(fmt::format("eval.every = {} must be >= 0 (0 turns the held-out evaluation off)",
+                           c.eval_every));
+  }
+  if (c.eval_tokens < 2) {
+    return bad(fmt::format("eval.tokens = {} must be at least 2: held-out tokens per corpus, e.g. "
+                           "eval.tokens = 4096",
+                           c.eval_tokens));
+  }
+  if (c.eval_prompts < 0) {
+    return bad(fmt::format("eval.prompts = {} must be >= 0 (0 = no accuracy)", c.eval_prompts));
+  }
+  if (c.eval_every > 0 && c.manifest != "embedded" && c.eval_manifest.empty()) {
+    return bad(fmt::format(
+        "eval.every = {} needs held-out text, and data.manifest = \"{}\" is a path: set "
+        "data.eval_manifest = \"PATH\" to a manifest with the same corpus names whose shards hold "
+        "held-out text, or set eval.every = 0",
+        c.eval_every, c.manifest));
+  }
   return Status::Ok();
 }
 
@@ -226,16 +249,16 @@ Result<TrainConfig> ParseTrainConfig(const std::string& text, const std::string&
   TrainConfig c;
   c.origin = origin;
   c.base_dir = base_dir;
-  std::string norm = "layernorm", profile = "portable";
+  std::string norm = "layernorm", profile = "portable", compute = "fp32", master = "fp32";
   double init_std = c.model.init_std;
-  std::vector<Binding> bindings = Bindings(c, norm, profile, init_std);
+  std::vector<Binding> bindings = Bindings(c, norm, profile, compute, master, init_std);
   std::vector<std::string> valid;
   for (const Binding& b : bindings) valid.push_back(b.key);
 
   for (const auto& [section, table] : root.as_table()) {
     if (!table.is_table()) {
       return Status::BadInput(fmt::format(
-          "{}: unknown top-level key \"{}\"; keys live in [model], [train], [numerics], [data]",
+          "{}: unknown top-level key \"{}\"; keys live in [model], [train], [numerics], [data], [eval]",
           origin, section));
     }
     for (const auto& [name, value] : table.as_table()) {
@@ -274,6 +297,23 @@ Result<TrainConfig> ParseTrainConfig(const std::string& text, const std::string&
         "\"openblas\" (fast, bit-exact on one machine)",
         origin, profile));
   }
+  const struct {
+    const char* key;
+    const std::string& name;
+    Precision* target;
+    const char* bf16_means;
+  } precisions[] = {
+      {"numerics.compute", compute, &c.compute, "rounds the inputs of every matrix product to bf16"},
+      {"numerics.master", master, &c.master, "keeps the parameters as bf16 values"},
+  };
+  for (const auto& p : precisions) {
+    if (p.name == "fp32" || p.name == "bf16") {
+      *p.target = p.name == "fp32" ? Precision::kFp32 : Precision::kBf16;
+    } else {
+      return Status::BadInput(fmt::format("{}: {} = \"{}\": use \"fp32\" or \"bf16\" (\"bf16\" {})",
+                                          origin, p.key, p.name, p.bf16_means));
+    }
+  }
   LOCKSTEP_RETURN_IF_ERROR(Validate(c));
 
   c.resolved = {
@@ -285,8 +325,12 @@ Result<TrainConfig> ParseTrainConfig(const std::string& text, const std::string&
         {"lr", c.lr}, {"min_lr", c.min_lr}, {"warmup_steps", c.warmup_steps},
         {"weight_decay", c.weight_decay}, {"beta1", c.beta1}, {"beta2", c.beta2}, {"eps", c.eps},
         {"grad_clip", c.grad_clip}, {"seed", c.seed}}},
-      {"numerics", {{"profile", profile}, {"threads", c.threads}, {"reduction", c.reduction}}},
-      {"data", {{"manifest", c.manifest}, {"seq_len", c.seq_len}}},
+      {"numerics",
+       {{"profile", profile}, {"threads", c.threads}, {"reduction", c.reduction},
+        {"compute", compute}, {"master", master}}},
+      {"data",
+       {{"manifest", c.manifest}, {"seq_len", c.seq_len}, {"eval_manifest", c.eval_manifest}}},
+      {"eval", {{"every", c.eval_every}, {"tokens", c.eval_tokens}, {"prompts", c.eval_prompts}}},
   };
   if (c.schedule) c.resolved["data"]["schedule"] = *c.schedule;
   return c;

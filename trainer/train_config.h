@@ -6,8 +6,12 @@
 //               beta1 beta2 eps grad_clip seed
 //   [numerics]  profile ("portable" | "openblas") threads
 //               reduction ("deterministic" | "nondeterministic": across MPI ranks)
+//               compute ("fp32" | "bf16": GEMM and attention inputs rounded to bf16)
+//               master ("fp32" | "bf16": parameters kept as bf16 values)
 //   [data]      manifest ("embedded" or a path, relative to the config file)
 //               seq_len (0 = the manifest's)   [[data.schedule]] (overrides the manifest's)
+//               eval_manifest (held-out shards for [eval]; "" = the embedded corpora's own)
+//   [eval]      every (0 = off) tokens prompts: held-out evaluation (trainer/evaluation.h)
 //
 // An unknown key is an error that names the nearest valid key. The config as
 // resolved (every key, defaults included) is what the record stream's header
@@ -45,9 +49,21 @@ struct TrainConfig {
   Profile profile = Profile::kPortable;
   int threads = 1;
   std::string reduction = "deterministic";  // across ranks; "nondeterministic" = MPI_Allreduce
+  // bf16 emulation (trainer/bf16.h): the inputs of every product, and the
+  // parameters after initialisation and after every update.
+  Precision compute = Precision::kFp32;
+  Precision master = Precision::kFp32;
   std::string manifest = "embedded";
   int seq_len = 0;
   std::optional<nlohmann::json> schedule;  // [{from_step, weights: {corpus: w}}]
+  // Held-out evaluation (trainer/evaluation.h) every `eval_every` steps.
+  // Held-out text: the manifest at eval_manifest (relative to the config
+  // file), or for manifest = "embedded" when that is "", the continuation of
+  // the synthetic generators past the training corpora.
+  std::string eval_manifest;
+  int eval_every = 0;      // 0 = off
+  int eval_tokens = 4096;  // held-out tokens per corpus
+  int eval_prompts = 16;   // arithmetic prompts for the exact-match accuracy
 
   std::string origin;    // the config file, for messages
   std::string base_dir;  // relative paths resolve against it

@@ -92,6 +92,38 @@ TEST(TrainConfigTest, DigestIgnoresThreadsButNothingElse) {
   EXPECT_NE(a->Digest(), c->Digest());
 }
 
+TEST(TrainConfigTest, Bf16EmulationKeysDefaultToFp32AndAreOneBitOfIdentity) {
+  Result<TrainConfig> a = Parse(kConfig);
+  ASSERT_TRUE(a.ok()) << a.status().message();
+  EXPECT_EQ(a->compute, Precision::kFp32);
+  EXPECT_EQ(a->master, Precision::kFp32);
+  EXPECT_EQ(a->resolved["numerics"]["compute"], "fp32");
+  EXPECT_EQ(a->resolved["numerics"]["master"], "fp32");
+  Result<TrainConfig> compute = Parse(kConfig, {"numerics.compute=bf16"});
+  Result<TrainConfig> master = Parse(std::string(kConfig) + "master = \"bf16\"\n");  // in [numerics]
+  Result<TrainConfig> spelled = Parse(std::string(kConfig) + "compute = \"fp32\"\nmaster = \"fp32\"\n");
+  ASSERT_TRUE(compute.ok() && master.ok() && spelled.ok());
+  EXPECT_EQ(compute->compute, Precision::kBf16);
+  EXPECT_EQ(compute->master, Precision::kFp32);
+  EXPECT_EQ(compute->resolved["numerics"]["compute"], "bf16");
+  EXPECT_EQ(master->master, Precision::kBf16);
+  EXPECT_EQ(master->compute, Precision::kFp32);
+  EXPECT_EQ(master->resolved["numerics"]["master"], "bf16");
+  EXPECT_NE(a->Digest(), compute->Digest());
+  EXPECT_NE(a->Digest(), master->Digest());
+  EXPECT_NE(compute->Digest(), master->Digest());
+  EXPECT_EQ(a->Digest(), spelled->Digest());  // the defaults, written out, are the same config
+}
+
+TEST(TrainConfigTest, Bf16EmulationKeysAcceptOnlyFp32OrBf16) {
+  const std::string compute = ErrorOf(kConfig, {"numerics.compute=fp16"});
+  EXPECT_TRUE(Contains(compute, "c.toml: numerics.compute = \"fp16\": use \"fp32\" or \"bf16\""));
+  const std::string master = ErrorOf(std::string(kConfig) + "master = \"BF16\"\n");
+  EXPECT_TRUE(Contains(master, "c.toml: numerics.master = \"BF16\": use \"fp32\" or \"bf16\""));
+  EXPECT_TRUE(Contains(ErrorOf(kConfig, {"numerics.master=16"}), "numerics.master must be a string"));
+  EXPECT_TRUE(Contains(ErrorOf(kConfig, {"numerics.precision=bf16"}), "did you mean"));
+}
+
 TEST(TrainConfigTest, ScheduleIsCarriedIntoTheResolvedConfig) {
   Result<TrainConfig> c = Parse(std::string(kConfig) +
                                 "\n[[data.schedule]]\nfrom_step = 0\nweights = { prose = 1 }\n"

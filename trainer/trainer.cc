@@ -16,15 +16,18 @@
 
 #include "core/atomic_file.h"
 #include "core/digest.h"
+#include "core/hexfloat.h"
 #include "data/sampler.h"
 #include "data/synth.h"
 #include "data/token_source.h"
 #include "trainer/checkpoint.h"
 #include "trainer/comm.h"
 #include "trainer/env_fingerprint.h"
+#include "trainer/evaluation.h"
 #include "trainer/gpt.h"
 #include "trainer/optimizer.h"
 #include "trainer/record_stream.h"
+#include "trainer/tensor_trace.h"
 #include "trainer/thread_pool.h"
 
 namespace lockstep::trainer {
@@ -177,6 +180,29 @@ void KillForTestIfAsked(int rank, int step) {
   if (std::sscanf(spec, "%d:%d", &r, &s) == 2 && r == rank && s == step) std::raise(SIGKILL);
 }
 
+// A test hook: LOCKSTEP_TEST_LR_SPIKE="S:F" multiplies step S's learning
+// rate by F, so tests can check that the spike health check sees it.
+float LrSpikeForTest(int step) {
+  static const char* spec = std::getenv("LOCKSTEP_TEST_LR_SPIKE");
+  int s = -1;
+  float factor = 1;
+  if (spec != nullptr && std::sscanf(spec, "%d:%f", &s, &factor) == 2 && s == step) return factor;
+  return 1;
+}
+
+// Samples per corpus in the step's global batch, in manifest order: "prose:3 arith:3 code:2".
+std::string BatchMix(const data::Sampler& sampler, const data::Manifest& manifest, int step, int batch) {
+  std::vector<int> counts(manifest.corpora.size(), 0);
+  for (int slot = 0; slot < batch; ++slot) {
+    ++counts[sampler.Locate(static_cast<std::uint64_t>(step), static_cast<std::uint64_t>(slot)).corpus];
+  }
+  std::string mix;
+  for (std::size_t c = 0; c < counts.size(); ++c) {
+    mix += fmt::format("{}{}:{}", c == 0 ? "" : " ", manifest.corpora[c].name, counts[c]);
+  }
+  return mix;
+}
+
 }  // namespace
 
 Result<data::Manifest> ResolveTrainingData(const TrainConfig& config) {
@@ -239,6 +265,12 @@ Status Train(const TrainConfig& config, const TrainOptions& options, TrainResult
   if (!sampler.ok()) return sampler.status();
   Result<data::TokenSource> source = data::TokenSource::Open(*manifest);
   if (!source.ok()) return source.status();
+  std::optional<Evaluator> evaluator;  // held-out evaluation (trainer/evaluation.h)
+  if (config.eval_every > 0) {
+    Result<Evaluator> e = Evaluator::Create(config, *manifest);
+    if (!e.ok()) return e.status();
+    evaluator.emplace(std::move(e).value());
+  }
   Result<RecordWriter> record = RecordWriter::Open(rank0 ? options.record_path : "");
   if (!record.ok()) return record.status();
 
@@ -247,14 +279,17 @@ Status Train(const TrainConfig& config, const TrainOptions& options, TrainResult
   model_config.seq_len = static_cast<int>(manifest->seq_len);
   MemoryTracker tracker;
   ThreadPool pool(config.threads);
-  Kernels<float> kernels(pool, config.profile, tracker);
+  Kernels<float> kernels(pool, config.profile, tracker, config.compute);
   Gpt<float> model(model_config, config.micro_batch, kernels, tracker);
   model.Initialize(config.seed);
+  // bf16 master weights start as bf16 values (a resume below loads them so).
+  if (config.master == Precision::kBf16) RoundToBf16(pool, model.params(), model.num_params());
   // What a checkpoint must share with the run that resumes it: the model and
   // how it was initialised. Data, schedule, steps, threads and ranks may change.
   const nlohmann::json identity = {{"model", config.resolved["model"]},
                                    {"seed", config.resolved["train"]["seed"]},
-                                   {"profile", config.resolved["numerics"]["profile"]}};
+                                   {"profile", config.resolved["numerics"]["profile"]},
+                                   {"master", config.resolved["numerics"]["master"]}};
   std::FILE* batches_out = nullptr;
   if (!options.export_dir.empty() && rank0) {
     LOCKSTEP_RETURN_IF_ERROR(ExportInitialState(options.export_dir, model, config));
@@ -327,15 +362,24 @@ Status Train(const TrainConfig& config, const TrainOptions& options, TrainResult
         ranks > 1 ? fmt::format(", {} ranks ({} reduction)", ranks, config.reduction) : "");
   }
   const int last_step = options.stop_at > 0 ? std::min(options.stop_at, config.steps) : config.steps;
+  std::vector<TensorUpdate> updates;  // per tensor, what this step's AdamW did
   for (int step = first_step; step <= last_step; ++step) {
     const auto start = std::chrono::steady_clock::now();
     KillForTestIfAsked(comm.rank(), step);
     tracker.ResetPeak();
     StepRecord rec;
     rec.step = step;
-    rec.lr = LearningRate(config, step);
+    rec.lr = LearningRate(config, step) * LrSpikeForTest(step);
+    rec.batch_mix = BatchMix(*sampler, *manifest, step, config.global_batch);
     rec.tokens = tokens_per_step;
     accumulator.Reset();
+    std::optional<TensorTrace> trace;
+    if (step == options.trace_step && !options.trace_dir.empty()) {
+      Result<TensorTrace> t = TensorTrace::Open(options.trace_dir, comm.rank());
+      if (!t.ok()) return t.status();
+      trace.emplace(std::move(t).value());
+      model.set_trace(&*trace);
+    }
     Xxh3_64Stream batch_digest;  // all slots' tokens in slot order, as data::BatchDigest
     // This rank's aligned block of micro-batches, summed in the tree.
     for (int m = comm.rank() * per_rank; m < (comm.rank() + 1) * per_rank; ++m) {
@@ -346,7 +390,9 @@ Status Train(const TrainConfig& config, const TrainOptions& options, TrainResult
       if (batches_out != nullptr) {
         std::fwrite(samples.data(), sizeof(std::uint32_t), samples.size(), batches_out);
       }
+      if (trace) trace->Begin("forward", m);
       double loss_sum = model.Forward(samples.data());
+      if (trace) trace->Begin("backward", m);
       model.Backward(loss_scale);
       accumulator.Push(pool, model.grads(), loss_sum);
     }
@@ -362,6 +408,7 @@ Status Train(const TrainConfig& config, const TrainOptions& options, TrainResult
     }
     rec.loss = static_cast<float>(loss_total / static_cast<double>(tokens_per_step));
     rec.grad_norm = static_cast<float>(std::sqrt(SumOfSquares(pool, grads, model.num_params())));
+    rec.grad_zeros = CountZeros(pool, grads, model.num_params());
     if (!std::isfinite(rec.loss) || !std::isfinite(rec.grad_norm)) {
       rec.status = "nonfinite";
       rec.cause = !std::isfinite(rec.loss) ? fmt::format("loss is {}", rec.loss)
@@ -375,10 +422,29 @@ Status Train(const TrainConfig& config, const TrainOptions& options, TrainResult
           "or check the data",
           step, rec.cause));
     }
+    if (trace) {
+      trace->Begin("reduce", -1);
+      trace->Add("loss", &rec.loss, 1);
+      for (const ParamTensor& t : model.tensors()) trace->Add(t.name + ".grad", grads + t.offset, t.size);
+      trace->Add("grad_norm", &rec.grad_norm, 1);
+    }
     if (config.grad_clip > 0 && rec.grad_norm > static_cast<float>(config.grad_clip)) {
       Scale(pool, grads, model.num_params(), static_cast<float>(config.grad_clip) / rec.grad_norm);
     }
-    adamw.Step(pool, model.tensors(), model.params(), grads, rec.lr, config, step);
+    adamw.Step(pool, model.tensors(), model.params(), grads, rec.lr, config, step, &updates);
+    for (std::size_t t = 0; t < updates.size(); ++t) {
+      if (updates[t].changed != 0 || model.tensors()[t].size == 0) continue;
+      const std::string& name = model.tensors()[t].name;
+      rec.params_unchanged += (rec.params_unchanged.empty() ? "" : " ") + name;
+      rec.unchanged_detail[name] = {{"value_rms", HexFloat(updates[t].value_rms)},
+                                    {"update_rms", HexFloat(updates[t].update_rms)}};
+    }
+    if (trace) {
+      trace->Begin("update", -1);
+      for (const ParamTensor& t : model.tensors()) trace->Add(t.name, model.params() + t.offset, t.size);
+      model.set_trace(nullptr);
+      LOCKSTEP_RETURN_IF_ERROR(trace->Close());
+    }
     // Inside the step's time, so step_ms shows what a checkpoint costs the loop.
     if (checkpoints && step % options.checkpoint_every == 0) {
       // Copies: the writer thread works from them while training goes on.
@@ -397,6 +463,15 @@ Status Train(const TrainConfig& config, const TrainOptions& options, TrainResult
       state.manifest_digest = Hex64(manifest->Digest());
       LOCKSTEP_RETURN_IF_ERROR(checkpoints->Save(std::move(state)));
       if (options.checkpoint_sync) LOCKSTEP_RETURN_IF_ERROR(checkpoints->Finish());
+    }
+    // Forward only, after the update: changes no bit of training. Rank 0
+    // writes the record, so only rank 0 evaluates (every rank has the model).
+    if (evaluator && rank0 && evaluator->Due(step)) {
+      EvalResult eval = evaluator->Evaluate(model);
+      AddToRecord(eval, &rec);
+      if (progress != nullptr) {
+        *progress << fmt::format("step {:>4}/{}  {}\n", step, config.steps, FormatEval(eval));
+      }
     }
     rec.param_digest = Xxh3_64(model.params(), model.num_params() * sizeof(float));
     rec.mem_peak_bytes = tracker.peak();

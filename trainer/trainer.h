@@ -39,6 +39,9 @@ struct TrainOptions {
   std::string resume_dir;  // continue from its latest complete checkpoint
   int stop_at = 0;         // end after this step, as an interrupted run would (0 = run to the end)
   bool checkpoint_sync = false;  // write checkpoints in the step loop (to measure what async saves)
+  // Trace every tensor of step `trace_step` into `trace_dir` (trainer/tensor_trace.h).
+  int trace_step = 0;
+  std::string trace_dir;
 };
 
 struct TrainResult {

@@ -31,10 +31,11 @@ std::vector<nlohmann::json> ReadRecord(const std::string& path) {
   return lines;
 }
 
-// Runs the smoke config (shortened) with `overrides`; returns the step lines.
+// Runs the smoke config (shortened, without its held-out evaluation unless
+// `overrides` turn it on) with `overrides`; returns the step lines.
 std::vector<nlohmann::json> TrainRun(const std::filesystem::path& dir, const std::string& name,
                                 std::vector<std::string> overrides, Status* status = nullptr) {
-  overrides.insert(overrides.begin(), "train.steps=12");
+  overrides.insert(overrides.begin(), {"train.steps=12", "eval.every=0"});
   Result<TrainConfig> config =
       LoadTrainConfig(LOCKSTEP_SOURCE_DIR "/trainer/configs/smoke.toml", overrides);
   EXPECT_TRUE(config.ok()) << config.status().message();
@@ -134,6 +135,43 @@ TEST(TrainerTest, BatchDigestIsTheDataLayersDigest) {
   for (int step : {1, 5, 12}) {
     EXPECT_EQ(steps[step - 1]["batch_digest"], Hex64(data::BatchDigest(*sampler, *source, step)));
   }
+}
+
+// The held-out evaluation (trainer/evaluation.h) changes no bit of training,
+// has the same bits with 2 threads, and its loss falls: "is it learning?".
+TEST(TrainerTest, EvalChangesNoTrainingBitAndItsLossFalls) {
+  auto dir = FreshTempDir();
+  auto on = TrainRun(dir, "eval_on", {"train.steps=50", "eval.every=10"});
+  auto off = TrainRun(dir, "eval_off", {"train.steps=50", "eval.every=0"});
+  ExpectSameBits(on, off, "eval on vs off");
+  auto threads = TrainRun(dir, "eval_2", {"train.steps=50", "eval.every=10", "numerics.threads=2"});
+  ASSERT_EQ(on.size(), 50u);
+  ASSERT_EQ(threads.size(), 50u);
+  std::vector<int> evaluated;
+  for (std::size_t i = 0; i < on.size(); ++i) {
+    EXPECT_FALSE(off[i].contains("eval_loss"));
+    if (!on[i].contains("eval_loss")) continue;
+    evaluated.push_back(on[i]["step"].get<int>());
+    for (const char* f : {"eval_loss", "eval_loss_prose", "eval_loss_arith", "eval_loss_code",
+                          "eval_acc_arith"}) {
+      ASSERT_TRUE(on[i].contains(f)) << f;
+      EXPECT_EQ(std::strtod(on[i][f].get<std::string>().c_str(), nullptr),
+                static_cast<double>(on[i][std::string(f) + "_dec"].get<float>()))
+          << f;
+      EXPECT_EQ(on[i][f], threads[i][f]) << "2 threads, step " << on[i]["step"] << " " << f;
+    }
+    EXPECT_FALSE(on[i].contains("eval_acc_prose"));
+  }
+  EXPECT_EQ(evaluated, (std::vector<int>{1, 10, 20, 30, 40, 50}));
+  const double first = on.front()["eval_loss_dec"], last = on.back()["eval_loss_dec"];
+  EXPECT_NEAR(first, std::log(257.0), 0.05 * std::log(257.0));
+  EXPECT_LT(last, first - 1.0);
+
+  // What it is for: a run that learns nothing (lr 0: frozen weights) has the
+  // same eval loss at its last evaluation as at its first.
+  auto frozen = TrainRun(dir, "frozen", {"train.lr=0", "train.min_lr=0", "eval.every=10"});
+  ASSERT_TRUE(frozen.front().contains("eval_loss") && frozen.back().contains("eval_loss"));
+  EXPECT_EQ(frozen.front()["eval_loss"], frozen.back()["eval_loss"]);
 }
 
 }  // namespace
