@@ -26,7 +26,8 @@ std::optional<std::int64_t> ParseStep(std::string_view text);
 // A record-stream line as a StepRow: hex-float strings (and "nan"/"inf") are
 // exact floats; counts (tokens, *_bytes) integers; digests, status and cause
 // text; step_ms and decimal numbers inexact floats; *_dec keys skipped. Other
-// keys: integers, hex floats, or text. nullopt without a valid "step".
+// keys: integers, hex floats, or text; object-valued keys (unchanged_detail)
+// go to StepRow::detail, never compared. nullopt without a valid "step".
 std::optional<StepRow> StepRowFromJson(const nlohmann::json& line);
 
 }  // namespace lockstep::golden
