@@ -28,6 +28,7 @@ nlohmann::ordered_json StepToJson(const StepRecord& r) {
   j["batch_mix"] = r.batch_mix;
   j["params_unchanged"] = r.params_unchanged;
   if (!r.unchanged_detail.empty()) j["unchanged_detail"] = r.unchanged_detail;
+  if (!r.params_changed.empty()) j["params_changed"] = r.params_changed;
   auto add_float = [&j](const std::string& key, float value) {
     j[key] = HexFloat(value);
     j[key + "_dec"] = value;

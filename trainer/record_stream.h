@@ -34,6 +34,9 @@ struct StepRecord {
   std::string batch_mix;
   std::string params_unchanged;
   nlohmann::ordered_json unchanged_detail = nlohmann::ordered_json::object();
+  // Per tensor, the number of elements this step's update changed (not
+  // compared with goldens: params_unchanged and param_digest already are).
+  nlohmann::ordered_json params_changed = nlohmann::ordered_json::object();
   std::string status = "ok";  // "ok", or why the run stopped here ("nonfinite")
   std::string cause;
   // The held-out evaluation (trainer/evaluation.h), on the steps that ran one.

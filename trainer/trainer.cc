@@ -433,8 +433,10 @@ Status Train(const TrainConfig& config, const TrainOptions& options, TrainResult
     }
     adamw.Step(pool, model.tensors(), model.params(), grads, rec.lr, config, step, &updates);
     for (std::size_t t = 0; t < updates.size(); ++t) {
-      if (updates[t].changed != 0 || model.tensors()[t].size == 0) continue;
       const std::string& name = model.tensors()[t].name;
+      if (model.tensors()[t].size == 0) continue;
+      rec.params_changed[name] = updates[t].changed;
+      if (updates[t].changed != 0) continue;
       rec.params_unchanged += (rec.params_unchanged.empty() ? "" : " ") + name;
       rec.unchanged_detail[name] = {{"value_rms", HexFloat(updates[t].value_rms)},
                                     {"update_rms", HexFloat(updates[t].update_rms)}};
