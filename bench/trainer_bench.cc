@@ -82,6 +82,31 @@ void BM_TrainStep(benchmark::State& state) {
 }
 BENCHMARK(BM_TrainStep)->ArgsProduct({{0, 1}, {1, 2}})->UseRealTime()->Unit(benchmark::kMillisecond)->Iterations(1);
 
+// What the health features cost on the smoke config (50 steps, portable, 1
+// thread), side by side: the run as shipped (held-out evaluation every 10
+// steps), without evaluation, and with bf16 products or bf16 master weights
+// emulated (evaluation off in all three).
+void BM_SmokeRun(benchmark::State& state) {
+  static const char* kVariants[][2] = {{"eval every 10 (shipped)", "eval.every=10"},
+                                       {"eval off", "eval.every=0"},
+                                       {"eval off, compute bf16", "numerics.compute=bf16"},
+                                       {"eval off, master bf16", "numerics.master=bf16"}};
+  const auto& variant = kVariants[state.range(0)];
+  std::vector<std::string> overrides = {variant[1]};
+  if (state.range(0) >= 2) overrides.push_back("eval.every=0");
+  Result<TrainConfig> config = LoadTrainConfig(LOCKSTEP_SOURCE_DIR "/trainer/configs/smoke.toml", overrides);
+  if (!config.ok()) {
+    state.SkipWithError(config.status().message().c_str());
+    return;
+  }
+  for (auto _ : state) {
+    Status st = Train(*config, {}, nullptr);
+    if (!st.ok()) state.SkipWithError(st.message().c_str());
+  }
+  state.SetLabel(variant[0]);
+}
+BENCHMARK(BM_SmokeRun)->DenseRange(0, 3)->UseRealTime()->Unit(benchmark::kMillisecond)->Iterations(3);
+
 }  // namespace
 }  // namespace lockstep::trainer
 

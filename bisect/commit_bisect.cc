@@ -9,7 +9,6 @@
 #include <filesystem>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
-#include <regex>
 #include <sstream>
 
 #include "bisect/build_cache.h"
@@ -432,9 +431,10 @@ Result<CommitBisectResult> BisectCommits(const CommitBisectOptions& options, std
     fs::create_directories(fs::path(result.log_path).parent_path(), ec);
     LOCKSTEP_RETURN_IF_ERROR(WriteFileAtomically(result.log_path, *log + "\n"));
   }
-  std::smatch m;
-  static const std::regex kFirstBad("([0-9a-f]{40}) is the first bad commit");
-  if (!std::regex_search(transcript, m, kFirstBad)) {
+  // git prints "<40 hex digits> is the first bad commit".
+  const std::size_t answer = transcript.find(" is the first bad commit");
+  if (answer == std::string::npos || answer < 40 ||
+      transcript.find_first_not_of("0123456789abcdef", answer - 40) != answer) {
     if (transcript.find("only 'skip'ped commits left") != std::string::npos) {
       out << "\nno answer: the first bad commit is one of several that could not be built or tested:\n"
           << transcript.substr(transcript.find("only 'skip'ped commits left"));
@@ -443,7 +443,7 @@ Result<CommitBisectResult> BisectCommits(const CommitBisectOptions& options, std
     }
     return Status::BadInput("git bisect run ended without an answer:\n" + transcript);
   }
-  result.culprit = m[1];
+  result.culprit = transcript.substr(answer - 40, 40);
   (void)wt->Run({"bisect", "reset", "--quiet"});
 
   // The ends were assumed, not tested; test the one the answer rests on.
