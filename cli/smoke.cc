@@ -25,7 +25,9 @@ void RegisterSmoke(CLI::App& app, int& exit_code) {
       "smoke",
       "Run the smoke suite: each case trains (or runs another trainer), is compared step by\n"
       "step with its golden file, and any divergence is diagnosed: data, numerics, state,\n"
-      "memory, crash, hang or config");
+      "memory, crash, hang or config. Then health checks judge the run on its own: frozen\n"
+      "parameters, step-1 loss scale, loss/grad-norm spikes, and whether held-out loss fell\n"
+      "(policies per case: [checks.NAME] policy = \"fail\" | \"warn\" | \"off\"; see README)");
   auto names = std::make_shared<std::vector<std::string>>();
   auto cases_dir = std::make_shared<std::string>();
   auto o = std::make_shared<smoke::SmokeOptions>();
@@ -54,7 +56,7 @@ void RegisterSmoke(CLI::App& app, int& exit_code) {
       "  lockstep smoke                      the whole suite\n"
       "  lockstep smoke tiny --junit out/junit.xml\n"
       "  lockstep smoke blend-shift --update re-record one golden\n"
-      "Exit codes: 0 all pass, 1 regression, 2 bad case/golden/config, 3 crash, 124 hang\n"
+      "Exit codes: 0 all pass, 1 regression or a failed health check, 2 bad case/golden/config, 3 crash, 124 hang\n"
       "(the most severe over all cases).");
   cmd->callback([=, &exit_code] {
     const std::string dir = cases_dir->empty() ? DefaultCasesDir() : *cases_dir;
