@@ -210,13 +210,16 @@ Comparison Compare(const RunRecord& golden, const RunRecord& run, const Policies
       c.summary = fmt::format("diverged at step {}: same batch, {} differs by {} ULP{} (numerics)", r.step,
                               d.metric, d.ulps.value_or(0), d.ulps.value_or(0) == 1 ? "" : "s");
       c.detail = fmt::format("{}: golden {} run {} (relative {:.3g}). The same tokens gave other "
-                             "arithmetic: a BLAS, compiler, MPI or kernel change.",
+                             "arithmetic: a BLAS, compiler, MPI or kernel change. `lockstep bisect "
+                             "steps GOLDEN RUN` names the first tensor that differs.",
                              d.metric, d.golden, d.run, d.rel.value_or(0));
     } else if (has("param_digest")) {
       c.diagnosis = Diagnosis::kState;
       c.summary = fmt::format("diverged at step {}: same batch and loss, parameters differ (state)", r.step);
-      c.detail = "The forward pass agreed but the update did not: the optimizer, its state, "
-                 "clipping or a parameter that is not trained any more.";
+      c.detail = "The loss and the gradient norm agreed but the update did not: a gradient "
+                 "(its norm can agree while its elements differ), the optimizer, its state, "
+                 "clipping or a parameter that is not trained any more. `lockstep bisect steps "
+                 "GOLDEN RUN` names the first tensor that differs.";
     } else if (has("mem_peak_bytes") || has("rss_peak_bytes")) {
       c.diagnosis = Diagnosis::kMemory;
       const bool tracked = has("mem_peak_bytes");
