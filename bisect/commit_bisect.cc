@@ -377,9 +377,10 @@ Result<CommitBisectResult> BisectCommits(const CommitBisectOptions& options, std
   Result<std::string> count = repo->Run({"rev-list", "--count", *good + ".." + *bad});
   if (!count.ok()) return count.status();
 
-  char work_template[] = "/tmp/lockstep-bisect-XXXXXX";
-  if (::mkdtemp(work_template) == nullptr) return Status::BadInput("cannot create a directory under /tmp");
-  const std::string work = work_template;
+  std::string work = (fs::temp_directory_path() / "lockstep-bisect-XXXXXX").string();
+  if (::mkdtemp(work.data()) == nullptr) {
+    return Status::BadInput(fmt::format("cannot create {} (set TMPDIR to a writable directory)", work));
+  }
   state.worktree = (fs::path(work) / "worktree").string();
   state.judgements = (fs::path(work) / "judgements.jsonl").string();
   WorktreeGuard guard(*repo, work, state.worktree);
