@@ -198,7 +198,7 @@ std::vector<TensorDiff> FirstDivergentTensor(const std::vector<trainer::TracedTe
     d.count = x.count;
     if (x.count != y.count) {
       d.shape_differs = true;
-    } else if (x.digest != y.digest || out.empty() == false) {
+    } else if (x.digest != y.digest) {
       double diff2 = 0, norm2 = 0;
       for (std::size_t i = 0; i < x.count; ++i) {
         const float u = x.values[i], v = y.values[i];
@@ -270,6 +270,15 @@ Result<StepBisectResult> BisectSteps(const StepBisectOptions& options, std::ostr
   if (!trace_a.ok()) return trace_a.status();
   Result<std::vector<trainer::TracedTensor>> trace_b = trainer::LoadTrace((fs::path(b.dir) / "trace").string());
   if (!trace_b.ok()) return trace_b.status();
+  // Values only where the digests differ: a whole trace may not fit in memory.
+  std::map<std::tuple<int, std::string, std::string>, trainer::TracedTensor*> in_b;
+  for (trainer::TracedTensor& t : *trace_b) in_b[{t.micro_batch, t.phase, t.name}] = &t;
+  for (trainer::TracedTensor& t : *trace_a) {
+    auto it = in_b.find({t.micro_batch, t.phase, t.name});
+    if (it == in_b.end() || it->second->digest == t.digest || it->second->count != t.count) continue;
+    LOCKSTEP_RETURN_IF_ERROR(trainer::ReadTraceValues((fs::path(a.dir) / "trace").string(), &t));
+    LOCKSTEP_RETURN_IF_ERROR(trainer::ReadTraceValues((fs::path(b.dir) / "trace").string(), it->second));
+  }
   std::size_t identical = 0;
   result.tensors = FirstDivergentTensor(*trace_a, *trace_b, &identical);
   if (result.tensors.empty()) {

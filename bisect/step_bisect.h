@@ -54,8 +54,10 @@ struct TensorDiff {
 std::optional<std::int64_t> FirstDivergentStep(const golden::RunRecord& a,
                                                const golden::RunRecord& b, std::string* what);
 
-// Compares two traces of the same step tensor by tensor, in A's order, by
-// (micro-batch, phase, name); tensors only one side has are skipped (a
+// Compares two traces of the same step tensor by tensor, in A's order,
+// matched by (micro-batch, phase, name): by digest, then element by element
+// where the digests differ (those tensors' values must be filled in: see
+// trainer::ReadTraceValues). Tensors only one side has are skipped (a
 // micro-batch another world size ran elsewhere). Returns the first differing
 // tensor and every differing tensor after it, in order, or nothing if all
 // agree; `identical_before` counts the tensors compared equal before it.

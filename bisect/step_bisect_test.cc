@@ -104,6 +104,10 @@ TEST(TensorTraceTest, RoundTripAcrossRanksInCanonicalOrder) {
   }
   Result<std::vector<trainer::TracedTensor>> all = trainer::LoadTrace(dir);
   ASSERT_TRUE(all.ok()) << all.status().message();
+  for (trainer::TracedTensor& t : *all) {
+    EXPECT_TRUE(t.values.empty());
+    ASSERT_TRUE(trainer::ReadTraceValues(dir, &t).ok());
+  }
   ASSERT_EQ(all->size(), 5u);
   EXPECT_EQ((*all)[0].micro_batch, 0);
   EXPECT_EQ((*all)[0].phase, "forward");

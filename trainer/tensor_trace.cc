@@ -7,7 +7,6 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
-#include <cstring>
 #include <tuple>
 #include <sstream>
 #include <unistd.h>
@@ -132,8 +131,9 @@ Result<std::vector<TracedTensor>> LoadTrace(const std::string& dir) {
     }
     Result<std::string> index = ReadFile(stem + ".jsonl");
     if (!index.ok()) return index.status();
-    Result<std::string> bin = ReadFile(stem + ".bin");
-    if (!bin.ok()) return bin.status();
+    std::error_code ec;
+    const std::uintmax_t bin_bytes = fs::file_size(stem + ".bin", ec);
+    if (ec) return Status::BadInput(fmt::format("{}.bin: {}; write the trace again", stem, ec.message()));
     std::istringstream in(*index);
     std::string line;
     int line_no = 0;
@@ -154,14 +154,13 @@ Result<std::vector<TracedTensor>> LoadTrace(const std::string& dir) {
       } catch (const std::exception& e) {
         return Status::BadInput(fmt::format("{}.jsonl:{}: not a trace line ({})", stem, line_no, e.what()));
       }
-      if ((t.offset + t.count) * sizeof(float) > bin->size()) {
+      t.rank = rank;
+      if ((t.offset + t.count) * sizeof(float) > bin_bytes) {
         return Status::BadInput(fmt::format("{}.jsonl:{}: {} points past the end of {}.bin; the "
                                             "trace is incomplete, write it again",
                                             stem, line_no, t.name, stem));
       }
       if (!seen.insert({t.micro_batch, t.phase, t.name}).second) continue;
-      t.values.resize(t.count);
-      std::memcpy(t.values.data(), bin->data() + t.offset * sizeof(float), t.count * sizeof(float));
       all.push_back(std::move(t));
     }
   }
@@ -173,6 +172,18 @@ Result<std::vector<TracedTensor>> LoadTrace(const std::string& dir) {
     return a.seq < b.seq;
   });
   return all;
+}
+
+Status ReadTraceValues(const std::string& dir, TracedTensor* t) {
+  const std::string path = RankStem(dir, t->rank) + ".bin";
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) return Status::BadInput(path + ": cannot open it; write the trace again");
+  t->values.resize(t->count);
+  const bool ok = std::fseek(f, static_cast<long>(t->offset * sizeof(float)), SEEK_SET) == 0 &&
+                  std::fread(t->values.data(), sizeof(float), t->count, f) == t->count;
+  std::fclose(f);
+  if (!ok) return Status::BadInput(fmt::format("{}: {} is cut short; write the trace again", path, t->name));
+  return Status::Ok();
 }
 
 }  // namespace lockstep::trainer

@@ -37,7 +37,8 @@ struct TracedTensor {
   std::uint64_t digest = 0;   // XXH3-64 of the float32 bytes
   double norm = 0;            // L2 norm: squares summed in double in index order
   double max_abs = 0;
-  std::vector<float> values;  // filled by LoadTrace
+  int rank = 0;                // whose files hold it
+  std::vector<float> values;  // empty until ReadTraceValues fills it
 };
 
 class TensorTrace {
@@ -69,11 +70,15 @@ class TensorTrace {
   std::uint64_t offset_ = 0;
 };
 
-// All ranks' traces of DIR, values included, in the canonical order: the
-// micro-batches' forward and backward by micro-batch index, then reduce, then
-// update. A tensor present in several ranks' files (reduce, update) is kept
-// once, from the lowest rank.
+// All ranks' trace indexes of DIR (no values: a traced step of a 5 M
+// parameter model is 300 MB), in the canonical order: the micro-batches'
+// forward and backward by micro-batch index, then reduce, then update. A
+// tensor present in several ranks' files (reduce, update) is kept once, from
+// the lowest rank.
 Result<std::vector<TracedTensor>> LoadTrace(const std::string& dir);
+
+// Reads `t`'s values from DIR's .bin file into t->values.
+Status ReadTraceValues(const std::string& dir, TracedTensor* t);
 
 }  // namespace lockstep::trainer
 
