@@ -86,10 +86,10 @@ code=$?
 set -e
 echo "$out"
 [ "$code" = 0 ] || fail "bisect commits exited $code"
-echo "$out" | grep -q "first bad commit: $culprit" || fail "the culprit is not commit 19"
-echo "$out" | grep -q "commit 19" || fail "no subject"
-echo "$out" | grep -q "author Ada Example <ada@example.com>" || fail "no author"
-echo "$out" | grep -q "M	train.c" || fail "no files changed"
+grep -q "first bad commit: $culprit" <<< "$out" || fail "the culprit is not commit 19"
+grep -q "commit 19" <<< "$out" || fail "no subject"
+grep -q "author Ada Example <ada@example.com>" <<< "$out" || fail "no author"
+grep -q "M	train.c" <<< "$out" || fail "no files changed"
 echo "$out" | grep -E "^  parent +[0-9a-f]{10} +good: pass" || fail "no gate verdict at the parent"
 echo "$out" | grep -E "^  culprit +[0-9a-f]{10} +bad: regression" || fail "no gate verdict at the culprit"
 runs=$(echo "$out" | sed -n 's/.* \([0-9]*\) oracle runs$/\1/p')
@@ -103,32 +103,33 @@ echo "1. ok: commit 19 in $runs oracle runs"
 out=$("$lockstep" bisect commits --repo repo --good "$good" --bad "$(c 21)" --build "sh build.sh" \
       --artifact train --case cases/toy.toml --cache "$work/cache" --log "$work/bisect-skip.log" 2>&1) \
   || { echo "$out"; fail "bisect over 1..21"; }
-echo "$out" | grep -q "first bad commit: $culprit" || { echo "$out"; fail "1..21: the culprit is not commit 19"; }
+grep -q "first bad commit: $culprit" <<< "$out" || { echo "$out"; fail "1..21: the culprit is not commit 19"; }
 grep -q "git bisect skip $unbuildable" "$work/bisect-skip.log" || { echo "$out"; fail "commit 11 was not skipped"; }
-echo "$out" | grep -A2 "${unbuildable:0:10} commit 11" | grep -q "build failed" || { echo "$out"; fail "no build failure shown for commit 11"; }
+at_11=$(grep -A2 "${unbuildable:0:10} commit 11" <<< "$out")
+grep -q "build failed" <<< "$at_11" || { echo "$out"; fail "no build failure shown for commit 11"; }
 runs=$(echo "$out" | sed -n 's/.* \([0-9]*\) oracle runs$/\1/p')
 [ -n "$runs" ] && [ "$runs" -le 7 ] || fail "1..21 took '$runs' oracle runs, want at most 7"
 echo "1b. ok: commit 11 skipped, commit 19 found in $runs oracle runs"
 
 # The saved log replays to the same answer in a scratch clone.
-git clone -q repo replay && git -C replay bisect start >/dev/null \
-  && git -C replay bisect replay "$work/bisect.log" | grep -q "$culprit is the first bad commit" \
-  || fail "the saved log does not replay"
+git clone -q repo replay && git -C replay bisect start >/dev/null 2>&1
+replayed=$(git -C replay bisect replay "$work/bisect.log")
+grep -q "$culprit is the first bad commit" <<< "$replayed" || fail "the saved log does not replay"
 rm -rf replay
 
 # --- 2. the cache -----------------------------------------------------------
 out=$("$lockstep" bisect commits --repo repo --good "$good" --bad "$(c 30)" --build "sh build.sh" \
       --artifact train --case cases/toy.toml --cache "$work/cache" --log "$work/bisect2.log" 2>&1) \
   || fail "second bisect: $out"
-echo "$out" | grep -q "first bad commit: $culprit" || fail "second bisect: wrong culprit"
-echo "$out" | grep -qE " 0 built, [0-9]+ from the cache" || { echo "$out"; fail "the second bisect rebuilt"; }
+grep -q "first bad commit: $culprit" <<< "$out" || fail "second bisect: wrong culprit"
+grep -qE " 0 built, [0-9]+ from the cache" <<< "$out" || { echo "$out"; fail "the second bisect rebuilt"; }
 echo "2. ok: $(echo "$out" | grep 'commits judged')"
 
 # --- 3. any command as the oracle -------------------------------------------
 out=$("$lockstep" bisect commits --repo repo --good "$good" --bad "$(c 30)" --build "sh build.sh" \
       --artifact train --cache "$work/cache" -- sh -c './train | grep -q "\"step\": 2, \"loss\": 0.64000000000000012"' 2>&1) \
   || { echo "$out"; fail "command oracle"; }
-echo "$out" | grep -q "first bad commit: $culprit" || { echo "$out"; fail "command oracle: wrong culprit"; }
+grep -q "first bad commit: $culprit" <<< "$out" || { echo "$out"; fail "command oracle: wrong culprit"; }
 echo "3. ok: the command oracle agrees"
 
 # --- 4. no culprit in the range --------------------------------------------
@@ -138,14 +139,14 @@ out=$("$lockstep" bisect commits --repo repo --good "$good" --bad "$(c 18)" --bu
 code=$?
 set -e
 [ "$code" = 1 ] || { echo "$out"; fail "a good range exited $code, want 1"; }
-echo "$out" | grep -q "no bad commit in" || { echo "$out"; fail "no 'no bad commit' message"; }
+grep -q "no bad commit in" <<< "$out" || { echo "$out"; fail "no 'no bad commit' message"; }
 set +e
 out=$("$lockstep" bisect commits --repo repo --good "$(c 20)" --bad "$(c 25)" --build "sh build.sh" \
       --artifact train --case cases/toy.toml --cache "$work/cache" 2>&1)
 code=$?
 set -e
 [ "$code" = 1 ] || { echo "$out"; fail "an already-bad good end exited $code, want 1"; }
-echo "$out" | grep -q "already fails the gate" || { echo "$out"; fail "no 'already fails' message"; }
+grep -q "already fails the gate" <<< "$out" || { echo "$out"; fail "no 'already fails' message"; }
 echo "4. ok: no culprit -> exit 1, saying which end"
 
 # --- 5. bad input -----------------------------------------------------------
@@ -153,7 +154,7 @@ expect_2() {
   local fragment=$1; shift
   set +e; out=$("$@" 2>&1); code=$?; set -e
   [ "$code" = 2 ] || { echo "$out"; fail "expected exit 2, got $code: $*"; }
-  echo "$out" | grep -q -- "$fragment" || { echo "$out"; fail "missing: $fragment"; }
+  grep -q -- "$fragment" <<< "$out" || { echo "$out"; fail "missing: $fragment"; }
 }
 expect_2 "--good nosuchrev: not a commit" "$lockstep" bisect commits --repo repo --good nosuchrev --bad main --case cases/toy.toml
 expect_2 "is not an ancestor of --bad" "$lockstep" bisect commits --repo repo --good "$(c 30)" --bad "$good" --case cases/toy.toml

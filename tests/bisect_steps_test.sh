@@ -21,10 +21,10 @@ chmod +x variant.sh
 ./variant.sh train --config "$config" --set train.steps=8 -q --record b.jsonl
 
 expect_kernel() {  # expect_kernel OUTPUT: names the reversed kernel's output first
-  echo "$1" | grep -q "first divergent step: 1 " || fail "first divergent step is not 1"
-  echo "$1" | grep -q "first divergent tensor: step 1, backward (micro-batch 0): h.1.fcprojb.grad," \
+  grep -q "first divergent step: 1 " <<< "$1" || fail "first divergent step is not 1"
+  grep -q "first divergent tensor: step 1, backward (micro-batch 0): h.1.fcprojb.grad," <<< "$1" \
     || fail "the first divergent tensor is not h.1.fcprojb.grad"
-  echo "$1" | grep -qE "the [0-9]+ tensors before it, in the order the step computes them, are bit-identical" \
+  grep -qE "the [0-9]+ tensors before it, in the order the step computes them, are bit-identical" <<< "$1" \
     || fail "no count of identical tensors"
 }
 
@@ -60,7 +60,7 @@ fi
 "$lockstep" train --config "$config" --set train.steps=8 --set numerics.threads=2 -q --record a2.jsonl
 set +e; out=$("$lockstep" bisect steps a.jsonl a2.jsonl 2>&1); code=$?; set -e
 [ "$code" = 1 ] || { echo "$out"; fail "1 vs 2 threads exited $code, want 1"; }
-echo "$out" | grep -q "agree on all common steps" || fail "no agreement message"
+grep -q "agree on all common steps" <<< "$out" || fail "no agreement message"
 echo "4. ok: 1 and 2 threads agree"
 
 # 5. the trace itself is deterministic

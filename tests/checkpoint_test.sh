@@ -37,7 +37,7 @@ expect_bad() {  # expect_bad FRAGMENT command...: exit 2 and FRAGMENT in the out
   local fragment=$1; shift
   set +e; out=$("$@" 2>&1); code=$?; set -e
   [ "$code" = 2 ] || { echo "$out"; echo "expected exit 2, got $code: $*"; exit 1; }
-  echo "$out" | grep -q -- "$fragment" || { echo "$out"; echo "missing: $fragment"; exit 1; }
+  grep -q -- "$fragment" <<< "$out" || { echo "$out"; echo "missing: $fragment"; exit 1; }
   echo "refused as expected: $(echo "$out" | grep -m1 -- "$fragment")"
 }
 
@@ -83,6 +83,6 @@ kill -9 "$pid"
 wait "$pid" 2>/dev/null || true
 [ -d ckk/.step-000020.partial ] && [ ! -d ckk/step-000020 ] || { ls -la ckk; echo "expected a partial step 20 only"; exit 1; }
 out=$("$lockstep" train --config "$config" --resume ckk --record e.jsonl)
-echo "$out" | grep -q "resuming from ckk/step-000010 at step 11" || { echo "$out" | head -3; exit 1; }
+grep -q "resuming from ckk/step-000010 at step 11" <<< "$out" || { echo "$out" | head -3; exit 1; }
 same straight.jsonl e.jsonl 11 50
 echo "killed mid-write: resumed from step 10, steps 11..50 identical"

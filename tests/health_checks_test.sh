@@ -41,11 +41,11 @@ case_file frozen 20 model.norm=rmsnorm numerics.master=bf16 eval.every=0
 gate frozen
 echo "$out"
 [ "$code" = 1 ] || fail "bf16 master: exit $code, want 1"
-echo "$out" | grep -q "check frozen: FAIL" || fail "the frozen check did not fail"
+grep -q "check frozen: FAIL" <<< "$out" || fail "the frozen check did not fail"
 for t in h.0.ln1w h.0.ln2w h.1.ln1w h.1.ln2w lnfw; do
-  echo "$out" | grep -q "$t" || fail "$t not named"
+  grep -q "$t" <<< "$out" || fail "$t not named"
 done
-echo "$out" | grep -q "bf16 ULP 7.8e-3" || fail "no bf16 ULP at scale 1.0"
+grep -q "bf16 ULP 7.8e-3" <<< "$out" || fail "no bf16 ULP at scale 1.0"
 [ -f frozen.golden.toml ] || fail "--update did not record the golden"
 case_file frozen-fp32 20 model.norm=rmsnorm eval.every=0
 gate frozen-fp32
@@ -57,8 +57,8 @@ case_file spike 40 eval.every=0
 LOCKSTEP_TEST_LR_SPIKE=25:300 gate spike
 echo "$out"
 [ "$code" = 1 ] || fail "lr spike: exit $code, want 1"
-echo "$out" | grep -q "check spike: FAIL" || fail "the spike check did not fail"
-echo "$out" | grep -qE "step 26.*(prose|arith|code):[0-9]" || fail "the spike is not reported at step 26 with its batch mix"
+grep -q "check spike: FAIL" <<< "$out" || fail "the spike check did not fail"
+grep -qE "step 26.*(prose|arith|code):[0-9]" <<< "$out" || fail "the spike is not reported at step 26 with its batch mix"
 case_file calm 40 eval.every=0
 gate calm
 [ "$code" = 0 ] || { echo "$out"; fail "the same case without the spike: exit $code"; }
@@ -69,6 +69,6 @@ case_file still 20 train.lr=0 train.min_lr=0
 gate still
 echo "$out"
 [ "$code" = 1 ] || fail "lr 0: exit $code, want 1"
-echo "$out" | grep -q "check learning: FAIL" || fail "the learning check did not fail"
+grep -q "check learning: FAIL" <<< "$out" || fail "the learning check did not fail"
 echo "3. ok: a model that does not learn fails the margin"
 echo "health checks: all ok"

@@ -35,5 +35,5 @@ out=$(mpirun -np 3 --oversubscribe $as_root "$lockstep" train --config "$src/tra
 code=$?
 set -e
 [ "$code" != 0 ] || { echo "3 ranks over 4 micro-batches should be refused"; exit 1; }
-echo "$out" | grep -q "cannot be split over 3 ranks" || { echo "$out"; exit 1; }
+grep -q "cannot be split over 3 ranks" <<< "$out" || { echo "$out"; exit 1; }
 echo "3 ranks refused: $(echo "$out" | grep -m1 'cannot be split')"
