@@ -83,7 +83,7 @@ Result<ProcessOutcome> RunWatched(const std::vector<std::string>& argv, const Wa
   auto emit = [&](std::string line) {
     on_line(line);
     tail.push_back(std::move(line));
-    if (tail.size() > 20) tail.pop_front();
+    if (tail.size() > 60) tail.pop_front();  // room for a sanitizer's or MPI's report
   };
   auto last_output = Clock::now();
   bool open = true;

@@ -87,4 +87,9 @@ Status Communicator::AllReduceSum(double* x, std::size_t count) {
                "MPI_Allreduce");
 }
 
+Status Communicator::Barrier() {
+  if (!distributed()) return Status::Ok();
+  return Check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier");
+}
+
 }  // namespace lockstep::trainer

@@ -36,6 +36,8 @@ class Communicator {
   // x = sum over ranks in MPI's order: the nondeterministic reduction.
   Status AllReduceSum(float* x, std::size_t count);
   Status AllReduceSum(double* x, std::size_t count);
+  // Returns when every rank has called it.
+  Status Barrier();
 
  private:
   Status Check(int code, const char* what) const;

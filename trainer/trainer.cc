@@ -493,7 +493,9 @@ Status Train(const TrainConfig& config, const TrainOptions& options, TrainResult
     }
   }
   if (checkpoints) LOCKSTEP_RETURN_IF_ERROR(checkpoints->Finish());
-  return Status::Ok();
+  // The ranks end together: rank 0 may still be evaluating the last step
+  // while the others would already be shutting MPI down.
+  return comm.Barrier();
 }
 
 }  // namespace lockstep::trainer
