@@ -120,11 +120,15 @@ Result<ProcessOutcome> RunWatched(const std::vector<std::string>& argv, const Wa
   }
   int status = 0;
   if (outcome.hung || outcome.cancelled) {
+    const auto stopping = Clock::now();
     ::kill(-pid, SIGTERM);
     if (!WaitFor(pid, &status, options.grace)) {
       ::kill(-pid, SIGKILL);
       ::waitpid(pid, &status, 0);
     }
+    // The rest of the group gets the same grace to stop: a member may be
+    // stopping children of its own (lockstep bisect judge stopping a build).
+    while (::kill(-pid, 0) == 0 && Since(stopping) < options.grace) ::usleep(10000);
     outcome.exit_code = outcome.hung ? 124 : 130;
   } else {
     ::waitpid(pid, &status, 0);

@@ -178,6 +178,6 @@ cat "$work/interrupted.out"
 [ "$code" = 130 ] || fail "interrupted bisect exited $code, want 130"
 after=$(cd repo && snapshot)
 [ "$before" = "$after" ] || { diff <(echo "$before") <(echo "$after"); fail "the user's repository changed"; }
-pgrep -f "$work/slow-build.sh" >/dev/null && fail "the build is still running"
+pgrep -f "$work/slow-build.sh" >/dev/null && { ps -ef | grep -v grep | grep slow-build; fail "the build is still running"; }
 echo "6. ok: Ctrl-C leaves the repository as it was"
 echo "bisect commits: all ok"
