@@ -1,5 +1,6 @@
 #include "bisect/step_bisect.h"
 
+#include <algorithm>
 #include <bit>
 #include <chrono>
 #include <cmath>
@@ -66,7 +67,8 @@ struct Side {
   std::string binary;
   std::string config;     // a TOML file to run
   int world_size = 1;
-  std::string dir;        // its re-run record and trace
+  std::string dir;        // its re-run records and traces
+  std::string trace_dir;  // the trace with values
 };
 
 Status PrepareConfig(Side& side, const std::string& override_config) {
@@ -104,15 +106,21 @@ int WorldSize(const golden::RunRecord& run) {
   return 1;
 }
 
-Status ReRun(Side& side, std::int64_t step, double timeout, std::ostream& out) {
-  const std::string record = (fs::path(side.dir) / "rerun.jsonl").string();
-  const std::string trace = (fs::path(side.dir) / "trace").string();
+// Re-runs `side` to `step` with a trace in side.dir/<trace_name> that keeps
+// the values `values` (trainer::TraceValues syntax); returns the trace's
+// directory. `check_record`: say whether the re-run reproduced the record.
+Result<std::string> ReRun(const Side& side, std::int64_t step, const std::string& values,
+                          const std::string& trace_name, std::string_view purpose, bool check_record,
+                          double timeout, std::ostream& out) {
+  const std::string record = (fs::path(side.dir) / (trace_name + ".jsonl")).string();
+  const std::string trace = (fs::path(side.dir) / trace_name).string();
   std::vector<std::string> argv = {side.binary, "train", "--config", side.config,
                                    "--stop-at", std::to_string(step),
                                    "--trace-step", std::to_string(step),
-                                   "--trace", trace, "--record", record, "--quiet"};
+                                   "--trace", trace, "--trace-values", values,
+                                   "--record", record, "--quiet"};
   argv = smoke::UnderMpirun(side.world_size, std::move(argv));
-  out << fmt::format("re-running {} to step {} with its trace: {}\n", side.label, step,
+  out << fmt::format("re-running {} to step {} ({}): {}\n", side.label, step, purpose,
                      fmt::join(argv, " "))
       << std::flush;
   std::string output;
@@ -127,18 +135,19 @@ Status ReRun(Side& side, std::int64_t step, double timeout, std::ostream& out) {
         side.label, side.run_path, outcome->exit_code, output, static_cast<char>(std::tolower(side.label)),
         static_cast<char>(std::tolower(side.label))));
   }
-  // Did the re-run reproduce the run it stands for?
-  Result<golden::RunRecord> rerun = golden::LoadRecordStream(record);
-  if (!rerun.ok()) return rerun.status();
-  std::string what;
-  if (std::optional<std::int64_t> s = FirstDivergentStep(side.run, *rerun, &what); s && *s <= step) {
-    out << fmt::format(
-        "  warning: the re-run of {} differs from {} at step {} ({}): this binary or machine is not "
-        "the one that recorded it; the trace shows the re-run\n",
-        side.label, side.run_path, *s, what);
+  if (check_record) {
+    Result<golden::RunRecord> rerun = golden::LoadRecordStream(record);
+    if (!rerun.ok()) return rerun.status();
+    std::string what;
+    if (std::optional<std::int64_t> s = FirstDivergentStep(side.run, *rerun, &what); s && *s <= step) {
+      out << fmt::format(
+          "  warning: the re-run of {} differs from {} at step {} ({}): this binary or machine is not "
+          "the one that recorded it; the trace shows the re-run\n",
+          side.label, side.run_path, *s, what);
+    }
   }
   out << fmt::format("  {:.1f} s\n", outcome->seconds);
-  return Status::Ok();
+  return trace;
 }
 
 std::string Where(const TensorDiff& d) {
@@ -150,6 +159,7 @@ void PrintTable(const std::vector<TensorDiff>& rows, std::ostream& out) {
                      "max |a-b|", "rel diff");
   for (const TensorDiff& d : rows) {
     const std::string differ = d.shape_differs ? "shape differs"
+                               : d.digest_only ? "digest differs"
                                                : fmt::format("{}/{}", d.differing, d.count);
     out << fmt::format("  {:<24} {:<24} {:>17} {:>12.3g} {:>10.3g}\n", Where(d), d.name, differ,
                        d.max_abs_diff, d.rel_diff);
@@ -198,6 +208,8 @@ std::vector<TensorDiff> FirstDivergentTensor(const std::vector<trainer::TracedTe
     d.count = x.count;
     if (x.count != y.count) {
       d.shape_differs = true;
+    } else if (x.digest != y.digest && (x.values.size() != x.count || y.values.size() != y.count)) {
+      d.digest_only = true;
     } else if (x.digest != y.digest) {
       double diff2 = 0, norm2 = 0;
       for (std::size_t i = 0; i < x.count; ++i) {
@@ -264,34 +276,81 @@ Result<StepBisectResult> BisectSteps(const StepBisectOptions& options, std::ostr
     fs::create_directories(side->dir, ec);
     if (ec) return Status::BadInput(fmt::format("{}: cannot create it: {}", side->dir, ec.message()));
     LOCKSTEP_RETURN_IF_ERROR(PrepareConfig(*side, side == &a ? options.config_a : options.config_b));
-    LOCKSTEP_RETURN_IF_ERROR(ReRun(*side, *result.step, options.timeout, out));
   }
-  Result<std::vector<trainer::TracedTensor>> trace_a = trainer::LoadTrace((fs::path(a.dir) / "trace").string());
-  if (!trace_a.ok()) return trace_a.status();
-  Result<std::vector<trainer::TracedTensor>> trace_b = trainer::LoadTrace((fs::path(b.dir) / "trace").string());
-  if (!trace_b.ok()) return trace_b.status();
-  // Values only where the digests differ: a whole trace may not fit in memory.
-  std::map<std::tuple<int, std::string, std::string>, trainer::TracedTensor*> in_b;
-  for (trainer::TracedTensor& t : *trace_b) in_b[{t.micro_batch, t.phase, t.name}] = &t;
-  for (trainer::TracedTensor& t : *trace_a) {
-    auto it = in_b.find({t.micro_batch, t.phase, t.name});
-    if (it == in_b.end() || it->second->digest == t.digest || it->second->count != t.count) continue;
-    LOCKSTEP_RETURN_IF_ERROR(trainer::ReadTraceValues((fs::path(a.dir) / "trace").string(), &t));
-    LOCKSTEP_RETURN_IF_ERROR(trainer::ReadTraceValues((fs::path(b.dir) / "trace").string(), it->second));
+
+  // Pass 1: digests of every tensor, which say which tensors differ.
+  std::vector<trainer::TracedTensor> digests[2];
+  for (int i = 0; i < 2; ++i) {
+    const Side& side = i == 0 ? a : b;
+    Result<std::string> dir = ReRun(side, *result.step, "none", "trace-digests", "digests of every tensor",
+                                    /*check_record=*/true, options.timeout, out);
+    if (!dir.ok()) return dir.status();
+    Result<std::vector<trainer::TracedTensor>> trace = trainer::LoadTrace(*dir);
+    if (!trace.ok()) return trace.status();
+    digests[i] = std::move(trace).value();
   }
   std::size_t identical = 0;
-  result.tensors = FirstDivergentTensor(*trace_a, *trace_b, &identical);
-  if (result.tensors.empty()) {
+  std::vector<TensorDiff> differ = FirstDivergentTensor(digests[0], digests[1], &identical);
+  if (differ.empty()) {
     out << fmt::format(
         "the traces of step {} agree in all {} tensors: the re-runs did not reproduce the "
         "divergence (see the warnings above); traces in {}\n",
-        *result.step, trace_a->size(), work);
+        *result.step, digests[0].size(), work);
+    return result;
+  }
+
+  // Pass 2: the values of the tensors the report shows, wherever they occur.
+  std::vector<std::string> names;
+  for (std::size_t i = 0; i < differ.size() && std::ssize(names) < options.spread_rows; ++i) {
+    if (std::find(names.begin(), names.end(), differ[i].name) == names.end()) names.push_back(differ[i].name);
+  }
+  std::vector<trainer::TracedTensor> traces[2];
+  for (int i = 0; i < 2; ++i) {
+    Side& side = i == 0 ? a : b;
+    Result<std::string> dir =
+        ReRun(side, *result.step, fmt::format("{}", fmt::join(names, ",")), "trace",
+              fmt::format("values of {} tensor{}", names.size(), names.size() == 1 ? "" : "s"),
+              /*check_record=*/false, options.timeout, out);
+    if (!dir.ok()) return dir.status();
+    Result<std::vector<trainer::TracedTensor>> trace = trainer::LoadTrace(*dir);
+    if (!trace.ok()) return trace.status();
+    traces[i] = std::move(trace).value();
+    // The same side run twice must trace the same bits.
+    std::vector<TensorDiff> moved = FirstDivergentTensor(digests[i], traces[i], nullptr);
+    if (!moved.empty()) {
+      result.not_deterministic.push_back(side.label);
+      out << fmt::format(
+          "  warning: {} is not deterministic: its two re-runs to step {} traced different bits, first "
+          "in {} {} ({} of its tensors differ); the comparison below uses the second re-run\n",
+          side.label, *result.step, Where(moved.front()), moved.front().name, moved.size());
+    }
+    side.trace_dir = *dir;
+  }
+  // Values only where the digests differ: a whole trace may not fit in memory.
+  std::map<std::tuple<int, std::string, std::string>, trainer::TracedTensor*> in_b;
+  for (trainer::TracedTensor& t : traces[1]) in_b[{t.micro_batch, t.phase, t.name}] = &t;
+  for (trainer::TracedTensor& t : traces[0]) {
+    auto it = in_b.find({t.micro_batch, t.phase, t.name});
+    if (it == in_b.end() || it->second->digest == t.digest || it->second->count != t.count) continue;
+    if (!t.has_values || !it->second->has_values) continue;
+    LOCKSTEP_RETURN_IF_ERROR(trainer::ReadTraceValues(a.trace_dir, &t));
+    LOCKSTEP_RETURN_IF_ERROR(trainer::ReadTraceValues(b.trace_dir, it->second));
+  }
+  result.tensors = FirstDivergentTensor(traces[0], traces[1], &identical);
+  if (result.tensors.empty()) {
+    out << fmt::format(
+        "the second re-runs of step {} agree in all {} tensors, the first did not: see the warnings "
+        "above; traces in {}\n",
+        *result.step, traces[0].size(), work);
     return result;
   }
   const TensorDiff& first = result.tensors.front();
   if (first.shape_differs) {
     out << fmt::format("\nfirst divergent tensor: step {}, {}: {} has a different shape ({} elements in A)\n",
                        *result.step, Where(first), first.name, first.count);
+  } else if (first.digest_only) {  // only when a side is not deterministic
+    out << fmt::format("\nfirst divergent tensor: step {}, {}: {} (digests differ; values not traced)\n",
+                       *result.step, Where(first), first.name);
   } else {
     out << fmt::format(
         "\nfirst divergent tensor: step {}, {}: {}, max abs diff {:.3g}, first differing element "
@@ -301,7 +360,7 @@ Result<StepBisectResult> BisectSteps(const StepBisectOptions& options, std::ostr
   }
   out << fmt::format("the {} tensor{} before it, in the order the step computes them, are bit-identical\n\n",
                      identical, identical == 1 ? "" : "s");
-  const std::size_t compared_after = trace_a->size() - identical - 1;
+  const std::size_t compared_after = traces[0].size() - identical - 1;
   out << fmt::format("how it spreads: {} of the {} tensors after it differ too{}\n", result.tensors.size() - 1,
                      compared_after, result.tensors.size() > 1 ? "; the first of them:" : "");
   std::vector<TensorDiff> shown(result.tensors.begin(),

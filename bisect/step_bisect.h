@@ -3,11 +3,16 @@
 //
 //   step   = first step whose loss, grad_norm, batch or parameter digest differ
 //   re-run each side to that step with --trace-step (its own binary, config,
-//          thread count and world size, taken from its record's header)
+//          thread count and world size, taken from its record's header),
+//          keeping digests only
 //   tensor = first tensor, in the order the step computes them (forward
 //            activations, loss, backward gradients, summed gradients,
 //            updated parameters: trainer/tensor_trace.h), whose digest differs;
-//            then how the difference spreads through the next tensors.
+//            then how the difference spreads through the next tensors
+//   values = a second re-run of each side keeps the values of just the tensors
+//            the report shows, to measure their differences element by
+//            element; its digests must equal the first re-run's, or that side
+//            is not deterministic (and the report says so).
 //
 // The runs may differ in anything: the binary (--binary-a/-b), the config,
 // the environment (threads, ranks, profile).
@@ -46,7 +51,8 @@ struct TensorDiff {
   double max_abs_diff = 0;
   double rel_diff = 0;                // ||a - b|| / ||a||
   bool shape_differs = false;
-  bool same() const { return differing == 0 && !shape_differs; }
+  bool digest_only = false;           // values not at hand: only the digests say they differ
+  bool same() const { return differing == 0 && !shape_differs && !digest_only; }
 };
 
 // The first step whose loss, grad_norm, batch_digest or param_digest differ
@@ -56,8 +62,8 @@ std::optional<std::int64_t> FirstDivergentStep(const golden::RunRecord& a,
 
 // Compares two traces of the same step tensor by tensor, in A's order,
 // matched by (micro-batch, phase, name): by digest, then element by element
-// where the digests differ (those tensors' values must be filled in: see
-// trainer::ReadTraceValues). Tensors only one side has are skipped (a
+// where the digests differ and both sides' values are filled in (see
+// trainer::ReadTraceValues; without them the diff is `digest_only`). Tensors only one side has are skipped (a
 // micro-batch another world size ran elsewhere). Returns the first differing
 // tensor and every differing tensor after it, in order, or nothing if all
 // agree; `identical_before` counts the tensors compared equal before it.
@@ -69,6 +75,8 @@ struct StepBisectResult {
   std::optional<std::int64_t> step;  // none: the runs agree on every common step
   std::vector<TensorDiff> tensors;   // the first differing tensor and every later one
                                      // that differs; empty: the traces agree
+  std::vector<char> not_deterministic;  // the sides ('A', 'B') whose two re-runs traced
+                                        // different bits
   int exit_code = 1;                 // 0 when a first divergent tensor was found
 };
 

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <filesystem>
 
 #include "core/test_util.h"
 
@@ -118,6 +119,67 @@ TEST(TensorTraceTest, RoundTripAcrossRanksInCanonicalOrder) {
   EXPECT_DOUBLE_EQ((*all)[0].norm, std::sqrt(21.0));
   EXPECT_DOUBLE_EQ((*all)[0].max_abs, 4.0);
   EXPECT_EQ((*all)[4].values, (std::vector<float>{-4, 2}));
+}
+
+TEST(FirstDivergentTensorTest, DigestOnlyWhereValuesAreNotAtHand) {
+  std::vector<trainer::TracedTensor> a = {Tensor("forward", 0, "x", {1, 2}), Tensor("forward", 0, "y", {3})};
+  std::vector<trainer::TracedTensor> b = {Tensor("forward", 0, "x", {1, 2}), Tensor("forward", 0, "y", {4})};
+  a[1].values.clear();  // a digests-only trace
+  std::size_t before = 0;
+  std::vector<TensorDiff> d = FirstDivergentTensor(a, b, &before);
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_EQ(before, 1u);
+  EXPECT_EQ(d[0].name, "y");
+  EXPECT_TRUE(d[0].digest_only);
+  EXPECT_FALSE(d[0].same());
+  EXPECT_EQ(d[0].differing, 0u);
+}
+
+TEST(TraceValuesTest, AllNoneOrNamedTensors) {
+  Result<trainer::TraceValues> all = trainer::TraceValues::Parse("all");
+  ASSERT_TRUE(all.ok());
+  EXPECT_TRUE(all->Keeps("anything"));
+  Result<trainer::TraceValues> none = trainer::TraceValues::Parse("none");
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->Keeps("wte"));
+  Result<trainer::TraceValues> some = trainer::TraceValues::Parse("wte.grad,h.0.qkv");
+  ASSERT_TRUE(some.ok());
+  EXPECT_TRUE(some->Keeps("wte.grad"));
+  EXPECT_TRUE(some->Keeps("h.0.qkv"));
+  EXPECT_FALSE(some->Keeps("wte"));
+  Result<trainer::TraceValues> bad = trainer::TraceValues::Parse("wte,,lnfw");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_TRUE(Contains(bad.status().message(), "empty name"));
+}
+
+TEST(TensorTraceTest, KeepsOnlyTheNamedValuesButEveryDigest) {
+  const std::string dir = (FreshTempDir() / "trace").string();
+  const float x[3] = {1, -4, 2};
+  Result<trainer::TraceValues> values = trainer::TraceValues::Parse("wte.grad");
+  ASSERT_TRUE(values.ok());
+  {
+    Result<trainer::TensorTrace> t = trainer::TensorTrace::Open(dir, 0, *values);
+    ASSERT_TRUE(t.ok()) << t.status().message();
+    t->Begin("forward", 0);
+    t->Add("encoded", x, 3);
+    t->Begin("backward", 0);
+    t->Add("wte.grad", x + 1, 2);
+    ASSERT_TRUE(t->Close().ok());
+  }
+  Result<std::vector<trainer::TracedTensor>> all = trainer::LoadTrace(dir);
+  ASSERT_TRUE(all.ok()) << all.status().message();
+  ASSERT_EQ(all->size(), 2u);
+  trainer::TracedTensor& encoded = (*all)[0];
+  trainer::TracedTensor& grad = (*all)[1];
+  EXPECT_FALSE(encoded.has_values);
+  EXPECT_DOUBLE_EQ(encoded.max_abs, 4.0);  // statistics are kept without the values
+  EXPECT_NE(encoded.digest, grad.digest);
+  Status st = trainer::ReadTraceValues(dir, &encoded);
+  ASSERT_FALSE(st.ok());
+  EXPECT_TRUE(Contains(st.message(), "--trace-values encoded"));
+  ASSERT_TRUE(trainer::ReadTraceValues(dir, &grad).ok());
+  EXPECT_EQ(grad.values, (std::vector<float>{-4, 2}));
+  EXPECT_EQ(std::filesystem::file_size(std::filesystem::path(dir) / "rank0.bin"), 2 * sizeof(float));
 }
 
 TEST(TensorTraceTest, MissingTraceSaysHowToWriteOne) {

@@ -40,6 +40,12 @@ void RegisterTrain(CLI::App& app, int& exit_code) {
                   "--trace DIR, for lockstep bisect steps")
       ->check(CLI::PositiveNumber);
   trace_step->needs(cmd->add_option("--trace", options->trace_dir, "Directory for --trace-step's files"));
+  auto trace_values = std::make_shared<std::string>("all");
+  cmd->add_option("--trace-values", *trace_values,
+                  "Whose values the trace keeps: all, none (digests and statistics only), or "
+                  "names separated by commas")
+      ->type_name("all|none|NAME,...")
+      ->needs(trace_step);
   cmd->add_option("--export", options->export_dir,
                   "Also write the initial parameters and every step's batch to DIR, for the "
                   "PyTorch reference (bench/torch_reference.py)");
@@ -58,6 +64,12 @@ void RegisterTrain(CLI::App& app, int& exit_code) {
       return;
     }
     trainer::TrainOptions o = *options;
+    Result<trainer::TraceValues> values = trainer::TraceValues::Parse(*trace_values);
+    if (!values.ok()) {
+      exit_code = Report(values.status());
+      return;
+    }
+    o.trace_values = *values;
     o.progress = *quiet ? nullptr : &std::cout;
     exit_code = Report(trainer::Train(*config, o, nullptr));
   });

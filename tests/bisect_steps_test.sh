@@ -8,6 +8,8 @@
 #   3. side B on 2 MPI ranks (its trace split over two rank files): same answer
 #   4. runs that differ only in thread count agree: exit 1, nothing to localise
 #   5. traces are the same bits with 1 and 2 threads
+#   6. a side whose two re-runs trace different bits is named as not
+#      deterministic (a wrapper that reverses the sum on its first call only)
 #   usage: bisect_steps_test.sh SOURCE_DIR LOCKSTEP_BINARY WORK_DIR
 set -euo pipefail
 src=$1 lockstep=$2 work=$3
@@ -32,6 +34,15 @@ expect_kernel() {  # expect_kernel OUTPUT: names the reversed kernel's output fi
 out=$("$lockstep" bisect steps a.jsonl b.jsonl --binary-b ./variant.sh --work-dir w1) || { echo "$out"; fail "exit $?"; }
 echo "$out"
 expect_kernel "$out"
+# The first re-run kept digests only; the second, the values of the shown tensors.
+[ "$(stat -c %s w1/a/trace-digests/rank0.bin)" = 0 ] || fail "the digests-only trace kept values"
+[ "$(wc -l < w1/a/trace-digests/rank0.jsonl)" = "$(wc -l < w1/a/trace/rank0.jsonl)" ] \
+  || fail "the two traces of A list different tensors"
+grep -q '"name":"h.1.fcprojb.grad","count":64,"offset"' w1/b/trace/rank0.jsonl \
+  || fail "the values trace did not keep h.1.fcprojb.grad"
+if grep -q '"name":"h.0.qkv","count":[0-9]*,"offset"' w1/b/trace/rank0.jsonl; then
+  fail "the values trace kept a tensor the report does not show"
+fi
 echo "1. ok"
 
 # 2. golden vs record
@@ -69,4 +80,14 @@ echo "4. ok: 1 and 2 threads agree"
 cmp t1/rank0.jsonl t2/rank0.jsonl || fail "traces differ between 1 and 2 threads"
 cmp t1/rank0.bin t2/rank0.bin || fail "traced values differ between 1 and 2 threads"
 echo "5. ok: $(wc -l < t1/rank0.jsonl) traced tensors, same bits with 1 and 2 threads"
+# 6. B reverses the sum on its first call only: its two re-runs disagree
+printf '#!/bin/sh\nif [ -e %s/called ]; then exec %s "$@"; fi\ntouch %s/called\nLOCKSTEP_TEST_REVERSE_BIAS_GRAD=1 exec %s "$@"\n' \
+  "$work" "$lockstep" "$work" "$lockstep" > flaky.sh
+chmod +x flaky.sh
+rm -f called
+set +e; out=$("$lockstep" bisect steps a.jsonl b.jsonl --binary-b ./flaky.sh --work-dir w6 2>&1); code=$?; set -e
+[ "$code" = 1 ] || { echo "$out"; fail "a nondeterministic side exited $code, want 1"; }
+grep -q "warning: B is not deterministic: its two re-runs to step 1 traced different bits, first in backward (micro-batch 0) h.1.fcprojb.grad" <<< "$out" \
+  || { echo "$out"; fail "side B not named as nondeterministic"; }
+echo "6. ok: a nondeterministic side is named"
 echo "bisect steps: all ok"

@@ -32,13 +32,35 @@ std::string RankStem(const std::string& dir, int rank) {
 
 }  // namespace
 
-Result<TensorTrace> TensorTrace::Open(const std::string& dir, int rank) {
+Result<TraceValues> TraceValues::Parse(std::string_view text) {
+  TraceValues v;
+  if (text == "all") return v;
+  v.all_ = false;
+  if (text == "none") return v;
+  std::size_t begin = 0;
+  while (begin <= text.size()) {
+    const std::size_t comma = std::min(text.find(',', begin), text.size());
+    const std::string_view name = text.substr(begin, comma - begin);
+    if (name.empty()) {
+      return Status::BadInput(fmt::format(
+          "--trace-values \"{}\": an empty name; give all, none, or names separated by commas "
+          "(h.1.fcprojb.grad,lnfw)",
+          text));
+    }
+    v.names_.emplace(name);
+    begin = comma + 1;
+  }
+  return v;
+}
+
+Result<TensorTrace> TensorTrace::Open(const std::string& dir, int rank, TraceValues values) {
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) return Status::BadInput(fmt::format("--trace {}: cannot create it: {}", dir, ec.message()));
   TensorTrace t;
   t.dir_ = dir;
   t.rank_ = rank;
+  t.values_ = std::move(values);
   const std::string tmp = RankStem(dir, rank) + ".bin.tmp";
   t.bin_ = std::fopen(tmp.c_str(), "wb");
   if (t.bin_ == nullptr) return Status::BadInput(fmt::format("--trace {}: cannot write {}", dir, tmp));
@@ -48,6 +70,7 @@ Result<TensorTrace> TensorTrace::Open(const std::string& dir, int rank) {
 TensorTrace::TensorTrace(TensorTrace&& o) noexcept
     : dir_(std::move(o.dir_)),
       rank_(o.rank_),
+      values_(std::move(o.values_)),
       bin_(o.bin_),
       index_(std::move(o.index_)),
       phase_(std::move(o.phase_)),
@@ -74,7 +97,6 @@ void TensorTrace::Add(std::string_view name, const float* values, std::size_t co
   t.seq = seq_++;
   t.name = name;
   t.count = count;
-  t.offset = offset_;
   t.digest = Xxh3_64(values, count * sizeof(float));
   double sum = 0, max_abs = 0;
   for (std::size_t i = 0; i < count; ++i) {
@@ -84,8 +106,12 @@ void TensorTrace::Add(std::string_view name, const float* values, std::size_t co
   }
   t.norm = std::sqrt(sum);
   t.max_abs = max_abs;
-  std::fwrite(values, sizeof(float), count, bin_);
-  offset_ += count;
+  t.has_values = values_.Keeps(name);
+  if (t.has_values) {
+    t.offset = offset_;
+    std::fwrite(values, sizeof(float), count, bin_);
+    offset_ += count;
+  }
   index_.push_back(std::move(t));
 }
 
@@ -104,7 +130,7 @@ Status TensorTrace::Close() {
     j["seq"] = t.seq;
     j["name"] = t.name;
     j["count"] = t.count;
-    j["offset"] = t.offset;
+    if (t.has_values) j["offset"] = t.offset;
     j["digest"] = Hex64(t.digest);
     j["norm"] = t.norm;
     j["max_abs"] = t.max_abs;
@@ -147,7 +173,8 @@ Result<std::vector<TracedTensor>> LoadTrace(const std::string& dir) {
         t.seq = j.at("seq").get<int>();
         t.name = j.at("name").get<std::string>();
         t.count = j.at("count").get<std::uint64_t>();
-        t.offset = j.at("offset").get<std::uint64_t>();
+        t.has_values = j.contains("offset");
+        if (t.has_values) t.offset = j["offset"].get<std::uint64_t>();
         t.digest = std::stoull(j.at("digest").get<std::string>(), nullptr, 16);
         t.norm = j.at("norm").get<double>();
         t.max_abs = j.at("max_abs").get<double>();
@@ -155,7 +182,7 @@ Result<std::vector<TracedTensor>> LoadTrace(const std::string& dir) {
         return Status::BadInput(fmt::format("{}.jsonl:{}: not a trace line ({})", stem, line_no, e.what()));
       }
       t.rank = rank;
-      if ((t.offset + t.count) * sizeof(float) > bin_bytes) {
+      if (t.has_values && (t.offset + t.count) * sizeof(float) > bin_bytes) {
         return Status::BadInput(fmt::format("{}.jsonl:{}: {} points past the end of {}.bin; the "
                                             "trace is incomplete, write it again",
                                             stem, line_no, t.name, stem));
@@ -176,6 +203,11 @@ Result<std::vector<TracedTensor>> LoadTrace(const std::string& dir) {
 
 Status ReadTraceValues(const std::string& dir, TracedTensor* t) {
   const std::string path = RankStem(dir, t->rank) + ".bin";
+  if (!t->has_values) {
+    return Status::BadInput(fmt::format(
+        "{}: the trace kept no values of {}; write it again with --trace-values {} (or all)", dir,
+        t->name, t->name));
+  }
   std::FILE* f = std::fopen(path.c_str(), "rb");
   if (f == nullptr) return Status::BadInput(path + ": cannot open it; write the trace again");
   t->values.resize(t->count);

@@ -375,7 +375,7 @@ Status Train(const TrainConfig& config, const TrainOptions& options, TrainResult
     accumulator.Reset();
     std::optional<TensorTrace> trace;
     if (step == options.trace_step && !options.trace_dir.empty()) {
-      Result<TensorTrace> t = TensorTrace::Open(options.trace_dir, comm.rank());
+      Result<TensorTrace> t = TensorTrace::Open(options.trace_dir, comm.rank(), options.trace_values);
       if (!t.ok()) return t.status();
       trace.emplace(std::move(t).value());
       model.set_trace(&*trace);

@@ -20,6 +20,7 @@
 
 #include "core/status.h"
 #include "data/manifest.h"
+#include "trainer/tensor_trace.h"
 #include "trainer/train_config.h"
 
 namespace lockstep::trainer {
@@ -42,6 +43,7 @@ struct TrainOptions {
   // Trace every tensor of step `trace_step` into `trace_dir` (trainer/tensor_trace.h).
   int trace_step = 0;
   std::string trace_dir;
+  TraceValues trace_values;  // whose values the trace keeps (digests: always all)
 };
 
 struct TrainResult {
