@@ -62,6 +62,7 @@ Result<toml::value> JsonToToml(const nlohmann::json& j, const std::string& key) 
 // One side of the comparison, re-run to `step` with its trace.
 struct Side {
   char label = 'A';       // or 'B'
+  char option = 'a';      // its options' suffix: --binary-a, --config-a
   std::string run_path;
   golden::RunRecord run;
   std::string binary;
@@ -80,14 +81,14 @@ Status PrepareConfig(Side& side, const std::string& override_config) {
   if (!config.is_object() || config.empty()) {
     return Status::BadInput(fmt::format(
         "{}: the header has no config to re-run (another trainer's log?); pass --config-{} FILE",
-        side.run_path, static_cast<char>(std::tolower(side.label))));
+        side.run_path, side.option));
   }
   const nlohmann::json manifest = config.contains("data") ? config["data"].value("manifest", "") : "";
   if (manifest.is_string() && manifest != "embedded" && !fs::path(manifest.get<std::string>()).is_absolute()) {
     return Status::BadInput(fmt::format(
         "{}: data.manifest = \"{}\" is relative to a config file this record does not name; pass "
         "--config-{} FILE (the config that recorded it)",
-        side.run_path, manifest.get<std::string>(), static_cast<char>(std::tolower(side.label))));
+        side.run_path, manifest.get<std::string>(), side.option));
   }
   Result<toml::value> t = JsonToToml(config, "");
   if (!t.ok()) return Status::BadInput(side.run_path + ": " + t.status().message());
@@ -132,8 +133,8 @@ Result<std::string> ReRun(const Side& side, std::int64_t step, const std::string
   if (outcome->exit_code != 0) {
     return Status::BadInput(fmt::format(
         "re-running side {} ({}) failed with exit {}:\n{}Check --binary-{} and --config-{}",
-        side.label, side.run_path, outcome->exit_code, output, static_cast<char>(std::tolower(side.label)),
-        static_cast<char>(std::tolower(side.label))));
+        side.label, side.run_path, outcome->exit_code, output, side.option,
+        side.option));
   }
   if (check_record) {
     Result<golden::RunRecord> rerun = golden::LoadRecordStream(record);
@@ -240,6 +241,7 @@ Result<StepBisectResult> BisectSteps(const StepBisectOptions& options, std::ostr
   a.label = 'A';
   a.run_path = options.run_a;
   b.label = 'B';
+  b.option = 'b';
   b.run_path = options.run_b;
   for (Side* side : {&a, &b}) {
     Result<golden::RunRecord> run = LoadRun(side->run_path);

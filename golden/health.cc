@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "core/hexfloat.h"
+#include "core/ulp.h"
 #include "golden/compare.h"  // UlpDistance
 #include "golden/metric_text.h"
 
@@ -113,7 +114,8 @@ std::string FrozenText(const FrozenSpan& s) {
   if (s.value_rms.empty()) return text;
   // The values did not change, so any step's value_rms is the scale.
   const double value = s.value_rms.front();
-  const double bf16 = Bf16Ulp(value), fp32 = Fp32Ulp(value);
+  const float scale = static_cast<float>(value);  // the values are floats
+  const double bf16 = Bf16Ulp(scale), fp32 = Fp32Ulp(scale);
   text += fmt::format(": values ~{} (bf16 ULP {}, fp32 ULP {})", Approx(value), Sci(bf16), Sci(fp32));
   if (s.update_rms.empty()) return text;
   const double update = Median(s.update_rms);
@@ -151,20 +153,6 @@ std::optional<CheckPolicy> ParseCheckPolicy(std::string_view text) {
   if (text == "warn") return CheckPolicy::kWarn;
   if (text == "off") return CheckPolicy::kOff;
   return std::nullopt;
-}
-
-double Bf16Ulp(double value) {
-  if (value == 0 || !std::isfinite(value)) return 0;
-  int e = 0;
-  std::frexp(std::fabs(value), &e);  // |value| = m x 2^e, m in [0.5, 1)
-  return std::ldexp(1.0, e - 8);     // 8 significand bits
-}
-
-double Fp32Ulp(double value) {
-  if (value == 0 || !std::isfinite(value)) return 0;
-  int e = 0;
-  std::frexp(std::fabs(value), &e);
-  return std::ldexp(1.0, e - 24);  // 24 significand bits
 }
 
 CheckResult CheckFrozen(const RunRecord& run, const FrozenOptions& o) {

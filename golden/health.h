@@ -104,11 +104,6 @@ CheckResult CheckLearning(const RunRecord& run, const LearningOptions& options);
 std::vector<CheckResult> RunHealthChecks(const RunRecord& run, const HealthOptions& options,
                                          const RunRecord* same_loss_reference = nullptr);
 
-// The unit in the last place of a bf16 (8-bit significand) or fp32 (24-bit)
-// number of magnitude `value`; 0 for 0 or a non-finite value.
-double Bf16Ulp(double value);
-double Fp32Ulp(double value);
-
 }  // namespace lockstep::golden
 
 #endif  // LOCKSTEP_GOLDEN_HEALTH_H_

@@ -141,15 +141,6 @@ TEST(FrozenCheckTest, PoliciesAndNotApplicable) {
   EXPECT_TRUE(Contains(c.summary, "max grad_zeros 2")) << "grad_zeros is reported as information";
 }
 
-TEST(FrozenCheckTest, UlpsOfBf16AndFp32) {
-  EXPECT_EQ(Bf16Ulp(1.0), std::ldexp(1.0, -7));
-  EXPECT_EQ(Bf16Ulp(1.99), std::ldexp(1.0, -7));
-  EXPECT_EQ(Bf16Ulp(-3.0), std::ldexp(1.0, -6));
-  EXPECT_EQ(Fp32Ulp(1.0), std::ldexp(1.0, -23));
-  EXPECT_EQ(Fp32Ulp(0.02), std::nextafter(0.02f, 1.0f) - 0.02f);
-  EXPECT_EQ(Bf16Ulp(0.0), 0.0);
-}
-
 // ---- loss_scale ----
 
 TEST(LossScaleCheckTest, StepOneLossNearLnVocabPassesAndDividedByWorldSizeFails) {

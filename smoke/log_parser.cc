@@ -20,6 +20,7 @@
 #endif
 
 #include "core/hexfloat.h"
+#include "core/text.h"
 #include "golden/metric_text.h"
 
 namespace lockstep::smoke {
@@ -39,31 +40,8 @@ using golden::StepRow;
 
 constexpr std::string_view kFormatNames[] = {"jsonl", "torchtitan", "megatron", "regex"};
 
-bool IsSpace(char c) {
-  return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v';
-}
-bool IsDigit(char c) {
-  return c >= '0' && c <= '9';
-}
-bool IsAlpha(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
 bool IsWordChar(char c) {
   return IsAlpha(c) || IsDigit(c) || c == '_';
-}
-
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && IsSpace(s.front())) s.remove_prefix(1);
-  while (!s.empty() && IsSpace(s.back())) s.remove_suffix(1);
-  return s;
-}
-
-std::string ToLower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
 }
 
 // Removes ANSI escape sequences: CSI (ESC '[' parameters intermediates final),

@@ -50,12 +50,6 @@ inline bool IsBf16(float x) { return (std::bit_cast<std::uint32_t>(x) & 0xffffu)
 // x[i] = RoundToBf16(x[i]) on the pool (elementwise: no order to fix).
 void RoundToBf16(ThreadPool& pool, float* x, std::size_t n);
 
-// The spacing of bf16 / float values at |x|: the distance from the largest
-// representable value <= |x| to the next one above (2^-7 and 2^-23 at 1.0;
-// the smallest subnormal for 0 and subnormals). Inf for +-Inf, NaN for NaN.
-// For reports: an update smaller than half of this leaves x unchanged.
-float Bf16Ulp(float x);
-float Fp32Ulp(float x);
 
 }  // namespace lockstep::trainer
 

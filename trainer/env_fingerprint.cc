@@ -3,12 +3,13 @@
 #include <sys/utsname.h>
 
 #include <algorithm>
-#include <cctype>
 #include <fstream>
 #include <map>
 #include <sstream>
 #include <thread>
 #include <utility>
+
+#include "core/text.h"
 
 // OpenBLAS's openblas_config.h declares C99 _Complex typedefs, which Clang's
 // -Wpedantic rejects in C++ when the header is not on a -isystem path (CMake's
@@ -42,19 +43,12 @@ namespace {
 
 constexpr const char* kUnknown = "unknown";
 
-std::string_view Trim(std::string_view s) {
-  const auto is_space = [](char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; };
-  while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
-  while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
-  return s;
-}
-
 // Trims and replaces every run of whitespace (tabs, newlines) by one space.
 std::string CollapseSpace(std::string_view s) {
   std::string out;
   bool pending_space = false;
   for (char c : Trim(s)) {
-    if (std::isspace(static_cast<unsigned char>(c)) != 0) {
+    if (IsSpace(c)) {
       pending_space = true;
       continue;
     }

@@ -23,6 +23,7 @@
 #include "trainer/layers.h"
 #include "trainer/optimizer.h"
 #include "trainer/portable_math.h"
+#include "trainer/record_test_util.h"
 #include "trainer/trainer.h"
 
 namespace lockstep::trainer {
@@ -158,14 +159,6 @@ TEST(NumericsTest, Bf16AttentionRoundsEveryFactorOfItsProducts) {
 // ---- Whole runs -----------------------------------------------------------------
 const char* kSmoke = LOCKSTEP_SOURCE_DIR "/trainer/configs/smoke.toml";
 
-std::vector<nlohmann::json> ReadRecord(const std::string& path) {
-  std::vector<nlohmann::json> lines;
-  std::ifstream in(path);
-  std::string line;
-  while (std::getline(in, line)) lines.push_back(nlohmann::json::parse(line));
-  return lines;
-}
-
 // Trains the smoke config for `steps` with `overrides`; the record's lines
 // (header first).
 std::vector<nlohmann::json> TrainRun(const std::filesystem::path& dir, const std::string& name, int steps,
@@ -177,7 +170,7 @@ std::vector<nlohmann::json> TrainRun(const std::filesystem::path& dir, const std
   options.record_path = (dir / (name + ".jsonl")).string();
   Status st = Train(*config, options, nullptr);
   EXPECT_TRUE(st.ok()) << st.message();
-  auto lines = ReadRecord(options.record_path);
+  auto lines = ReadRecordLines(options.record_path);
   EXPECT_EQ(lines.size(), static_cast<std::size_t>(steps) + 1);
   return lines;
 }

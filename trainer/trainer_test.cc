@@ -5,12 +5,12 @@
 
 #include <gtest/gtest.h>
 
-#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "core/test_util.h"
 #include "data/sampler.h"
 #include "data/token_source.h"
+#include "trainer/record_test_util.h"
 
 namespace lockstep::trainer {
 namespace {
@@ -22,14 +22,6 @@ using ::lockstep::testing::FreshTempDir;
 const char* kDeterministicFields[] = {"step",         "loss",         "grad_norm", "lr",
                                       "tokens",       "batch_digest", "param_digest",
                                       "mem_peak_bytes"};
-
-std::vector<nlohmann::json> ReadRecord(const std::string& path) {
-  std::vector<nlohmann::json> lines;
-  std::ifstream in(path);
-  std::string line;
-  while (std::getline(in, line)) lines.push_back(nlohmann::json::parse(line));
-  return lines;
-}
 
 // Runs the smoke config (shortened, without its held-out evaluation unless
 // `overrides` turn it on) with `overrides`; returns the step lines.
@@ -47,7 +39,7 @@ std::vector<nlohmann::json> TrainRun(const std::filesystem::path& dir, const std
   } else {
     EXPECT_TRUE(st.ok()) << st.message();
   }
-  auto lines = ReadRecord(options.record_path);
+  auto lines = ReadRecordLines(options.record_path);
   EXPECT_FALSE(lines.empty());
   EXPECT_EQ(lines[0]["type"], "header");
   lines.erase(lines.begin());
