@@ -8,6 +8,19 @@
 namespace lockstep::golden {
 namespace {
 
+// The order in which the diagnosis looks at a step's differences: what went
+// in (the batch), what came out (loss, gradient), what was kept (parameters),
+// what it cost (memory); any other metric after these.
+int Significance(const std::string& metric) {
+  static constexpr std::string_view kOrder[] = {"batch_digest", "tokens",     "loss",
+                                                "grad_norm",    "lr",         "grad_zeros",
+                                                "param_digest", "mem_peak_bytes", "rss_peak_bytes"};
+  for (std::size_t i = 0; i < std::size(kOrder); ++i) {
+    if (metric == kOrder[i]) return static_cast<int>(i);
+  }
+  return static_cast<int>(std::size(kOrder));
+}
+
 // Maps a float's bits to a line where adjacent floats are adjacent integers.
 template <typename Bits, typename F>
 std::int64_t Ordered(F v) {
@@ -181,6 +194,10 @@ Comparison Compare(const RunRecord& golden, const RunRecord& run, const Policies
     const bool nonfinite = status && status->kind == MetricValue::Kind::kText && status->s != "ok";
     if (diffs.empty() && !nonfinite) continue;
     c.first_divergent_step = r.step;
+    // The telling metric first: reports show diffs.front() as "first divergence".
+    std::stable_sort(diffs.begin(), diffs.end(), [](const MetricDiff& x, const MetricDiff& y) {
+      return Significance(x.metric) < Significance(y.metric);
+    });
     c.diffs = diffs;
     auto has = [&](const char* m) {
       return std::any_of(diffs.begin(), diffs.end(), [&](const MetricDiff& d) { return d.metric == m; });
@@ -213,6 +230,28 @@ Comparison Compare(const RunRecord& golden, const RunRecord& run, const Policies
                              "arithmetic: a BLAS, compiler, MPI or kernel change. `lockstep bisect "
                              "steps GOLDEN RUN` names the first tensor that differs.",
                              d.metric, d.golden, d.run, d.rel.value_or(0));
+    } else if (has("grad_zeros")) {
+      // The parameters before this step agreed (the step before did), so a
+      // different count of zero gradient elements is the backward pass.
+      c.diagnosis = Diagnosis::kNumerics;
+      const MetricDiff& d = diff_of("grad_zeros");
+      c.summary = fmt::format(
+          "diverged at step {}: same batch, loss and gradient norm, but grad_zeros {} instead of {}: "
+          "the gradient differs (numerics)",
+          r.step, d.run, d.golden);
+      c.detail = "The parameters entering this step agreed, the gradient did not: its norm can agree "
+                 "while its elements differ. A backward kernel or the reduction over micro-batches or "
+                 "ranks changed. `lockstep bisect steps GOLDEN RUN` names the first tensor that differs.";
+    } else if (has("param_digest") && i == 0 && r.step == 1) {
+      // Before the first update there is no optimizer state that could differ.
+      c.diagnosis = Diagnosis::kNumerics;
+      c.summary = fmt::format(
+          "diverged at step 1: same batch, loss and gradient norm, parameters differ after the first "
+          "update (numerics)");
+      c.detail = "A fresh run has no optimizer state before step 1, so the backward pass or the "
+                 "update computed other bits: a gradient's elements (its norm can agree while they "
+                 "differ), the reduction over micro-batches or ranks, clipping or AdamW's arithmetic. "
+                 "`lockstep bisect steps GOLDEN RUN` names the first tensor that differs.";
     } else if (has("param_digest")) {
       c.diagnosis = Diagnosis::kState;
       c.summary = fmt::format("diverged at step {}: same batch and loss, parameters differ (state)", r.step);

@@ -102,6 +102,45 @@ TEST(CompareTest, StateWhenOnlyTheParametersDiffer) {
   EXPECT_EQ(c.first_divergent_step, 3);
 }
 
+TEST(CompareTest, NumericsWhenTheGradientsZerosDifferUnderTheSameNorm) {
+  RunRecord g = Golden(), r = Golden();
+  for (StepRow& row : g.steps) row.metrics["grad_zeros"] = MetricValue::Int(12);
+  r = g;
+  r.steps[3].metrics["grad_zeros"] = MetricValue::Int(13);
+  r.steps[3].metrics["param_digest"] = MetricValue::Text("x");  // follows from it
+  Comparison c = Compare(g, r, {});
+  EXPECT_EQ(c.diagnosis, Diagnosis::kNumerics);
+  EXPECT_EQ(c.first_divergent_step, 4);
+  EXPECT_TRUE(Contains(c.summary, "but grad_zeros 13 instead of 12: the gradient differs (numerics)"));
+  ASSERT_EQ(c.diffs.size(), 2u);
+  EXPECT_EQ(c.diffs.front().metric, "grad_zeros") << "the telling metric is listed first";
+}
+
+TEST(CompareTest, DiffsListTheTellingMetricFirst) {
+  RunRecord g = Golden(), r = Golden();
+  r.steps[0].metrics["rss_peak_bytes"] = MetricValue::Int(90000000);
+  r.steps[0].metrics["param_digest"] = MetricValue::Text("x");
+  r.steps[0].metrics["loss"] = MetricValue::Float(1.0f);
+  r.steps[0].metrics["batch_digest"] = MetricValue::Text("y");
+  Comparison c = Compare(g, r, {});
+  ASSERT_EQ(c.diffs.size(), 4u);
+  EXPECT_EQ(c.diffs[0].metric, "batch_digest");
+  EXPECT_EQ(c.diffs[1].metric, "loss");
+  EXPECT_EQ(c.diffs[2].metric, "param_digest");
+  EXPECT_EQ(c.diffs[3].metric, "rss_peak_bytes");
+}
+
+TEST(CompareTest, NumericsWhenOnlyTheParametersDifferAfterTheFirstUpdate) {
+  // No optimizer state exists before step 1: the backward pass or the update moved.
+  RunRecord g = Golden(), r = Golden();
+  r.steps[0].metrics["param_digest"] = MetricValue::Text("x");
+  Comparison c = Compare(g, r, {});
+  EXPECT_EQ(c.diagnosis, Diagnosis::kNumerics);
+  EXPECT_EQ(c.first_divergent_step, 1);
+  EXPECT_TRUE(Contains(c.summary, "parameters differ after the first update (numerics)"));
+  EXPECT_TRUE(Contains(c.detail, "bisect steps"));
+}
+
 TEST(CompareTest, MemorySaysByHowMuch) {
   RunRecord g = Golden(), r = Golden();
   r.steps[0].metrics["mem_peak_bytes"] = MetricValue::Int(7000000 + 2 * 1024 * 1024);
