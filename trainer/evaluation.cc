@@ -183,15 +183,14 @@ EvalResult Evaluator::Evaluate(Gpt<float>& model) const {
     c.name = h.name;
     c.loss = sum / static_cast<double>(predicted_tokens());
     if (h.has_task) {
-      std::vector<std::vector<std::uint32_t>> prompts;
-      for (const ArithFact& f : h.facts) prompts.push_back(f.prompt);
-      auto decoded =
-          GreedyDecode(prompts, B, T, static_cast<std::size_t>(model.config().vocab_size),
-                       [&model](const std::uint32_t* samples) {
-                         model.Forward(samples);
-                         return model.probs();
-                       });
-      c.accuracy = ExactMatchAccuracy(h.facts, decoded);
+      const std::vector<bool> matches =
+          GreedyMatches(h.facts, B, T, static_cast<std::size_t>(model.config().vocab_size),
+                        [&model](const std::uint32_t* samples) {
+                          model.Forward(samples);
+                          return model.probs();
+                        });
+      c.accuracy = static_cast<double>(std::count(matches.begin(), matches.end(), true)) /
+                   static_cast<double>(matches.size());
     }
     result.corpora.push_back(std::move(c));
   }
@@ -241,51 +240,37 @@ std::uint32_t GreedyToken(std::span<const float> probs) {
   return static_cast<std::uint32_t>(best);
 }
 
-std::vector<std::vector<std::uint32_t>> GreedyDecode(
-    const std::vector<std::vector<std::uint32_t>>& prompts, std::size_t batch, std::size_t seq_len,
-    std::size_t vocab, const ProbsFn& forward) {
+std::vector<bool> GreedyMatches(const std::vector<ArithFact>& facts, std::size_t batch,
+                                std::size_t seq_len, std::size_t vocab, const ProbsFn& forward) {
   const std::size_t width = seq_len + 1;
-  std::vector<std::vector<std::uint32_t>> decoded(prompts.size());
+  std::vector<bool> matches(facts.size(), false);
   std::vector<std::uint32_t> samples(batch * width);
-  for (std::size_t first = 0; first < prompts.size(); first += batch) {
-    const std::size_t count = std::min(batch, prompts.size() - first);
+  for (std::size_t first = 0; first < facts.size(); first += batch) {
+    const std::size_t count = std::min(batch, facts.size() - first);
     std::fill(samples.begin(), samples.end(), kPadToken);
-    std::vector<std::size_t> length(count);  // tokens in the slot: prompt + decoded so far
-    std::vector<bool> done(count);
+    std::vector<bool> fits(count);
     for (std::size_t b = 0; b < count; ++b) {
-      const std::vector<std::uint32_t>& p = prompts[first + b];
-      length[b] = std::min(p.size(), seq_len);
-      std::copy(p.begin(), p.begin() + static_cast<std::ptrdiff_t>(length[b]),
-                samples.begin() + static_cast<std::ptrdiff_t>(b * width));
-      done[b] = p.empty() || p.size() > seq_len;  // nothing to continue, or no room
+      const ArithFact& f = facts[first + b];
+      // The last answer token is predicted at position |prompt| + |answer| - 2.
+      fits[b] = !f.prompt.empty() && !f.answer.empty() && f.prompt.size() + f.answer.size() <= width;
+      if (!fits[b]) continue;
+      auto slot = samples.begin() + static_cast<std::ptrdiff_t>(b * width);
+      slot = std::copy(f.prompt.begin(), f.prompt.end(), slot);
+      std::copy(f.answer.begin(), f.answer.end(), slot);
     }
-    while (std::find(done.begin(), done.end(), false) != done.end()) {
-      const float* probs = forward(samples.data());
-      for (std::size_t b = 0; b < count; ++b) {
-        if (done[b]) continue;
-        const float* row = probs + (b * seq_len + length[b] - 1) * vocab;
-        const std::uint32_t token = GreedyToken({row, vocab});
-        std::vector<std::uint32_t>& out = decoded[first + b];
-        out.push_back(token);
-        if (token == '\n' || out.size() == kMaxAnswerTokens || length[b] == seq_len) {
-          done[b] = true;
-        } else {
-          samples[b * width + length[b]++] = token;
-        }
+    const float* probs = forward(samples.data());
+    for (std::size_t b = 0; b < count; ++b) {
+      if (!fits[b]) continue;
+      const ArithFact& f = facts[first + b];
+      bool match = true;
+      for (std::size_t j = 0; j < f.answer.size() && match; ++j) {
+        const float* row = probs + (b * seq_len + f.prompt.size() - 1 + j) * vocab;
+        match = GreedyToken({row, vocab}) == f.answer[j];
       }
+      matches[first + b] = match;
     }
   }
-  return decoded;
-}
-
-double ExactMatchAccuracy(const std::vector<ArithFact>& facts,
-                          const std::vector<std::vector<std::uint32_t>>& decoded) {
-  if (facts.empty()) return 0;
-  std::size_t correct = 0;
-  for (std::size_t i = 0; i < facts.size() && i < decoded.size(); ++i) {
-    if (decoded[i] == facts[i].answer) ++correct;
-  }
-  return static_cast<double>(correct) / static_cast<double>(facts.size());
+  return matches;
 }
 
 }  // namespace lockstep::trainer

@@ -13,7 +13,8 @@
 //             eval.prompts facts "A op B=C\n" of its held-out text. The model
 //             sees "A op B=" at positions 0.. of a sample (padding after it:
 //             causality keeps it from earlier positions) and decodes greedily
-//             until '\n' or 6 tokens; correct iff it wrote "C\n".
+//             until '\n' or 6 tokens; correct iff it wrote "C\n" (found in one
+//             Forward per micro_batch facts: GreedyMatches).
 // and over all corpora, the loss of every held-out token: the corpora's sums
 // added in manifest order, over their token counts.
 //
@@ -132,17 +133,19 @@ std::uint32_t GreedyToken(std::span<const float> probs);
 // probabilities (batch, seq_len, vocab), valid until the next call.
 using ProbsFn = std::function<const float*(const std::uint32_t* samples)>;
 
-// Greedy decoding of every prompt, `batch` prompts per call of `forward`
-// (prompt i in slot i % batch of call group i / batch, kPadToken after it):
-// each step appends the GreedyToken of the last filled position, until '\n',
-// kMaxAnswerTokens tokens, or a full sample. Returns what each prompt got.
-std::vector<std::vector<std::uint32_t>> GreedyDecode(
-    const std::vector<std::vector<std::uint32_t>>& prompts, std::size_t batch, std::size_t seq_len,
-    std::size_t vocab, const ProbsFn& forward);
-
-// The fraction of facts whose decoded tokens equal their answer exactly.
-double ExactMatchAccuracy(const std::vector<ArithFact>& facts,
-                          const std::vector<std::vector<std::uint32_t>>& decoded);
+// Whether greedy decoding of each fact's prompt would write exactly its
+// answer. Greedy decoding (the prompt at positions 0.. of a sample,
+// kPadToken after it; each step appends the GreedyToken of the last filled
+// position, until '\n', kMaxAnswerTokens tokens or a full sample) writes the
+// answer if and only if, at every answer position, the GreedyToken given the
+// prompt and the answer before it is the answer's token. So one call of
+// `forward` per `batch` facts (fact i in slot i % batch of call i / batch)
+// holds prompt + answer and checks every position at once, where decoding
+// would take one call per answer token. Causality makes the rows the same
+// bits as decoding's. A fact whose prompt and answer do not fit in a sample
+// of seq_len + 1 tokens does not match, as decoding would cut it short.
+std::vector<bool> GreedyMatches(const std::vector<ArithFact>& facts, std::size_t batch,
+                                std::size_t seq_len, std::size_t vocab, const ProbsFn& forward);
 
 }  // namespace lockstep::trainer
 

@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -15,6 +16,7 @@
 #include <set>
 #include <string>
 
+#include "core/counter_rng.h"
 #include "core/hexfloat.h"
 #include "core/test_util.h"
 #include "data/shard.h"
@@ -293,62 +295,127 @@ int Oracle(const std::string& prefix) {
   return static_cast<unsigned char>(answer[written.size()]);
 }
 
-std::vector<std::vector<std::uint32_t>> Prompts(const std::vector<ArithFact>& facts) {
-  std::vector<std::vector<std::uint32_t>> p;
-  for (const ArithFact& f : facts) p.push_back(f.prompt);
-  return p;
+// Greedy decoding as the definition says it, one call per answer token: the
+// reference GreedyMatches must agree with.
+std::vector<std::vector<std::uint32_t>> GreedyDecode(const std::vector<ArithFact>& facts,
+                                                     std::size_t batch, std::size_t seq_len,
+                                                     const ProbsFn& forward) {
+  const std::size_t width = seq_len + 1;
+  std::vector<std::vector<std::uint32_t>> decoded(facts.size());
+  std::vector<std::uint32_t> samples(batch * width);
+  for (std::size_t first = 0; first < facts.size(); first += batch) {
+    const std::size_t count = std::min(batch, facts.size() - first);
+    std::fill(samples.begin(), samples.end(), kPadToken);
+    std::vector<std::size_t> length(count);  // tokens in the slot: prompt + decoded so far
+    std::vector<bool> done(count);
+    for (std::size_t b = 0; b < count; ++b) {
+      const std::vector<std::uint32_t>& p = facts[first + b].prompt;
+      length[b] = std::min(p.size(), seq_len);
+      std::copy(p.begin(), p.begin() + static_cast<std::ptrdiff_t>(length[b]),
+                samples.begin() + static_cast<std::ptrdiff_t>(b * width));
+      done[b] = p.empty() || p.size() > seq_len;
+    }
+    while (std::find(done.begin(), done.end(), false) != done.end()) {
+      const float* probs = forward(samples.data());
+      for (std::size_t b = 0; b < count; ++b) {
+        if (done[b]) continue;
+        const float* row = probs + (b * seq_len + length[b] - 1) * kV;
+        const std::uint32_t token = GreedyToken({row, kV});
+        std::vector<std::uint32_t>& out = decoded[first + b];
+        out.push_back(token);
+        if (token == '\n' || out.size() == kMaxAnswerTokens || length[b] == seq_len) {
+          done[b] = true;
+        } else {
+          samples[b * width + length[b]++] = token;
+        }
+      }
+    }
+  }
+  return decoded;
 }
 
-TEST(GreedyDecodeTest, AModelThatKnowsArithmeticScoresOne) {
+std::vector<bool> DecodedMatches(const std::vector<ArithFact>& facts, std::size_t batch, std::size_t seq_len,
+                                 const ProbsFn& forward) {
+  const auto decoded = GreedyDecode(facts, batch, seq_len, forward);
+  std::vector<bool> m;
+  for (std::size_t i = 0; i < facts.size(); ++i) m.push_back(decoded[i] == facts[i].answer);
+  return m;
+}
+
+TEST(GreedyMatchesTest, AModelThatKnowsArithmeticMatchesEveryFactInOneCallPerBatch) {
   const std::vector<ArithFact> facts =
       ExtractArithFacts(Bytes("37+45=82\n12*7=84\n99*99=9801\n"), 3);
   ASSERT_EQ(facts.size(), 3u);
   StubModel oracle(2, 16, Oracle);
-  const auto decoded = GreedyDecode(Prompts(facts), 2, 16, kV, oracle.fn());
-  ASSERT_EQ(decoded.size(), 3u);
-  for (std::size_t i = 0; i < 3; ++i) EXPECT_EQ(decoded[i], facts[i].answer) << i;
-  EXPECT_EQ(ExactMatchAccuracy(facts, decoded), 1.0);
-  // Two prompts share each call: "82\n" and "84\n" in 3 calls, "9801\n" alone in 5.
-  EXPECT_EQ(oracle.calls(), 8);
+  EXPECT_EQ(GreedyMatches(facts, 2, 16, kV, oracle.fn()), (std::vector<bool>{true, true, true}));
+  EXPECT_EQ(oracle.calls(), 2);  // decoding takes 8: "82\n" and "84\n" in 3, "9801\n" in 5
+  StubModel decoder(2, 16, Oracle);
+  EXPECT_EQ(DecodedMatches(facts, 2, 16, decoder.fn()), (std::vector<bool>{true, true, true}));
+  EXPECT_EQ(decoder.calls(), 8);
 }
 
-TEST(GreedyDecodeTest, WrongOrUnterminatedAnswersScoreZero) {
+TEST(GreedyMatchesTest, WrongOrUnterminatedAnswersDoNotMatch) {
   const std::vector<ArithFact> facts = ExtractArithFacts(Bytes("37+45=82\n12*7=84\n"), 2);
   ASSERT_EQ(facts.size(), 2u);
   StubModel newline(2, 16, [](const std::string&) { return '\n'; });
-  auto decoded = GreedyDecode(Prompts(facts), 2, 16, kV, newline.fn());
-  EXPECT_EQ(decoded[0], Bytes("\n"));
-  EXPECT_EQ(ExactMatchAccuracy(facts, decoded), 0.0);
-
-  // Uniform rows: ties go to token 0, and decoding stops after 6 tokens.
+  EXPECT_EQ(GreedyMatches(facts, 2, 16, kV, newline.fn()), (std::vector<bool>{false, false}));
+  // Uniform rows: ties go to token 0.
   StubModel clueless(2, 16, [](const std::string&) { return -1; });
-  decoded = GreedyDecode(Prompts(facts), 2, 16, kV, clueless.fn());
-  EXPECT_EQ(decoded[1], std::vector<std::uint32_t>(kMaxAnswerTokens, 0));
-  EXPECT_EQ(ExactMatchAccuracy(facts, decoded), 0.0);
-
+  EXPECT_EQ(GreedyMatches(facts, 2, 16, kV, clueless.fn()), (std::vector<bool>{false, false}));
   // The right digits without the line end are wrong.
   StubModel rambling(2, 16, [](const std::string& p) {
     const int next = Oracle(p);
     return next == '\n' ? '7' : next < 0 ? '7' : next;
   });
-  decoded = GreedyDecode(Prompts(facts), 2, 16, kV, rambling.fn());
-  EXPECT_EQ(decoded[0], Bytes("827777"));
-  EXPECT_EQ(ExactMatchAccuracy(facts, decoded), 0.0);
-
-  // One right of two.
-  decoded = {facts[0].answer, Bytes("85\n")};
-  EXPECT_EQ(ExactMatchAccuracy(facts, decoded), 0.5);
+  EXPECT_EQ(GreedyMatches(facts, 2, 16, kV, rambling.fn()), (std::vector<bool>{false, false}));
+  // Knows addition only: one of two.
+  StubModel adder(2, 16, [](const std::string& p) { return p.find('*') == std::string::npos ? Oracle(p) : '1'; });
+  EXPECT_EQ(GreedyMatches(facts, 2, 16, kV, adder.fn()), (std::vector<bool>{true, false}));
 }
 
-TEST(GreedyDecodeTest, StopsWhenTheSampleIsFull) {
+TEST(GreedyMatchesTest, AnAnswerThatDoesNotFitTheSampleDoesNotMatch) {
   const std::vector<ArithFact> facts = ExtractArithFacts(Bytes("12+34=46\n"), 1);
   ASSERT_EQ(facts.size(), 1u);
-  // Positions 0..6: the prompt fills 0..5, the first answer token goes at 6,
-  // the second comes from position 6 and has nowhere to go.
+  // Positions 0..6: the prompt fills 0..5, "4" is predicted at 5, "6" at 6,
+  // and "\n" would be predicted at 7: no such position.
   StubModel oracle(1, 7, Oracle);
-  const auto decoded = GreedyDecode(Prompts(facts), 1, 7, kV, oracle.fn());
-  EXPECT_EQ(decoded[0], Bytes("46"));
-  EXPECT_EQ(ExactMatchAccuracy(facts, decoded), 0.0);
+  EXPECT_EQ(GreedyMatches(facts, 1, 7, kV, oracle.fn()), std::vector<bool>{false});
+  EXPECT_EQ(DecodedMatches(facts, 1, 7, oracle.fn()), std::vector<bool>{false});
+  StubModel roomy(1, 8, Oracle);
+  EXPECT_EQ(GreedyMatches(facts, 1, 8, kV, roomy.fn()), std::vector<bool>{true});
+  EXPECT_EQ(DecodedMatches(facts, 1, 8, roomy.fn()), std::vector<bool>{true});
+}
+
+TEST(GreedyMatchesTest, AgreesWithGreedyDecodingForModelsThatAreOftenRight) {
+  // Models that follow the oracle except where a keyed coin says otherwise
+  // (then a digit or '\n' from the prefix's hash): every fact, every model,
+  // both answers agree, for sample lengths from too short to roomy.
+  const std::vector<ArithFact> facts = ExtractArithFacts(
+      Bytes("37+45=82\n12*7=84\n99*99=9801\n5-3=2\n100+1=101\n8*8=64\n71-70=1\n"), 7);
+  ASSERT_EQ(facts.size(), 7u);
+  std::size_t matched = 0, total = 0;
+  for (std::uint64_t model = 0; model < 200; ++model) {
+    auto next = [model](const std::string& prefix) {
+      CounterRng rng(model, "test/greedy-matches");
+      const std::uint64_t h = std::hash<std::string>{}(prefix);
+      if (rng.Below(h, 5) != 0) return Oracle(prefix);
+      const std::uint64_t pick = rng.Below(h + 1, 11);
+      return pick == 10 ? int{'\n'} : static_cast<int>('0' + pick);
+    };
+    for (std::size_t seq_len : {8u, 10u, 16u}) {
+      for (std::size_t batch : {1u, 3u}) {
+        StubModel a(batch, seq_len, next), b(batch, seq_len, next);
+        const std::vector<bool> fast = GreedyMatches(facts, batch, seq_len, kV, a.fn());
+        ASSERT_EQ(fast, DecodedMatches(facts, batch, seq_len, b.fn()))
+            << "model " << model << " seq_len " << seq_len << " batch " << batch;
+        matched += static_cast<std::size_t>(std::count(fast.begin(), fast.end(), true));
+        total += fast.size();
+      }
+    }
+  }
+  // Both outcomes occur often, or the comparison would prove little.
+  EXPECT_GT(matched, total / 10);
+  EXPECT_LT(matched, total - total / 10);
 }
 
 TEST(EvaluatorTest, RecordFieldsAreExactHexFloatsWithDecimals) {
