@@ -272,7 +272,6 @@ CaseResult RunCase(const SmokeCase& c, const SmokeOptions& o, std::ostream& out)
     if (!c.external() && fs::exists(record)) {
       Result<golden::RunRecord> full = golden::LoadRecordStream(record);
       if (full.ok()) run = std::move(full).value();
-      fs::remove(record);
     }
     if (c.external() && parser->header()) run.header = golden::HeaderFromJson(*parser->header());
     run.header.case_name = c.name;
@@ -299,6 +298,12 @@ CaseResult RunCase(const SmokeCase& c, const SmokeOptions& o, std::ostream& out)
                          : result.comparison.diagnosis == Diagnosis::kConfig ? "config"
                          : result.comparison.diagnosis == Diagnosis::kCrash  ? "crash"
                                                                              : "mismatch";
+    }
+    // A divergence is kept for `lockstep bisect steps`; every other record goes.
+    if (a.classification == "mismatch" && fs::exists(record)) {
+      result.record_path = record;
+    } else {
+      fs::remove(record);
     }
     result.attempts.push_back(a);
     const bool retryable = a.classification == "crash" || a.classification == "hang";
@@ -356,8 +361,15 @@ CaseResult RunCase(const SmokeCase& c, const SmokeOptions& o, std::ostream& out)
                                           last.steps_reached, last.process.tail));
   }
   if (last.classification == "mismatch") {
+    std::string localise;
+    if (!result.record_path.empty()) {
+      localise = fmt::format(
+          "\nLocalise it: lockstep bisect steps {} {}\n(add --binary-a with the "
+          "lockstep build that recorded the golden, if it was another)",
+          c.golden, result.record_path);
+    }
     return finish("regression", 1, result.comparison.summary + (failed_checks.empty() ? "" : "; " + failed_checks) +
-                                       "\n" + result.comparison.detail);
+                                       "\n" + result.comparison.detail + localise);
   }
   if (!failed_checks.empty()) return finish("regression", 1, result.comparison.summary + "; " + failed_checks);
   return finish("pass", 0, result.comparison.summary);
@@ -368,7 +380,14 @@ SuiteResult RunSuite(const std::vector<SmokeCase>& cases, const SmokeOptions& o,
   for (const SmokeCase& c : cases) {
     CaseResult r = RunCase(c, o, out);
     const char* verdict = r.exit_code != 0 ? "FAIL" : r.outcome == "pass" ? "PASS" : "UPDATED";
-    out << fmt::format("  {}  {}  ({:.1f} s)\n", verdict, r.message, r.seconds);
+    // The message's first line beside the verdict, the rest indented below it.
+    const std::size_t eol = std::min(r.message.find('\n'), r.message.size());
+    out << fmt::format("  {}  {}  ({:.1f} s)\n", verdict, r.message.substr(0, eol), r.seconds);
+    for (std::size_t at = eol; at < r.message.size();) {
+      const std::size_t next = std::min(r.message.find('\n', at + 1), r.message.size());
+      out << "        " << r.message.substr(at + 1, next - at - 1) << "\n";
+      at = next;
+    }
     for (const golden::CheckResult& k : r.checks) {
       if (k.outcome != golden::CheckOutcome::kFail && k.outcome != golden::CheckOutcome::kWarn) continue;
       out << fmt::format("  check {}: {}  {}\n", k.check, k.outcome == golden::CheckOutcome::kFail ? "FAIL" : "WARN",
@@ -434,6 +453,7 @@ Status WriteJsonReport(const SuiteResult& s, const std::string& path) {
     c["max_ulps"] = r.comparison.max_ulps;
     c["max_rel"] = r.comparison.max_rel;
     c["message"] = r.message;
+    if (!r.record_path.empty()) c["record"] = r.record_path;
     c["env_diff"] = r.comparison.env_diff;
     c["config_diff"] = r.comparison.config_diff;
     c["checks"] = nlohmann::ordered_json::array();

@@ -61,6 +61,9 @@ struct CaseResult {
   // --update the golden is still recorded, exit 1).
   std::vector<golden::CheckResult> checks;
   std::string message;       // what went wrong / what was done
+  // A lockstep-trainer case that diverged from its golden keeps its record
+  // stream here (in SmokeOptions::work_dir), for `lockstep bisect steps`.
+  std::string record_path;
   double seconds = 0;
 };
 

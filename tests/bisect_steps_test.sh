@@ -10,6 +10,8 @@
 #   5. traces are the same bits with 1 and 2 threads
 #   6. a side whose two re-runs trace different bits is named as not
 #      deterministic (a wrapper that reverses the sum on its first call only)
+#   7. from a failing gate: the command `lockstep smoke` prints for the
+#      diverged run names the kernel too
 #   usage: bisect_steps_test.sh SOURCE_DIR LOCKSTEP_BINARY WORK_DIR
 set -euo pipefail
 src=$1 lockstep=$2 work=$3
@@ -90,4 +92,13 @@ set +e; out=$("$lockstep" bisect steps a.jsonl b.jsonl --binary-b ./flaky.sh --w
 grep -q "warning: B is not deterministic: its two re-runs to step 1 traced different bits, first in backward (micro-batch 0) h.1.fcprojb.grad" <<< "$out" \
   || { echo "$out"; fail "side B not named as nondeterministic"; }
 echo "6. ok: a nondeterministic side is named"
+# 7. the gate fails under the variant and says what to run
+set +e; out=$(./variant.sh smoke -q case.toml 2>&1); code=$?; set -e
+[ "$code" = 1 ] || { echo "$out"; fail "the variant's gate exited $code, want 1"; }
+cmd=$(grep -o "Localise it: lockstep bisect steps .*" <<< "$out") || { echo "$out"; fail "no bisect steps command"; }
+read -r -a args <<< "${cmd#Localise it: lockstep }"
+out=$("$lockstep" "${args[@]}" --binary-b ./variant.sh --work-dir w7) || { echo "$out"; fail "the printed command: exit $?"; }
+expect_kernel "$out"
+rm -f "${args[3]}"
+echo "7. ok: the gate's printed command names the kernel"
 echo "bisect steps: all ok"

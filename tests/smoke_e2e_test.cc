@@ -64,9 +64,12 @@ class SmokeE2E : public ::testing::Test {
 
 TEST_F(SmokeE2E, ShippedSuitePassesBitExact) {
   CommandRun run = Lockstep("smoke --cases " LOCKSTEP_SOURCE_DIR "/smoke/cases --junit " +
-                            (dir_ / "junit.xml").string());
+                            (dir_ / "junit.xml").string() + " --json " + (dir_ / "r.json").string());
   EXPECT_EQ(run.exit_code, 0) << run.output;
   EXPECT_TRUE(Contains(run.output, "4 passed, 0 failed"));
+  for (const nlohmann::json& c : nlohmann::json::parse(Read(dir_ / "r.json"))["cases"]) {
+    EXPECT_FALSE(c.contains("record")) << "a passing run keeps no record: " << c.dump();
+  }
   EXPECT_TRUE(Contains(run.output, "bit-exact over 50 steps"));
   EXPECT_TRUE(Contains(Read(dir_ / "junit.xml"), "<testcase classname=\"lockstep.smoke\" name=\"tiny-threads\""));
 }
@@ -84,6 +87,15 @@ TEST_F(SmokeE2E, NumericsWhenAGoldenLossBitFlips) {
   EXPECT_EQ(report["cases"][0]["diagnosis"], "numerics");
   EXPECT_EQ(report["cases"][0]["first_divergent_step"], 4);
   EXPECT_GT(report["cases"][0]["diffs"][0]["ulps"].get<int>(), 0);
+  // The diverged run's record is kept, and the output says how to localise it.
+  ASSERT_TRUE(report["cases"][0].contains("record")) << report.dump(2);
+  const std::string record = report["cases"][0]["record"].get<std::string>();
+  EXPECT_TRUE(Contains(run.output, "Localise it: lockstep bisect steps " + Golden("n").string() + " " + record));
+  std::ifstream in(record);
+  std::string header;
+  ASSERT_TRUE(std::getline(in, header)) << record;
+  EXPECT_EQ(nlohmann::json::parse(header)["type"], "header");
+  fs::remove(record);
 }
 
 TEST_F(SmokeE2E, StateAndMemoryFromTheGoldensOtherFields) {
