@@ -11,4 +11,5 @@ out=${OUT:-out}
 OUT="$out" bash ci/smoke.sh --timeout "${LOCKSTEP_TIMEOUT:-120}" --retries "${LOCKSTEP_RETRIES:-1}" "$@"
 code=$?
 echo "lockstep gate: exit $code; reports in $out/smoke.json, $out/junit.xml and $out/report/index.html"
+[ "$code" = 1 ] && echo "lockstep gate: the records of diverged runs are in $out/runs/ (lockstep bisect steps)"
 exit $code

@@ -2,6 +2,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fmt/format.h>
 #include <iostream>
 
 #include "cli/command.h"
@@ -50,6 +51,9 @@ void RegisterSmoke(CLI::App& app, int& exit_code) {
   cmd->add_option("--retry-backoff", o->backoff_base, "First retry delay in seconds, doubled each time, at most 60")
       ->capture_default_str()
       ->group("");  // for tests; the default is the documented 5 s
+  cmd->add_option("--runs", o->work_dir,
+                  "Where runs write their record streams; a diverged case's stays there, for "
+                  "lockstep bisect steps [default: $TMPDIR]");
   cmd->add_flag("-q,--quiet", *quiet, "No per-step lines");
   cmd->footer(
       "Examples:\n"
@@ -81,6 +85,16 @@ void RegisterSmoke(CLI::App& app, int& exit_code) {
     }
     smoke::SmokeOptions options = *o;
     options.lockstep_binary = SelfPath();
+    if (!options.work_dir.empty()) {
+      std::error_code ec;
+      std::filesystem::create_directories(options.work_dir, ec);
+      if (ec) {
+        exit_code = Report(Status::BadInput(
+            fmt::format("--runs {}: cannot create it ({}); give a writable directory", options.work_dir,
+                        ec.message())));
+        return;
+      }
+    }
     options.live = !*quiet;
     std::cout << "lockstep smoke: " << cases.size() << " case" << (cases.size() == 1 ? "" : "s")
               << " from " << dir << "\n";

@@ -79,7 +79,8 @@ TEST_F(SmokeE2E, NumericsWhenAGoldenLossBitFlips) {
   ASSERT_EQ(Lockstep("smoke --update -q " + c.string()).exit_code, 0);
   // Step 4's loss, last hex digit changed: one float ULP or a few.
   Edit(Golden("n"), R"((\{ step = 4, loss = "0x1\.[0-9a-f]*)([0-9a-f])(p))", "$1f$3");
-  CommandRun run = Lockstep("smoke " + c.string() + " --json " + (dir_ / "r.json").string());
+  CommandRun run = Lockstep("smoke " + c.string() + " --json " + (dir_ / "r.json").string() + " --runs " +
+                            (dir_ / "runs").string());
   EXPECT_EQ(run.exit_code, 1) << run.output;
   EXPECT_TRUE(Contains(run.output, "diverged at step 4: same batch, loss differs by"));
   EXPECT_TRUE(Contains(run.output, "(numerics)"));
@@ -90,6 +91,7 @@ TEST_F(SmokeE2E, NumericsWhenAGoldenLossBitFlips) {
   // The diverged run's record is kept, and the output says how to localise it.
   ASSERT_TRUE(report["cases"][0].contains("record")) << report.dump(2);
   const std::string record = report["cases"][0]["record"].get<std::string>();
+  EXPECT_EQ(fs::path(record).parent_path(), dir_ / "runs");
   EXPECT_TRUE(Contains(run.output, "Localise it: lockstep bisect steps " + Golden("n").string() + " " + record));
   std::ifstream in(record);
   std::string header;
