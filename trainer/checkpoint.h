@@ -77,11 +77,6 @@ struct LoadedCheckpoint {
 Result<LoadedCheckpoint> LoadLatestCheckpoint(const std::string& dir, const nlohmann::json& identity,
                                               std::size_t num_params);
 
-// Where rank r's slice of n parameters begins, for `ranks` ranks.
-inline std::size_t SliceBegin(std::size_t n, int ranks, int r) {
-  return n * static_cast<std::size_t>(r) / static_cast<std::size_t>(ranks);
-}
-
 }  // namespace lockstep::trainer
 
 #endif  // LOCKSTEP_TRAINER_CHECKPOINT_H_

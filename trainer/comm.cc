@@ -2,6 +2,7 @@
 
 #include <mpi.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fmt/format.h>
 
@@ -44,17 +45,6 @@ Status Communicator::Check(int code, const char* what) const {
   return Status::Crash(fmt::format("rank {} of {}: {} failed: {}", rank_, size_, what, std::string(text, len)));
 }
 
-Status Communicator::AllGather(const float* mine, std::size_t count, float* all) {
-  if (!distributed()) {
-    std::copy(mine, mine + count, all);
-    return Status::Ok();
-  }
-  if (count > kMaxChunk) return Status::Crash("gradient too large for one MPI_Allgather");
-  return Check(MPI_Allgather(mine, static_cast<int>(count), MPI_FLOAT, all, static_cast<int>(count),
-                             MPI_FLOAT, MPI_COMM_WORLD),
-               "MPI_Allgather");
-}
-
 Status Communicator::AllGather(const double* mine, std::size_t count, double* all) {
   if (!distributed()) {
     std::copy(mine, mine + count, all);
@@ -73,6 +63,50 @@ Status Communicator::AllGatherBytes(const void* mine, std::size_t bytes, void* a
   return Check(MPI_Allgather(mine, static_cast<int>(bytes), MPI_BYTE, all, static_cast<int>(bytes), MPI_BYTE,
                              MPI_COMM_WORLD),
                "MPI_Allgather");
+}
+
+std::vector<std::size_t> Communicator::SliceBounds(std::size_t n) const {
+  std::vector<std::size_t> bounds(static_cast<std::size_t>(size_) + 1);
+  for (int r = 0; r <= size_; ++r) bounds[static_cast<std::size_t>(r)] = SliceBegin(n, size_, r);
+  return bounds;
+}
+
+Status Communicator::AllToAllSlices(const float* mine, const std::vector<std::size_t>& bounds, float* received) {
+  const auto me = static_cast<std::size_t>(rank_);
+  const std::size_t len = bounds[me + 1] - bounds[me];
+  if (!distributed()) {
+    std::copy(mine + bounds[0], mine + bounds[1], received);
+    return Status::Ok();
+  }
+  if (bounds.back() > kMaxChunk) return Status::Crash("gradient too large for one MPI_Alltoallv");
+  std::vector<int> send_counts(static_cast<std::size_t>(size_)), send_displs(send_counts.size());
+  std::vector<int> recv_counts(send_counts.size()), recv_displs(send_counts.size());
+  for (std::size_t q = 0; q < send_counts.size(); ++q) {
+    send_counts[q] = static_cast<int>(bounds[q + 1] - bounds[q]);
+    send_displs[q] = static_cast<int>(bounds[q]);
+    recv_counts[q] = static_cast<int>(len);
+    recv_displs[q] = static_cast<int>(q * len);
+  }
+  return Check(MPI_Alltoallv(mine, send_counts.data(), send_displs.data(), MPI_FLOAT, received,
+                             recv_counts.data(), recv_displs.data(), MPI_FLOAT, MPI_COMM_WORLD),
+               "MPI_Alltoallv");
+}
+
+Status Communicator::AllGatherSlices(const float* mine, const std::vector<std::size_t>& bounds, float* all) {
+  const auto me = static_cast<std::size_t>(rank_);
+  if (!distributed()) {
+    std::copy(mine, mine + (bounds[me + 1] - bounds[me]), all + bounds[me]);
+    return Status::Ok();
+  }
+  if (bounds.back() > kMaxChunk) return Status::Crash("gradient too large for one MPI_Allgatherv");
+  std::vector<int> counts(static_cast<std::size_t>(size_)), displs(counts.size());
+  for (std::size_t q = 0; q < counts.size(); ++q) {
+    counts[q] = static_cast<int>(bounds[q + 1] - bounds[q]);
+    displs[q] = static_cast<int>(bounds[q]);
+  }
+  return Check(MPI_Allgatherv(mine, counts[me], MPI_FLOAT, all, counts.data(), displs.data(), MPI_FLOAT,
+                              MPI_COMM_WORLD),
+               "MPI_Allgatherv");
 }
 
 Status Communicator::AllReduceSum(float* x, std::size_t count) {

@@ -1,19 +1,26 @@
 // Communicator: the data-parallel world of `mpirun -np N lockstep train`.
 //
 // Outside mpirun it is a world of one and MPI is never initialised. Every
-// collective here moves bytes without arithmetic (MPI_Allgather), except
-// AllReduceSum, the deliberately nondeterministic comparison mode: the
-// deterministic reduction itself is the trainer's (TreeAccumulator), so its
-// bits do not depend on MPI's summation order.
+// collective here moves bytes without arithmetic (MPI_Allgather(v),
+// MPI_Alltoallv), except AllReduceSum, the deliberately nondeterministic
+// comparison mode: the deterministic reduction itself is the trainer's
+// (TreeAccumulator), so its bits do not depend on MPI's summation order.
 #ifndef LOCKSTEP_TRAINER_COMM_H_
 #define LOCKSTEP_TRAINER_COMM_H_
 
 #include <cstddef>
 #include <string>
+#include <vector>
 
 #include "core/status.h"
 
 namespace lockstep::trainer {
+
+// Where rank r's slice of n elements begins, for `ranks` ranks: the
+// gradient slices each rank sums and the AdamW state each rank checkpoints.
+inline std::size_t SliceBegin(std::size_t n, int ranks, int r) {
+  return n * static_cast<std::size_t>(r) / static_cast<std::size_t>(ranks);
+}
 
 class Communicator {
  public:
@@ -29,10 +36,18 @@ class Communicator {
   bool distributed() const { return size_ > 1; }
 
   // all[r * count .. (r + 1) * count) = rank r's `mine`, on every rank.
-  Status AllGather(const float* mine, std::size_t count, float* all);
   Status AllGather(const double* mine, std::size_t count, double* all);
   // Bytes: all[r * bytes .. (r + 1) * bytes) = rank r's `mine`.
   Status AllGatherBytes(const void* mine, std::size_t bytes, void* all);
+  // A vector of n elements cut into size() slices: slice r is
+  // [bounds[r], bounds[r + 1]) = [SliceBegin(n, size(), r), SliceBegin(n, size(), r + 1)).
+  std::vector<std::size_t> SliceBounds(std::size_t n) const;
+  // Every rank sends slice q of its `mine` to rank q: on return,
+  // received[q * len .. (q + 1) * len) holds slice rank() of rank q's `mine`
+  // (len = the length of slice rank()), for every q in rank order.
+  Status AllToAllSlices(const float* mine, const std::vector<std::size_t>& bounds, float* received);
+  // all[bounds[r] .. bounds[r + 1]) = rank r's `mine` (its slice), on every rank.
+  Status AllGatherSlices(const float* mine, const std::vector<std::size_t>& bounds, float* all);
   // x = sum over ranks in MPI's order: the nondeterministic reduction.
   Status AllReduceSum(float* x, std::size_t count);
   Status AllReduceSum(double* x, std::size_t count);

@@ -41,9 +41,10 @@ namespace {
 // is a subtree.
 class TreeAccumulator {
  public:
-  // Room for the partial sums of up to `items` pushes.
+  // Room for the partial sums of up to `items` Pushes (none for PushScratch
+  // alone: items = 0).
   TreeAccumulator(std::size_t size, int items, MemoryTracker& tracker) : size_(size) {
-    const int slots = std::bit_width(static_cast<unsigned>(items)) + 1;
+    const int slots = items == 0 ? 0 : std::bit_width(static_cast<unsigned>(items)) + 1;
     for (int i = 0; i < slots; ++i) buffers_.emplace_back(tracker, size);
   }
 
@@ -55,7 +56,12 @@ class TreeAccumulator {
   void Push(ThreadPool& pool, const float* grads, double loss, int height = 0) {
     float* mine = Free();
     std::copy(grads, grads + size_, mine);
-    Partial p{mine, loss, height};
+    PushScratch(pool, mine, loss, height);
+  }
+  // Push without a copy: the tree sums into `grads` itself, which must stay
+  // until Finish.
+  void PushScratch(ThreadPool& pool, float* grads, double loss, int height = 0) {
+    Partial p{grads, loss, height};
     while (!stack_.empty() && stack_.back().height == p.height) {
       Partial left = stack_.back();
       stack_.pop_back();
@@ -144,29 +150,55 @@ Status ExportInitialState(const std::string& dir, const Gpt<float>& model, const
                              index.dump(2) + "\n");
 }
 
-// Sums the ranks' block partials. deterministic: gathers every rank's
-// partial and continues the same binary tree over blocks (each block is an
-// aligned subtree of height log2(per_rank)), so the bits equal one rank's.
-// nondeterministic: MPI_Allreduce, whatever order MPI sums in.
-Status CombineRanks(Communicator& comm, const TrainConfig& config, ThreadPool& pool,
-                    TreeAccumulator& accumulator, int per_rank, float* gathered,
-                    std::vector<double>& gathered_loss, float** grads, double* loss) {
-  const std::size_t n = accumulator.size();
+// What a rank holds to combine the ranks' partial sums: its slice of every
+// rank's partial (the tree sums them in place) and the whole sum gathered
+// back: 2 x the parameters whatever N (gathering whole partials held N x),
+// and each rank receives about 2 x (N - 1) / N x the parameters per step, as
+// a ring all-reduce does. Nothing is allocated on one rank.
+struct RankReduction {
+  RankReduction(const Communicator& comm, std::size_t n, MemoryTracker& tracker)
+      : bounds(comm.SliceBounds(comm.distributed() ? n : 0)),
+        slice(bounds[static_cast<std::size_t>(comm.rank()) + 1] - bounds[static_cast<std::size_t>(comm.rank())]),
+        received(tracker, slice * static_cast<std::size_t>(comm.size())),
+        tree(slice, 0, tracker),
+        summed(tracker, bounds.back()),
+        losses(static_cast<std::size_t>(comm.size())) {}
+  std::vector<std::size_t> bounds;  // Communicator::SliceBounds
+  std::size_t slice;                // this rank's slice length
+  TrackedBuffer<float> received;    // slice x ranks, in rank order
+  TreeAccumulator tree;             // over the ranks, this slice only, in `received`
+  TrackedBuffer<float> summed;      // the whole sum
+  std::vector<double> losses;       // every rank's partial loss
+};
+
+// Sums the ranks' block partials. deterministic: each rank takes its slice
+// of every rank's partial (MPI_Alltoallv) and continues, on that slice, the
+// same binary tree over blocks (each block is an aligned subtree of height
+// log2(per_rank)); the summed slices are gathered (MPI_Allgatherv). Every
+// element goes through the tree one rank would run, so the bits equal one
+// rank's. The loss partials are gathered whole and summed in the same tree
+// on every rank. nondeterministic: MPI_Allreduce, whatever order MPI sums in.
+Status CombineRanks(Communicator& comm, const TrainConfig& config, ThreadPool& pool, int per_rank,
+                    RankReduction& r, float** grads, double* loss) {
+  const std::size_t n = r.bounds.back();
   if (config.reduction == "nondeterministic") {
-    std::copy(*grads, *grads + n, gathered);
-    LOCKSTEP_RETURN_IF_ERROR(comm.AllReduceSum(gathered, n));
+    std::copy(*grads, *grads + n, r.summed.data());
+    LOCKSTEP_RETURN_IF_ERROR(comm.AllReduceSum(r.summed.data(), n));
     LOCKSTEP_RETURN_IF_ERROR(comm.AllReduceSum(loss, 1));
-    *grads = gathered;
+    *grads = r.summed.data();
     return Status::Ok();
   }
-  LOCKSTEP_RETURN_IF_ERROR(comm.AllGather(*grads, n, gathered));
-  LOCKSTEP_RETURN_IF_ERROR(comm.AllGather(loss, 1, gathered_loss.data()));
-  accumulator.Reset();
+  LOCKSTEP_RETURN_IF_ERROR(comm.AllToAllSlices(*grads, r.bounds, r.received.data()));
+  LOCKSTEP_RETURN_IF_ERROR(comm.AllGather(loss, 1, r.losses.data()));
+  r.tree.Reset();
   const int height = std::countr_zero(static_cast<unsigned>(per_rank));
-  for (int r = 0; r < comm.size(); ++r) {
-    accumulator.Push(pool, gathered + static_cast<std::size_t>(r) * n, gathered_loss[r], height);
+  for (int q = 0; q < comm.size(); ++q) {
+    r.tree.PushScratch(pool, r.received.data() + static_cast<std::size_t>(q) * r.slice,
+                       r.losses[static_cast<std::size_t>(q)], height);
   }
-  *grads = const_cast<float*>(accumulator.Finish(pool, loss));
+  const float* mine = r.tree.Finish(pool, loss);
+  LOCKSTEP_RETURN_IF_ERROR(comm.AllGatherSlices(mine, r.bounds, r.summed.data()));
+  *grads = r.summed.data();
   return Status::Ok();
 }
 
@@ -320,10 +352,8 @@ Status Train(const TrainConfig& config, const TrainOptions& options, TrainResult
   if (!options.checkpoint_dir.empty() && options.checkpoint_every > 0) {
     checkpoints.emplace(options.checkpoint_dir, options.keep, comm);
   }
-  TreeAccumulator accumulator(model.num_params(), std::max(per_rank, ranks), tracker);
-  // Every rank's partial sum, gathered: N x parameters (see comm.h).
-  TrackedBuffer<float> gathered(tracker, comm.distributed() ? model.num_params() * ranks : 0);
-  std::vector<double> gathered_loss(static_cast<std::size_t>(ranks));
+  TreeAccumulator accumulator(model.num_params(), per_rank, tracker);
+  RankReduction reduction(comm, model.num_params(), tracker);
   const std::size_t width = std::size_t{manifest->seq_len} + 1;
   TrackedBuffer<std::uint32_t> samples(tracker, static_cast<std::size_t>(config.micro_batch) * width);
   const std::uint64_t tokens_per_step =
@@ -399,8 +429,7 @@ Status Train(const TrainConfig& config, const TrainOptions& options, TrainResult
     double loss_total = 0;
     float* grads = const_cast<float*>(accumulator.Finish(pool, &loss_total));
     if (comm.distributed()) {
-      Status st = CombineRanks(comm, config, pool, accumulator, per_rank, gathered.data(),
-                               gathered_loss, &grads, &loss_total);
+      Status st = CombineRanks(comm, config, pool, per_rank, reduction, &grads, &loss_total);
       if (!st.ok()) return st;
       rec.batch_digest = rank0 ? data::BatchDigest(*sampler, *source, static_cast<std::uint64_t>(step)) : 0;
     } else {
