@@ -67,7 +67,8 @@ TEST_F(SmokeE2E, ShippedSuitePassesBitExact) {
                             (dir_ / "junit.xml").string() + " --json " + (dir_ / "r.json").string());
   EXPECT_EQ(run.exit_code, 0) << run.output;
   EXPECT_TRUE(Contains(run.output, "4 passed, 0 failed"));
-  for (const nlohmann::json& c : nlohmann::json::parse(Read(dir_ / "r.json"))["cases"]) {
+  const nlohmann::json report = nlohmann::json::parse(Read(dir_ / "r.json"));
+  for (const nlohmann::json& c : report["cases"]) {
     EXPECT_FALSE(c.contains("record")) << "a passing run keeps no record: " << c.dump();
   }
   EXPECT_TRUE(Contains(run.output, "bit-exact over 50 steps"));
