@@ -236,6 +236,36 @@ std::vector<TensorDiff> FirstDivergentTensor(const std::vector<trainer::TracedTe
   return out;
 }
 
+nlohmann::ordered_json StepBisectToJson(const StepBisectResult& result) {
+  auto tensor = [](const TensorDiff& d) {
+    nlohmann::ordered_json j = {{"phase", d.phase},       {"micro_batch", d.micro_batch},
+                                {"name", d.name},         {"count", d.count},
+                                {"shape_differs", d.shape_differs}, {"digest_only", d.digest_only}};
+    if (!d.shape_differs && !d.digest_only) {
+      j["differing"] = d.differing;
+      if (d.first_index) j["first_index"] = *d.first_index;
+      j["max_abs_diff"] = d.max_abs_diff;
+      j["rel_diff"] = d.rel_diff;
+    }
+    return j;
+  };
+  nlohmann::ordered_json j;
+  j["exit_code"] = result.exit_code;
+  j["step"] = result.step ? nlohmann::ordered_json(*result.step) : nlohmann::ordered_json(nullptr);
+  if (result.step) j["step_differs"] = result.step_differs;
+  if (!result.tensors.empty()) {
+    j["first_tensor"] = tensor(result.tensors.front());
+    j["identical_before"] = result.identical_before;
+    j["traced"] = result.traced;
+    j["spread"] = nlohmann::ordered_json::array();
+    for (std::size_t i = 1; i < result.tensors.size(); ++i) j["spread"].push_back(tensor(result.tensors[i]));
+  }
+  j["not_deterministic"] = nlohmann::ordered_json::array();
+  for (char side : result.not_deterministic) j["not_deterministic"].push_back(std::string(1, side));
+  if (!result.work_dir.empty()) j["work_dir"] = result.work_dir;
+  return j;
+}
+
 Result<StepBisectResult> BisectSteps(const StepBisectOptions& options, std::ostream& out) {
   Side a, b;
   a.label = 'A';
@@ -257,7 +287,7 @@ Result<StepBisectResult> BisectSteps(const StepBisectOptions& options, std::ostr
   a.binary = program(options.binary_a);
   b.binary = program(options.binary_b);
   StepBisectResult result;
-  std::string what;
+  std::string& what = result.step_differs;
   result.step = FirstDivergentStep(a.run, b.run, &what);
   if (!result.step) {
     out << fmt::format("{} and {} agree on all common steps ({} vs {} steps): nothing to localise\n",
@@ -270,6 +300,7 @@ Result<StepBisectResult> BisectSteps(const StepBisectOptions& options, std::ostr
   if (work.empty()) {
     work = (fs::temp_directory_path() / fmt::format("lockstep-bisect-steps-{}", ::getpid())).string();
   }
+  result.work_dir = work;
   a.dir = (fs::path(work) / "a").string();
   b.dir = (fs::path(work) / "b").string();
   for (Side* side : {&a, &b}) {
@@ -339,6 +370,8 @@ Result<StepBisectResult> BisectSteps(const StepBisectOptions& options, std::ostr
     LOCKSTEP_RETURN_IF_ERROR(trainer::ReadTraceValues(b.trace_dir, it->second));
   }
   result.tensors = FirstDivergentTensor(traces[0], traces[1], &identical);
+  result.identical_before = identical;
+  result.traced = traces[0].size();
   if (result.tensors.empty()) {
     out << fmt::format(
         "the second re-runs of step {} agree in all {} tensors, the first did not: see the warnings "

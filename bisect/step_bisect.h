@@ -20,6 +20,7 @@
 #define LOCKSTEP_BISECT_STEP_BISECT_H_
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <ostream>
 #include <string>
@@ -73,12 +74,21 @@ std::vector<TensorDiff> FirstDivergentTensor(const std::vector<trainer::TracedTe
 
 struct StepBisectResult {
   std::optional<std::int64_t> step;  // none: the runs agree on every common step
+  std::string step_differs;          // what differs at `step`: "param_digest 1a.. vs 2b.."
+  std::size_t identical_before = 0;  // tensors bit-identical before the first that differs
+  std::size_t traced = 0;            // tensors in side A's trace of `step`
   std::vector<TensorDiff> tensors;   // the first differing tensor and every later one
                                      // that differs; empty: the traces agree
   std::vector<char> not_deterministic;  // the sides ('A', 'B') whose two re-runs traced
                                         // different bits
   int exit_code = 1;                 // 0 when a first divergent tensor was found
+  std::string work_dir;              // the re-runs' records and traces
 };
+
+// The result for machines (`bisect steps --json`): step, step_differs,
+// first_tensor and spread (TensorDiff fields), identical_before, traced,
+// not_deterministic, work_dir, exit_code.
+nlohmann::ordered_json StepBisectToJson(const StepBisectResult& result);
 
 // BadInput for unreadable runs or configs; the re-runs' failures are
 // reported with their output.

@@ -135,6 +135,44 @@ TEST(FirstDivergentTensorTest, DigestOnlyWhereValuesAreNotAtHand) {
   EXPECT_EQ(d[0].differing, 0u);
 }
 
+TEST(StepBisectJsonTest, NamesTheFirstTensorAndTheSpread) {
+  StepBisectResult r;
+  r.step = 17;
+  r.step_differs = "param_digest a vs b";
+  r.exit_code = 0;
+  r.identical_before = 32;
+  r.traced = 350;
+  r.not_deterministic = {'B'};
+  TensorDiff first;
+  first.phase = "backward";
+  first.micro_batch = 0;
+  first.name = "h.1.fcprojb.grad";
+  first.count = 64;
+  first.differing = 55;
+  first.first_index = 3;
+  first.max_abs_diff = 2.5e-8;
+  TensorDiff later;
+  later.phase = "update";
+  later.name = "wte";
+  later.digest_only = true;
+  r.tensors = {first, later};
+  const nlohmann::ordered_json j = StepBisectToJson(r);
+  EXPECT_EQ(j["step"], 17);
+  EXPECT_EQ(j["first_tensor"]["name"], "h.1.fcprojb.grad");
+  EXPECT_EQ(j["first_tensor"]["first_index"], 3);
+  EXPECT_EQ(j["first_tensor"]["differing"], 55);
+  EXPECT_DOUBLE_EQ(j["first_tensor"]["max_abs_diff"].get<double>(), 2.5e-8);
+  EXPECT_EQ(j["identical_before"], 32);
+  ASSERT_EQ(j["spread"].size(), 1u);
+  EXPECT_EQ(j["spread"][0]["name"], "wte");
+  EXPECT_FALSE(j["spread"][0].contains("differing")) << "a digest-only diff has no element counts";
+  EXPECT_EQ(j["not_deterministic"][0], "B");
+  const nlohmann::ordered_json agree = StepBisectToJson(StepBisectResult{});
+  EXPECT_TRUE(agree["step"].is_null());
+  EXPECT_FALSE(agree.contains("first_tensor"));
+  EXPECT_EQ(agree["exit_code"], 1);
+}
+
 TEST(TraceValuesTest, AllNoneOrNamedTensors) {
   Result<trainer::TraceValues> all = trainer::TraceValues::Parse("all");
   ASSERT_TRUE(all.ok());

@@ -33,7 +33,7 @@ expect_kernel() {  # expect_kernel OUTPUT: names the reversed kernel's output fi
 }
 
 # 1. record vs record
-out=$("$lockstep" bisect steps a.jsonl b.jsonl --binary-b ./variant.sh --work-dir w1) || { echo "$out"; fail "exit $?"; }
+out=$("$lockstep" bisect steps a.jsonl b.jsonl --binary-b ./variant.sh --work-dir w1 --json w1.json) || { echo "$out"; fail "exit $?"; }
 echo "$out"
 expect_kernel "$out"
 # The first re-run kept digests only; the second, the values of the shown tensors.
@@ -45,6 +45,8 @@ grep -q '"name":"h.1.fcprojb.grad","count":64,"offset"' w1/b/trace/rank0.jsonl \
 if grep -q '"name":"h.0.qkv","count":[0-9]*,"offset"' w1/b/trace/rank0.jsonl; then
   fail "the values trace kept a tensor the report does not show"
 fi
+grep -q '"name": "h.1.fcprojb.grad"' w1.json || { cat w1.json; fail "--json does not name the tensor"; }
+grep -q '"step": 1,' w1.json || fail "--json does not give the step"
 echo "1. ok"
 
 # 2. golden vs record
