@@ -56,6 +56,14 @@ std::optional<CachedBuild> BuildCache::Find(const std::string& tree) const {
   }
 }
 
+std::optional<std::string> BuildCache::ArtifactPath(const std::string& tree, const std::string& artifact) const {
+  const std::optional<CachedBuild> build = Find(tree);
+  if (!build || !build->ok) return std::nullopt;
+  const fs::path path = InEntry(fs::path(dir_) / tree, artifact);
+  if (!fs::exists(path)) return std::nullopt;
+  return path.string();
+}
+
 Status BuildCache::Restore(const std::string& tree, const std::string& worktree,
                            const std::vector<std::string>& artifacts) const {
   const fs::path entry = fs::path(dir_) / tree;

@@ -118,7 +118,8 @@ nlohmann::json ToJson(const Judgement& j) {
   return {{"commit", j.commit},       {"tree", j.tree},
           {"build", j.build},         {"build_seconds", j.build_seconds},
           {"ran", j.ran},             {"exit_code", j.exit_code},
-          {"verdict", j.verdict},     {"summary", j.summary}};
+          {"verdict", j.verdict},     {"summary", j.summary},
+          {"record", j.record}};
 }
 
 std::vector<Judgement> LoadJudgements(const std::string& path) {
@@ -130,7 +131,7 @@ std::vector<Judgement> LoadJudgements(const std::string& path) {
     try {
       const nlohmann::json j = nlohmann::json::parse(line);
       all.push_back({j.at("commit"), j.at("tree"), j.at("build"), j.at("build_seconds"), j.at("ran"),
-                     j.at("exit_code"), j.at("verdict"), j.at("summary")});
+                     j.at("exit_code"), j.at("verdict"), j.at("summary"), j.value("record", "")});
     } catch (const std::exception&) {
       // a line cut short by an interrupted judge: not a judgement
     }
@@ -226,6 +227,7 @@ void Judge(const State& state, Judgement& j, std::ostream& out) {
     std::ostringstream quiet;
     smoke::CaseResult r = smoke::RunCase(*c, so, quiet);
     j.exit_code = r.exit_code;
+    j.record = r.record_path;
     j.summary = r.outcome == "pass" ? "pass: " + r.comparison.summary
                                     : r.outcome + ": " + (r.message.empty() ? r.comparison.summary : r.message);
     j.summary = j.summary.substr(0, j.summary.find('\n'));
@@ -308,6 +310,30 @@ class WorktreeGuard {
   std::string worktree_;
   bool added_ = false;
 };
+
+// The `lockstep bisect steps` command for the culprit, when everything it
+// needs exists: the culprit's diverged run (copied beside the bisect log,
+// since the run's directory goes), the case's golden, and the trainer as a
+// worktree artifact cached for the parent and the culprit.
+std::string StepsCommand(const State& state, const GitRepo& repo, const std::string& parent,
+                         const Judgement* at_culprit, const std::string& log_path) {
+  const CommitBisectOptions& o = state.options;
+  if (o.case_path.empty() || at_culprit == nullptr || at_culprit->record.empty()) return "";
+  if (o.trainer.empty() || fs::path(o.trainer).is_absolute()) return "";
+  Result<smoke::SmokeCase> c = smoke::LoadSmokeCase(o.case_path);
+  Result<std::string> parent_tree = repo.Run({"rev-parse", parent + "^{tree}"});
+  if (!c.ok() || !parent_tree.ok()) return "";
+  const BuildCache cache(state.cache);
+  const std::optional<std::string> binary_a = cache.ArtifactPath(*parent_tree, o.trainer);
+  const std::optional<std::string> binary_b = cache.ArtifactPath(at_culprit->tree, o.trainer);
+  if (!binary_a || !binary_b) return "";
+  const std::string record = fs::path(log_path).replace_extension(".culprit.jsonl").string();
+  std::error_code ec;
+  fs::copy_file(at_culprit->record, record, fs::copy_options::overwrite_existing, ec);
+  if (ec) return "";
+  return fmt::format("lockstep bisect steps {} {} --binary-a {} --binary-b {}", c->golden, record, *binary_a,
+                     *binary_b);
+}
 
 const Judgement* LastJudgementOf(const std::vector<Judgement>& all, const std::string& commit) {
   for (auto it = all.rbegin(); it != all.rend(); ++it) {
@@ -503,6 +529,10 @@ Result<CommitBisectResult> BisectCommits(const CommitBisectOptions& options, std
                      result.judgements.size(), built, cached, failed, runs);
   out << fmt::format("git bisect log: {} (replay: git bisect start && git bisect replay {})\n", result.log_path,
                      result.log_path);
+  result.steps_command = StepsCommand(state, *repo, *parent, at_culprit, result.log_path);
+  if (!result.steps_command.empty()) {
+    out << "\nwhere in the math, with both builds from the cache:\n  " << result.steps_command << "\n";
+  }
   result.exit_code = 0;
   return result;
 }

@@ -59,6 +59,7 @@ struct Judgement {
   int exit_code = 0;       // the case's or command's
   std::string verdict;     // good | bad | skip
   std::string summary;     // one line: what the gate said
+  std::string record;      // a case of lockstep's trainer that diverged: its run's record
 };
 
 struct CommitBisectResult {
@@ -66,6 +67,11 @@ struct CommitBisectResult {
   std::string culprit;
   std::vector<Judgement> judgements;  // in the order they happened
   std::string log_path;               // the saved `git bisect log`
+  // With a case of lockstep's trainer built as a worktree artifact: the
+  // command that names the first tensor the culprit changed (the culprit's
+  // run, kept beside the log, against the golden, each side with its cached
+  // binary); "" otherwise.
+  std::string steps_command;
 };
 
 Result<CommitBisectResult> BisectCommits(const CommitBisectOptions& options, std::ostream& out);

@@ -10,6 +10,10 @@
 #   5. bad revisions and a reversed range: exit 2
 #   6. Ctrl-C mid-bisect: exit 130, and the user's checkout (status, branch,
 #      stash, worktrees) is exactly as it was
+#   7. a case of lockstep's own trainer: 4 commits whose build writes a
+#      wrapper around lockstep, the third adding a test switch that reverses
+#      one reduction; the bisection names it and prints the bisect steps
+#      command (both builds from the cache), which names that kernel's tensor
 #   usage: bisect_commits_test.sh SOURCE_DIR LOCKSTEP_BINARY WORK_DIR
 set -euo pipefail
 src=$1 lockstep=$2 work=$3
@@ -180,4 +184,45 @@ after=$(cd repo && snapshot)
 [ "$before" = "$after" ] || { diff <(echo "$before") <(echo "$after"); fail "the user's repository changed"; }
 pgrep -f "$work/slow-build.sh" >/dev/null && { ps -ef | grep -v grep | grep slow-build; fail "the build is still running"; }
 echo "6. ok: Ctrl-C leaves the repository as it was"
+
+# --- 7. from the culprit to its first tensor ---------------------------------
+git init -q -b main repo2
+cat > repo2/build.sh <<EOF
+#!/bin/sh
+# "builds" lockstep: a wrapper with this commit's environment
+mkdir -p bin
+printf '#!/bin/sh\\n%sexec %s "\$@"\\n' "\$(cat env.txt)" "$lockstep" > bin/lockstep
+chmod +x bin/lockstep
+EOF
+printf 'bin\n' > repo2/.gitignore
+: > repo2/env.txt
+for i in 1 2 3 4; do
+  [ "$i" = 3 ] && printf 'LOCKSTEP_TEST_REVERSE_BIAS_GRAD=1 ' > repo2/env.txt
+  echo "change $i" >> repo2/NOTES
+  git -C repo2 add -A && git -C repo2 commit -q -m "lockstep commit $i"
+done
+cat > cases/tiny.toml <<EOF
+config = "$src/trainer/configs/smoke.toml"
+set = ["eval.every=0"]
+steps = 3
+golden = "tiny.golden.toml"
+EOF
+"$lockstep" smoke -q --update cases/tiny.toml >/dev/null || fail "recording the lockstep golden"
+set +e
+out=$("$lockstep" bisect commits --repo repo2 --good main~3 --bad main --build "sh build.sh" \
+      --artifact bin/lockstep --trainer bin/lockstep --case cases/tiny.toml --cache "$work/cache2" \
+      --log "$work/bisect-lockstep.log" 2>&1)
+code=$?
+set -e
+echo "$out"
+[ "$code" = 0 ] || fail "bisect commits on lockstep commits exited $code"
+grep -q "first bad commit: $(git -C repo2 rev-parse main~1)" <<< "$out" || fail "the culprit is not commit 3"
+cmd=$(grep -A1 "where in the math" <<< "$out" | tail -1) || fail "no bisect steps command"
+read -r -a args <<< "${cmd#  lockstep }"
+[ -f "${args[3]}" ] || fail "the culprit's record ${args[3]} was not kept"
+out=$("$lockstep" "${args[@]}" --work-dir "$work/steps") || { echo "$out"; fail "the printed command: exit $?"; }
+echo "$out" | tail -4
+grep -q "first divergent tensor: step 1, backward (micro-batch 0): h.1.fcprojb.grad," <<< "$out" \
+  || { echo "$out"; fail "the printed command does not name h.1.fcprojb.grad"; }
+echo "7. ok: the culprit's printed bisect steps command names the kernel's tensor"
 echo "bisect commits: all ok"
