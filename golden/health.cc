@@ -427,7 +427,7 @@ CheckResult CheckLearning(const RunRecord& run, const LearningOptions& o) {
     }
   }
   for (const auto& [key, value] : b.metrics) {
-    if (key.starts_with("eval_acc_")) {
+    if (key.starts_with("eval_acc_") || key.starts_with("eval_tokacc_")) {
       auto f = FloatOf(a, key), l = FloatOf(b, key);
       if (!l) continue;
       accs += fmt::format("; {} {} -> {:.3f}", key.substr(std::strlen("eval_")), f ? fmt::format("{:.3f}", *f) : "-",

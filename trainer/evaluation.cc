@@ -183,14 +183,17 @@ EvalResult Evaluator::Evaluate(Gpt<float>& model) const {
     c.name = h.name;
     c.loss = sum / static_cast<double>(predicted_tokens());
     if (h.has_task) {
+      TokenCount tokens;
       const std::vector<bool> matches =
           GreedyMatches(h.facts, B, T, static_cast<std::size_t>(model.config().vocab_size),
                         [&model](const std::uint32_t* samples) {
                           model.Forward(samples);
                           return model.probs();
-                        });
+                        },
+                        &tokens);
       c.accuracy = static_cast<double>(std::count(matches.begin(), matches.end(), true)) /
                    static_cast<double>(matches.size());
+      c.token_accuracy = static_cast<double>(tokens.right) / static_cast<double>(tokens.total);
     }
     result.corpora.push_back(std::move(c));
   }
@@ -207,6 +210,7 @@ void AddToRecord(const EvalResult& result, StepRecord* record) {
     r.name = c.name;
     r.loss = static_cast<float>(c.loss);
     if (c.accuracy) r.accuracy = static_cast<float>(*c.accuracy);
+    if (c.token_accuracy) r.token_accuracy = static_cast<float>(*c.token_accuracy);
     record->eval_corpora.push_back(std::move(r));
   }
 }
@@ -215,7 +219,9 @@ std::string FormatEval(const EvalResult& result) {
   std::string line = fmt::format("eval  loss {:.4f}", result.loss);
   for (const CorpusEval& c : result.corpora) {
     line += fmt::format("  {} {:.4f}", c.name, c.loss);
-    if (c.accuracy) line += fmt::format(" (acc {:.3f})", *c.accuracy);
+    if (c.accuracy) line += fmt::format(" (acc {:.3f}", *c.accuracy);
+    if (c.token_accuracy) line += fmt::format(", tokens {:.3f}", *c.token_accuracy);
+    if (c.accuracy) line += ")";
   }
   return line;
 }
@@ -241,7 +247,9 @@ std::uint32_t GreedyToken(std::span<const float> probs) {
 }
 
 std::vector<bool> GreedyMatches(const std::vector<ArithFact>& facts, std::size_t batch,
-                                std::size_t seq_len, std::size_t vocab, const ProbsFn& forward) {
+                                std::size_t seq_len, std::size_t vocab, const ProbsFn& forward,
+                                TokenCount* tokens) {
+  TokenCount count_here;
   const std::size_t width = seq_len + 1;
   std::vector<bool> matches(facts.size(), false);
   std::vector<std::uint32_t> samples(batch * width);
@@ -260,16 +268,20 @@ std::vector<bool> GreedyMatches(const std::vector<ArithFact>& facts, std::size_t
     }
     const float* probs = forward(samples.data());
     for (std::size_t b = 0; b < count; ++b) {
-      if (!fits[b]) continue;
       const ArithFact& f = facts[first + b];
+      count_here.total += f.answer.size();
+      if (!fits[b]) continue;
       bool match = true;
-      for (std::size_t j = 0; j < f.answer.size() && match; ++j) {
+      for (std::size_t j = 0; j < f.answer.size(); ++j) {
         const float* row = probs + (b * seq_len + f.prompt.size() - 1 + j) * vocab;
-        match = GreedyToken({row, vocab}) == f.answer[j];
+        const bool right = GreedyToken({row, vocab}) == f.answer[j];
+        count_here.right += right;
+        match = match && right;
       }
       matches[first + b] = match;
     }
   }
+  if (tokens != nullptr) *tokens = count_here;
   return matches;
 }
 

@@ -15,6 +15,9 @@
 //             causality keeps it from earlier positions) and decodes greedily
 //             until '\n' or 6 tokens; correct iff it wrote "C\n" (found in one
 //             Forward per micro_batch facts: GreedyMatches).
+//   token accuracy  of the same rows: the fraction of all answer tokens that
+//             are the greedy token given the prompt and the answer before
+//             them. It moves long before whole answers come out right.
 // and over all corpora, the loss of every held-out token: the corpora's sums
 // added in manifest order, over their token counts.
 //
@@ -52,6 +55,7 @@ struct CorpusEval {
   std::string name;
   double loss = 0;                 // mean over the corpus's held-out tokens
   std::optional<double> accuracy;  // exact match in [0, 1], where the corpus has a task
+  std::optional<double> token_accuracy;  // its answer tokens right under teacher forcing
 };
 
 struct EvalResult {
@@ -144,8 +148,16 @@ using ProbsFn = std::function<const float*(const std::uint32_t* samples)>;
 // would take one call per answer token. Causality makes the rows the same
 // bits as decoding's. A fact whose prompt and answer do not fit in a sample
 // of seq_len + 1 tokens does not match, as decoding would cut it short.
+// `tokens`, if given, gets the per-token view of the same rows: of all the
+// facts' answer tokens, how many are the GreedyToken given the prompt and the
+// answer before them (a fact that does not fit gets none right).
+struct TokenCount {
+  std::size_t right = 0;
+  std::size_t total = 0;
+};
 std::vector<bool> GreedyMatches(const std::vector<ArithFact>& facts, std::size_t batch,
-                                std::size_t seq_len, std::size_t vocab, const ProbsFn& forward);
+                                std::size_t seq_len, std::size_t vocab, const ProbsFn& forward,
+                                TokenCount* tokens = nullptr);
 
 }  // namespace lockstep::trainer
 

@@ -347,7 +347,10 @@ TEST(GreedyMatchesTest, AModelThatKnowsArithmeticMatchesEveryFactInOneCallPerBat
       ExtractArithFacts(Bytes("37+45=82\n12*7=84\n99*99=9801\n"), 3);
   ASSERT_EQ(facts.size(), 3u);
   StubModel oracle(2, 16, Oracle);
-  EXPECT_EQ(GreedyMatches(facts, 2, 16, kV, oracle.fn()), (std::vector<bool>{true, true, true}));
+  TokenCount tokens;
+  EXPECT_EQ(GreedyMatches(facts, 2, 16, kV, oracle.fn(), &tokens), (std::vector<bool>{true, true, true}));
+  EXPECT_EQ(tokens.right, 11u);  // "82\n", "84\n", "9801\n"
+  EXPECT_EQ(tokens.total, 11u);
   EXPECT_EQ(oracle.calls(), 2);  // decoding takes 8: "82\n" and "84\n" in 3, "9801\n" in 5
   StubModel decoder(2, 16, Oracle);
   EXPECT_EQ(DecodedMatches(facts, 2, 16, decoder.fn()), (std::vector<bool>{true, true, true}));
@@ -370,7 +373,18 @@ TEST(GreedyMatchesTest, WrongOrUnterminatedAnswersDoNotMatch) {
   EXPECT_EQ(GreedyMatches(facts, 2, 16, kV, rambling.fn()), (std::vector<bool>{false, false}));
   // Knows addition only: one of two.
   StubModel adder(2, 16, [](const std::string& p) { return p.find('*') == std::string::npos ? Oracle(p) : '1'; });
-  EXPECT_EQ(GreedyMatches(facts, 2, 16, kV, adder.fn()), (std::vector<bool>{true, false}));
+  TokenCount tokens;
+  EXPECT_EQ(GreedyMatches(facts, 2, 16, kV, adder.fn(), &tokens), (std::vector<bool>{true, false}));
+  EXPECT_EQ(tokens.right, 3u) << "all of 82\\n, none of 84\\n";
+  EXPECT_EQ(tokens.total, 6u);
+  // Right but for the last digit: no match, yet most tokens right.
+  StubModel off_by_one(2, 16, [](const std::string& p) {
+    const int next = Oracle(p);
+    return p.ends_with("=8") ? '5' : next;  // "85\n" for both
+  });
+  EXPECT_EQ(GreedyMatches(facts, 2, 16, kV, off_by_one.fn(), &tokens), (std::vector<bool>{false, false}));
+  EXPECT_EQ(tokens.right, 4u) << "the 8s and the line ends: each token sees the true answer before it";
+  EXPECT_EQ(tokens.total, 6u);
 }
 
 TEST(GreedyMatchesTest, AnAnswerThatDoesNotFitTheSampleDoesNotMatch) {
@@ -379,7 +393,10 @@ TEST(GreedyMatchesTest, AnAnswerThatDoesNotFitTheSampleDoesNotMatch) {
   // Positions 0..6: the prompt fills 0..5, "4" is predicted at 5, "6" at 6,
   // and "\n" would be predicted at 7: no such position.
   StubModel oracle(1, 7, Oracle);
-  EXPECT_EQ(GreedyMatches(facts, 1, 7, kV, oracle.fn()), std::vector<bool>{false});
+  TokenCount tokens;
+  EXPECT_EQ(GreedyMatches(facts, 1, 7, kV, oracle.fn(), &tokens), std::vector<bool>{false});
+  EXPECT_EQ(tokens.right, 0u);
+  EXPECT_EQ(tokens.total, 3u);
   EXPECT_EQ(DecodedMatches(facts, 1, 7, oracle.fn()), std::vector<bool>{false});
   StubModel roomy(1, 8, Oracle);
   EXPECT_EQ(GreedyMatches(facts, 1, 8, kV, roomy.fn()), std::vector<bool>{true});
@@ -421,7 +438,7 @@ TEST(GreedyMatchesTest, AgreesWithGreedyDecodingForModelsThatAreOftenRight) {
 TEST(EvaluatorTest, RecordFieldsAreExactHexFloatsWithDecimals) {
   EvalResult r;
   r.loss = 3.25;
-  r.corpora = {{"prose", 3.5, std::nullopt}, {"arith", 3.0, 0.125}};
+  r.corpora = {{"prose", 3.5, std::nullopt, std::nullopt}, {"arith", 3.0, 0.125, 0.375}};
   StepRecord rec;
   AddToRecord(r, &rec);
   const nlohmann::ordered_json j = StepToJson(rec);
@@ -431,10 +448,12 @@ TEST(EvaluatorTest, RecordFieldsAreExactHexFloatsWithDecimals) {
   EXPECT_EQ(*ParseHexFloat(j["eval_loss_arith"].get<std::string>()), 3.0);
   EXPECT_EQ(*ParseHexFloat(j["eval_acc_arith"].get<std::string>()), 0.125);
   EXPECT_EQ(j["eval_acc_arith_dec"].get<double>(), 0.125);
+  EXPECT_EQ(*ParseHexFloat(j["eval_tokacc_arith"].get<std::string>()), 0.375);
   EXPECT_FALSE(j.contains("eval_acc_prose"));
+  EXPECT_FALSE(j.contains("eval_tokacc_prose"));
   // A step without an evaluation has none of the fields.
   EXPECT_FALSE(StepToJson(StepRecord{}).contains("eval_loss"));
-  EXPECT_TRUE(Contains(FormatEval(r), "arith 3.0000 (acc 0.125)"));
+  EXPECT_TRUE(Contains(FormatEval(r), "arith 3.0000 (acc 0.125, tokens 0.375)"));
 }
 
 TEST(EvalConfigTest, DefaultsAreOffAndResolved) {

@@ -37,6 +37,7 @@ nlohmann::ordered_json StepToJson(const StepRecord& r) {
   for (const StepRecord::EvalCorpus& c : r.eval_corpora) {
     add_float("eval_loss_" + c.name, c.loss);
     if (c.accuracy) add_float("eval_acc_" + c.name, *c.accuracy);
+    if (c.token_accuracy) add_float("eval_tokacc_" + c.name, *c.token_accuracy);
   }
   if (r.status != "ok") {
     j["status"] = r.status;

@@ -44,14 +44,15 @@ struct StepRecord {
     std::string name;
     float loss = 0;
     std::optional<float> accuracy;  // exact-match, where the corpus has a task
+    std::optional<float> token_accuracy;  // its answer tokens right under teacher forcing
   };
   std::optional<float> eval_loss;  // over all held-out tokens of all corpora
   std::vector<EvalCorpus> eval_corpora;
 };
 
 // The JSON line of a step: floats as exact hex ("loss") and decimal ("loss_dec").
-// With an evaluation: eval_loss, and per corpus eval_loss_<corpus> and
-// eval_acc_<corpus>, each with its _dec.
+// With an evaluation: eval_loss, and per corpus eval_loss_<corpus>,
+// eval_acc_<corpus> and eval_tokacc_<corpus>, each with its _dec.
 nlohmann::ordered_json StepToJson(const StepRecord& r);
 
 class RecordWriter {
