@@ -65,46 +65,40 @@ Status Communicator::AllGatherBytes(const void* mine, std::size_t bytes, void* a
                "MPI_Allgather");
 }
 
-std::vector<std::size_t> Communicator::SliceBounds(std::size_t n) const {
-  std::vector<std::size_t> bounds(static_cast<std::size_t>(size_) + 1);
-  for (int r = 0; r <= size_; ++r) bounds[static_cast<std::size_t>(r)] = SliceBegin(n, size_, r);
-  return bounds;
+Result<Slices> Communicator::CutIntoSlices(std::size_t n) const {
+  if (n > kMaxChunk) return Status::Crash("gradient too large for one MPI_Alltoallv");
+  Slices s;
+  s.total = n;
+  const auto me = static_cast<std::size_t>(rank_);
+  for (int r = 0; r < size_; ++r) {
+    s.begin.push_back(static_cast<int>(SliceBegin(n, size_, r)));
+    s.count.push_back(static_cast<int>(SliceBegin(n, size_, r + 1) - SliceBegin(n, size_, r)));
+  }
+  for (int q = 0; q < size_; ++q) {
+    s.received_count.push_back(s.count[me]);
+    s.received_begin.push_back(q * s.count[me]);
+  }
+  return s;
 }
 
-Status Communicator::AllToAllSlices(const float* mine, const std::vector<std::size_t>& bounds, float* received) {
+Status Communicator::AllToAllSlices(const float* mine, const Slices& s, float* received) {
   const auto me = static_cast<std::size_t>(rank_);
-  const std::size_t len = bounds[me + 1] - bounds[me];
   if (!distributed()) {
-    std::copy(mine + bounds[0], mine + bounds[1], received);
+    std::copy(mine + s.begin[me], mine + s.begin[me] + s.count[me], received);
     return Status::Ok();
   }
-  if (bounds.back() > kMaxChunk) return Status::Crash("gradient too large for one MPI_Alltoallv");
-  std::vector<int> send_counts(static_cast<std::size_t>(size_)), send_displs(send_counts.size());
-  std::vector<int> recv_counts(send_counts.size()), recv_displs(send_counts.size());
-  for (std::size_t q = 0; q < send_counts.size(); ++q) {
-    send_counts[q] = static_cast<int>(bounds[q + 1] - bounds[q]);
-    send_displs[q] = static_cast<int>(bounds[q]);
-    recv_counts[q] = static_cast<int>(len);
-    recv_displs[q] = static_cast<int>(q * len);
-  }
-  return Check(MPI_Alltoallv(mine, send_counts.data(), send_displs.data(), MPI_FLOAT, received,
-                             recv_counts.data(), recv_displs.data(), MPI_FLOAT, MPI_COMM_WORLD),
+  return Check(MPI_Alltoallv(mine, s.count.data(), s.begin.data(), MPI_FLOAT, received, s.received_count.data(),
+                             s.received_begin.data(), MPI_FLOAT, MPI_COMM_WORLD),
                "MPI_Alltoallv");
 }
 
-Status Communicator::AllGatherSlices(const float* mine, const std::vector<std::size_t>& bounds, float* all) {
+Status Communicator::AllGatherSlices(const float* mine, const Slices& s, float* all) {
   const auto me = static_cast<std::size_t>(rank_);
   if (!distributed()) {
-    std::copy(mine, mine + (bounds[me + 1] - bounds[me]), all + bounds[me]);
+    std::copy(mine, mine + s.count[me], all + s.begin[me]);
     return Status::Ok();
   }
-  if (bounds.back() > kMaxChunk) return Status::Crash("gradient too large for one MPI_Allgatherv");
-  std::vector<int> counts(static_cast<std::size_t>(size_)), displs(counts.size());
-  for (std::size_t q = 0; q < counts.size(); ++q) {
-    counts[q] = static_cast<int>(bounds[q + 1] - bounds[q]);
-    displs[q] = static_cast<int>(bounds[q]);
-  }
-  return Check(MPI_Allgatherv(mine, counts[me], MPI_FLOAT, all, counts.data(), displs.data(), MPI_FLOAT,
+  return Check(MPI_Allgatherv(mine, s.count[me], MPI_FLOAT, all, s.count.data(), s.begin.data(), MPI_FLOAT,
                               MPI_COMM_WORLD),
                "MPI_Allgatherv");
 }

@@ -22,6 +22,15 @@ inline std::size_t SliceBegin(std::size_t n, int ranks, int r) {
   return n * static_cast<std::size_t>(r) / static_cast<std::size_t>(ranks);
 }
 
+// A vector of `total` elements cut into one slice per rank (rank r's begins
+// at SliceBegin(total, ranks, r)), in the int arrays MPI's v-collectives
+// take: computed once, used every step.
+struct Slices {
+  std::size_t total = 0;
+  std::vector<int> count, begin;                    // slice r: [begin[r], begin[r] + count[r])
+  std::vector<int> received_count, received_begin;  // this rank's slice from each rank q, at q x its length
+};
+
 class Communicator {
  public:
   // Initialises MPI when this process was started by mpirun (Open MPI, MPICH
@@ -39,15 +48,15 @@ class Communicator {
   Status AllGather(const double* mine, std::size_t count, double* all);
   // Bytes: all[r * bytes .. (r + 1) * bytes) = rank r's `mine`.
   Status AllGatherBytes(const void* mine, std::size_t bytes, void* all);
-  // A vector of n elements cut into size() slices: slice r is
-  // [bounds[r], bounds[r + 1]) = [SliceBegin(n, size(), r), SliceBegin(n, size(), r + 1)).
-  std::vector<std::size_t> SliceBounds(std::size_t n) const;
+  // n elements cut into size() slices; Crash when a slice collective could
+  // not count them (more than 2^30).
+  Result<Slices> CutIntoSlices(std::size_t n) const;
   // Every rank sends slice q of its `mine` to rank q: on return,
   // received[q * len .. (q + 1) * len) holds slice rank() of rank q's `mine`
   // (len = the length of slice rank()), for every q in rank order.
-  Status AllToAllSlices(const float* mine, const std::vector<std::size_t>& bounds, float* received);
-  // all[bounds[r] .. bounds[r + 1]) = rank r's `mine` (its slice), on every rank.
-  Status AllGatherSlices(const float* mine, const std::vector<std::size_t>& bounds, float* all);
+  Status AllToAllSlices(const float* mine, const Slices& slices, float* received);
+  // all[slice r] = rank r's `mine` (its slice), on every rank.
+  Status AllGatherSlices(const float* mine, const Slices& slices, float* all);
   // x = sum over ranks in MPI's order: the nondeterministic reduction.
   Status AllReduceSum(float* x, std::size_t count);
   Status AllReduceSum(double* x, std::size_t count);

@@ -156,14 +156,14 @@ Status ExportInitialState(const std::string& dir, const Gpt<float>& model, const
 // and each rank receives about 2 x (N - 1) / N x the parameters per step, as
 // a ring all-reduce does. Nothing is allocated on one rank.
 struct RankReduction {
-  RankReduction(const Communicator& comm, std::size_t n, MemoryTracker& tracker)
-      : bounds(comm.SliceBounds(comm.distributed() ? n : 0)),
-        slice(bounds[static_cast<std::size_t>(comm.rank()) + 1] - bounds[static_cast<std::size_t>(comm.rank())]),
+  RankReduction(const Communicator& comm, Slices cut, MemoryTracker& tracker)
+      : slices(std::move(cut)),
+        slice(static_cast<std::size_t>(slices.count[static_cast<std::size_t>(comm.rank())])),
         received(tracker, slice * static_cast<std::size_t>(comm.size())),
         tree(slice, 0, tracker),
-        summed(tracker, bounds.back()),
+        summed(tracker, slices.total),
         losses(static_cast<std::size_t>(comm.size())) {}
-  std::vector<std::size_t> bounds;  // Communicator::SliceBounds
+  Slices slices;                    // the parameters, one slice per rank
   std::size_t slice;                // this rank's slice length
   TrackedBuffer<float> received;    // slice x ranks, in rank order
   TreeAccumulator tree;             // over the ranks, this slice only, in `received`
@@ -180,7 +180,7 @@ struct RankReduction {
 // on every rank. nondeterministic: MPI_Allreduce, whatever order MPI sums in.
 Status CombineRanks(Communicator& comm, const TrainConfig& config, ThreadPool& pool, int per_rank,
                     RankReduction& r, float** grads, double* loss) {
-  const std::size_t n = r.bounds.back();
+  const std::size_t n = r.slices.total;
   if (config.reduction == "nondeterministic") {
     std::copy(*grads, *grads + n, r.summed.data());
     LOCKSTEP_RETURN_IF_ERROR(comm.AllReduceSum(r.summed.data(), n));
@@ -188,7 +188,7 @@ Status CombineRanks(Communicator& comm, const TrainConfig& config, ThreadPool& p
     *grads = r.summed.data();
     return Status::Ok();
   }
-  LOCKSTEP_RETURN_IF_ERROR(comm.AllToAllSlices(*grads, r.bounds, r.received.data()));
+  LOCKSTEP_RETURN_IF_ERROR(comm.AllToAllSlices(*grads, r.slices, r.received.data()));
   LOCKSTEP_RETURN_IF_ERROR(comm.AllGather(loss, 1, r.losses.data()));
   r.tree.Reset();
   const int height = std::countr_zero(static_cast<unsigned>(per_rank));
@@ -197,7 +197,7 @@ Status CombineRanks(Communicator& comm, const TrainConfig& config, ThreadPool& p
                        r.losses[static_cast<std::size_t>(q)], height);
   }
   const float* mine = r.tree.Finish(pool, loss);
-  LOCKSTEP_RETURN_IF_ERROR(comm.AllGatherSlices(mine, r.bounds, r.summed.data()));
+  LOCKSTEP_RETURN_IF_ERROR(comm.AllGatherSlices(mine, r.slices, r.summed.data()));
   *grads = r.summed.data();
   return Status::Ok();
 }
@@ -353,7 +353,9 @@ Status Train(const TrainConfig& config, const TrainOptions& options, TrainResult
     checkpoints.emplace(options.checkpoint_dir, options.keep, comm);
   }
   TreeAccumulator accumulator(model.num_params(), per_rank, tracker);
-  RankReduction reduction(comm, model.num_params(), tracker);
+  Result<Slices> slices = comm.CutIntoSlices(comm.distributed() ? model.num_params() : 0);
+  if (!slices.ok()) return slices.status();
+  RankReduction reduction(comm, std::move(slices).value(), tracker);
   const std::size_t width = std::size_t{manifest->seq_len} + 1;
   TrackedBuffer<std::uint32_t> samples(tracker, static_cast<std::size_t>(config.micro_batch) * width);
   const std::uint64_t tokens_per_step =
