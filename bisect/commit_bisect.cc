@@ -315,14 +315,13 @@ class WorktreeGuard {
 // needs exists: the culprit's diverged run (copied beside the bisect log,
 // since the run's directory goes), the case's golden, and the trainer as a
 // worktree artifact cached for the parent and the culprit.
-std::string StepsCommand(const State& state, const GitRepo& repo, const std::string& parent,
-                         const Judgement* at_culprit, const std::string& log_path) {
+std::string StepsCommand(const State& state, const std::string& golden, const GitRepo& repo,
+                         const std::string& parent, const Judgement* at_culprit, const std::string& log_path) {
   const CommitBisectOptions& o = state.options;
-  if (o.case_path.empty() || at_culprit == nullptr || at_culprit->record.empty()) return "";
+  if (golden.empty() || at_culprit == nullptr || at_culprit->record.empty()) return "";
   if (o.trainer.empty() || fs::path(o.trainer).is_absolute()) return "";
-  Result<smoke::SmokeCase> c = smoke::LoadSmokeCase(o.case_path);
   Result<std::string> parent_tree = repo.Run({"rev-parse", parent + "^{tree}"});
-  if (!c.ok() || !parent_tree.ok()) return "";
+  if (!parent_tree.ok()) return "";
   const BuildCache cache(state.cache);
   const std::optional<std::string> binary_a = cache.ArtifactPath(*parent_tree, o.trainer);
   const std::optional<std::string> binary_b = cache.ArtifactPath(at_culprit->tree, o.trainer);
@@ -331,7 +330,7 @@ std::string StepsCommand(const State& state, const GitRepo& repo, const std::str
   std::error_code ec;
   fs::copy_file(at_culprit->record, record, fs::copy_options::overwrite_existing, ec);
   if (ec) return "";
-  return fmt::format("lockstep bisect steps {} {} --binary-a {} --binary-b {}", c->golden, record, *binary_a,
+  return fmt::format("lockstep bisect steps {} {} --binary-a {} --binary-b {}", golden, record, *binary_a,
                      *binary_b);
 }
 
@@ -387,10 +386,12 @@ Result<CommitBisectResult> BisectCommits(const CommitBisectOptions& options, std
   if (o.case_path.empty() == o.command.empty()) {
     return Status::BadInput("give the oracle: --case CASE (a smoke case and its golden) or -- CMD... (its exit code)");
   }
+  std::string golden;  // the case's, from the user's checkout
   if (!o.case_path.empty()) {
     o.case_path = fs::absolute(o.case_path).string();
     Result<smoke::SmokeCase> c = smoke::LoadSmokeCase(o.case_path);  // bad input now, not per commit
     if (!c.ok()) return c.status();
+    golden = c->golden;
     if (!fs::exists(c->golden)) {
       return Status::BadInput(fmt::format("--case {}: its golden {} does not exist; record it first with "
                                           "lockstep smoke --update",
@@ -529,7 +530,7 @@ Result<CommitBisectResult> BisectCommits(const CommitBisectOptions& options, std
                      result.judgements.size(), built, cached, failed, runs);
   out << fmt::format("git bisect log: {} (replay: git bisect start && git bisect replay {})\n", result.log_path,
                      result.log_path);
-  result.steps_command = StepsCommand(state, *repo, *parent, at_culprit, result.log_path);
+  result.steps_command = StepsCommand(state, golden, *repo, *parent, at_culprit, result.log_path);
   if (!result.steps_command.empty()) {
     out << "\nwhere in the math, with both builds from the cache:\n  " << result.steps_command << "\n";
   }
