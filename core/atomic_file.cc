@@ -1,13 +1,13 @@
 #include "core/atomic_file.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 namespace lockstep {
 namespace {
@@ -90,12 +90,56 @@ Status WriteFileAtomically(const std::string& path, std::string_view contents) {
   return file->Commit();
 }
 
-Result<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::BadInput(path + ": cannot open: " + ErrnoText());
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
+Result<int> OpenRegularFile(const std::string& path, std::uint64_t max_bytes, std::uint64_t* size) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) return Status::BadInput(path + ": cannot open: " + ErrnoText());
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    const std::string why = ErrnoText();
+    ::close(fd);
+    return Status::BadInput(path + ": cannot stat: " + why);
+  }
+  if (!S_ISREG(st.st_mode)) {
+    ::close(fd);
+    const char* what = S_ISDIR(st.st_mode)    ? "a directory"
+                       : S_ISFIFO(st.st_mode) ? "a FIFO"
+                       : S_ISCHR(st.st_mode)  ? "a character device"
+                       : S_ISBLK(st.st_mode)  ? "a block device"
+                       : S_ISSOCK(st.st_mode) ? "a socket"
+                                              : "not a regular file";
+    return Status::BadInput(fmt::format("{}: is {}, not a regular file; pass the path of a file", path, what));
+  }
+  const auto bytes = static_cast<std::uint64_t>(st.st_size);
+  if (bytes > max_bytes) {
+    ::close(fd);
+    return Status::BadInput(fmt::format("{}: {} bytes, over the limit of {} bytes for this kind of file; "
+                                        "is it the right file?",
+                                        path, bytes, max_bytes));
+  }
+  // Regular files never block; reads go on as usual.
+  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+  *size = bytes;
+  return fd;
+}
+
+Result<std::string> ReadFile(const std::string& path, std::uint64_t max_bytes) {
+  std::uint64_t size = 0;
+  Result<int> fd = OpenRegularFile(path, max_bytes, &size);
+  if (!fd.ok()) return fd.status();
+  std::string out(size, '\0');
+  std::size_t done = 0;
+  while (done < out.size()) {
+    const ssize_t n = ::read(*fd, out.data() + done, out.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      const std::string why = n < 0 ? ErrnoText() : "the file shrank while it was read";
+      ::close(*fd);
+      return Status::BadInput(path + ": read failed: " + why);
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  ::close(*fd);
+  return out;
 }
 
 }  // namespace lockstep

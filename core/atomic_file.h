@@ -6,6 +6,7 @@
 #define LOCKSTEP_CORE_ATOMIC_FILE_H_
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -42,8 +43,19 @@ class AtomicFile {
 // Writes `contents` to `path` atomically (AtomicFile in one call).
 Status WriteFileAtomically(const std::string& path, std::string_view contents);
 
-// Reads a whole file; a missing file is BadInput naming the path.
-Result<std::string> ReadFile(const std::string& path);
+// Inputs are read only from regular files of a sane size: a directory, a
+// FIFO (which would block), a device such as /dev/zero (which never ends) or
+// a file over the limit is BadInput naming the path, what it is and the limit.
+inline constexpr std::uint64_t kMaxTextFileBytes = std::uint64_t{64} << 20;  // configs, goldens, cases
+
+// Opens `path` read-only if it is a regular file of at most `max_bytes`
+// (O_NONBLOCK, so that a FIFO is refused instead of waited on). Returns the
+// descriptor, which the caller closes; `*size` gets the file's size.
+Result<int> OpenRegularFile(const std::string& path, std::uint64_t max_bytes, std::uint64_t* size);
+
+// Reads a whole regular file of at most `max_bytes`; a missing file, a
+// non-regular file or a larger one is BadInput naming the path.
+Result<std::string> ReadFile(const std::string& path, std::uint64_t max_bytes = kMaxTextFileBytes);
 
 }  // namespace lockstep
 

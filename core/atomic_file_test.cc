@@ -1,6 +1,7 @@
 #include "core/atomic_file.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 
@@ -9,6 +10,7 @@
 namespace lockstep {
 namespace {
 
+using ::lockstep::testing::Contains;
 using ::lockstep::testing::FreshTempDir;
 
 TEST(AtomicFileTest, CommitReplacesTheTargetWholesale) {
@@ -47,6 +49,24 @@ TEST(AtomicFileTest, MissingFileIsBadInputNamingThePath) {
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().exit_code(), 2);
   EXPECT_NE(r.status().message().find("/nonexistent/lockstep/file"), std::string::npos);
+}
+
+// What would block (a FIFO), never end (/dev/zero) or is not a file at all
+// is refused before a byte is read, naming what it is.
+TEST(AtomicFileTest, OnlyRegularFilesOfBoundedSizeAreRead) {
+  auto dir = FreshTempDir();
+  const std::string fifo = (dir / "fifo").string();
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  EXPECT_TRUE(Contains(ReadFile(fifo).status().message(), "is a FIFO"));
+  EXPECT_TRUE(Contains(ReadFile(dir.string()).status().message(), "is a directory"));
+  EXPECT_TRUE(Contains(ReadFile("/dev/zero").status().message(), "is a character device"));
+  const std::string big = (dir / "big").string();
+  ASSERT_TRUE(WriteFileAtomically(big, std::string(100, 'x')).ok());
+  Result<std::string> r = ReadFile(big, 99);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().exit_code(), 2);
+  EXPECT_TRUE(Contains(r.status().message(), "100 bytes, over the limit of 99"));
+  EXPECT_EQ(ReadFile(big, 100)->size(), 100u);
 }
 
 }  // namespace

@@ -5,6 +5,8 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "core/hexfloat.h"
+
 namespace lockstep::golden {
 namespace {
 
@@ -151,6 +153,21 @@ bool Within(const MetricValue& g, const MetricValue& r, const MetricPolicy& p) {
   return false;
 }
 
+std::optional<std::string> NonFinite(const StepRow& row) {
+  const MetricValue* status = row.Find("status");
+  if (status && status->kind == MetricValue::Kind::kText && status->s != "ok") {
+    const MetricValue* cause = row.Find("cause");
+    return cause ? cause->s : "non-finite values";
+  }
+  for (const char* name : {"loss", "grad_norm"}) {
+    const MetricValue* m = row.Find(name);
+    if (m && m->kind == MetricValue::Kind::kFloat && !std::isfinite(m->f)) {
+      return fmt::format("{} is {}", name, HexFloat(m->f));
+    }
+  }
+  return std::nullopt;
+}
+
 Comparison Compare(const RunRecord& golden, const RunRecord& run, const Policies& policies) {
   Comparison c;
   c.golden_steps = static_cast<std::int64_t>(golden.steps.size());
@@ -169,12 +186,32 @@ Comparison Compare(const RunRecord& golden, const RunRecord& run, const Policies
                                  fmt::join(c.config_diff, "\n  "));
     return c;
   }
+  if (golden.steps.empty()) {
+    c.diagnosis = Diagnosis::kConfig;
+    c.summary = "the reference has no steps: nothing was compared";
+    c.detail = "Record the reference again (lockstep smoke CASE --update for a golden).";
+    return c;
+  }
   const std::size_t n = std::min(golden.steps.size(), run.steps.size());
   for (std::size_t i = 0; i < n; ++i) {
     const StepRow& g = golden.steps[i];
     const StepRow& r = run.steps[i];
+    if (g.step != r.step) {
+      c.diagnosis = Diagnosis::kConfig;
+      c.first_divergent_step = std::min(g.step, r.step);
+      c.summary = fmt::format("the run's step {} stands where the golden has step {}: not compared", r.step, g.step);
+      c.detail = "The two record other steps (a changed log frequency, or a run that skipped or repeated a "
+                 "step). Re-record the golden with --update if the change is intended.";
+      return c;
+    }
     ++c.steps_compared;
     std::vector<MetricDiff> diffs;
+    // A core metric the run records and the golden lacks is a difference too.
+    for (const char* name : {"loss", "grad_norm", "lr", "tokens", "batch_digest", "param_digest", "mem_peak_bytes"}) {
+      const MetricValue* rv = r.Find(name);
+      if (rv == nullptr || g.Find(name) != nullptr || policies.For(name).kind == MetricPolicy::Kind::kIgnore) continue;
+      diffs.push_back(MetricDiff{name, "(missing)", rv->ToString(), std::nullopt, std::nullopt});
+    }
     for (const auto& [name, gv] : g.metrics) {
       const MetricPolicy policy = policies.For(name);
       if (policy.kind == MetricPolicy::Kind::kIgnore) continue;
@@ -190,8 +227,7 @@ Comparison Compare(const RunRecord& golden, const RunRecord& run, const Policies
       }
       if (rv == nullptr || !Within(gv, *rv, policy)) diffs.push_back(d);
     }
-    const MetricValue* status = r.Find("status");
-    const bool nonfinite = status && status->kind == MetricValue::Kind::kText && status->s != "ok";
+    const std::optional<std::string> nonfinite = NonFinite(r);
     if (diffs.empty() && !nonfinite) continue;
     c.first_divergent_step = r.step;
     // The telling metric first: reports show diffs.front() as "first divergence".
@@ -206,9 +242,8 @@ Comparison Compare(const RunRecord& golden, const RunRecord& run, const Policies
       return *std::find_if(diffs.begin(), diffs.end(), [&](const MetricDiff& d) { return d.metric == m; });
     };
     if (nonfinite) {
-      const MetricValue* cause = r.Find("cause");
       c.diagnosis = Diagnosis::kCrash;
-      c.summary = fmt::format("crash at step {}: {}", r.step, cause ? cause->s : "non-finite values");
+      c.summary = fmt::format("crash at step {}: {}", r.step, *nonfinite);
       c.detail = "The run recorded a non-finite loss or gradient norm and stopped.";
     } else if (has("batch_digest") || has("tokens")) {
       c.diagnosis = Diagnosis::kData;
@@ -287,6 +322,14 @@ Comparison Compare(const RunRecord& golden, const RunRecord& run, const Policies
     c.first_divergent_step = run.steps.empty() ? 1 : run.steps.back().step + 1;
     c.summary = fmt::format("the run stopped after {} of {} steps (crash)", run.steps.size(), golden.steps.size());
     c.detail = run.steps.empty() ? "No step finished." : fmt::format("Last finished step: {}.", run.steps.back().step);
+    return c;
+  }
+  if (run.steps.size() > golden.steps.size()) {
+    c.diagnosis = Diagnosis::kConfig;
+    c.first_divergent_step = run.steps[golden.steps.size()].step;
+    c.summary = fmt::format("the run has {} steps, the golden only {}: steps past the golden's were not compared",
+                            run.steps.size(), golden.steps.size());
+    c.detail = "Re-record the golden with --update to cover every step the case runs.";
     return c;
   }
   c.summary = fmt::format("bit-exact over {} steps", c.steps_compared);

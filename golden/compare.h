@@ -80,8 +80,14 @@ std::int64_t UlpDistance(double a, double b);
 // Does `run` keep `golden` under `policy`?
 bool Within(const MetricValue& golden, const MetricValue& run, const MetricPolicy& policy);
 
+// Why a step of a run is a crash, not a value to compare: a `status` other
+// than "ok" (lockstep's trainer) or a non-finite loss or grad_norm (any log).
+std::optional<std::string> NonFinite(const StepRow& row);
+
 // Compares step by step up to the shorter of the two; a run shorter than its
-// golden is a crash unless it diverged earlier.
+// golden is a crash unless it diverged earlier. Steps are paired by position
+// and must carry the same numbers; a run longer than its golden, or steps
+// numbered differently, is kConfig: the golden does not cover the run.
 Comparison Compare(const RunRecord& golden, const RunRecord& run, const Policies& policies);
 
 }  // namespace lockstep::golden

@@ -163,6 +163,40 @@ TEST(CompareTest, CrashWhenTheRunStopsEarlyOrRecordsNonFiniteValues) {
   EXPECT_TRUE(Contains(c.summary, "crash at step 2: loss is nan"));
 }
 
+// A golden that covers other steps than the run does not pass them unchecked.
+TEST(CompareTest, StepsNumberedDifferentlyOrBeyondTheGoldenAreNotCompared) {
+  RunRecord g = Golden(3), r = Golden(5);
+  Comparison longer = Compare(g, r, {});
+  EXPECT_EQ(longer.diagnosis, Diagnosis::kConfig);
+  EXPECT_TRUE(Contains(longer.summary, "the run has 5 steps, the golden only 3"));
+  RunRecord renumbered = Golden(3);
+  renumbered.steps[1].step = 20;
+  renumbered.steps[2].step = 30;
+  Comparison other = Compare(g, renumbered, {});
+  EXPECT_EQ(other.diagnosis, Diagnosis::kConfig);
+  EXPECT_TRUE(Contains(other.summary, "the run's step 20 stands where the golden has step 2"));
+  RunRecord empty;
+  EXPECT_EQ(Compare(empty, empty, {}).diagnosis, Diagnosis::kConfig);
+}
+
+// A golden step that lacks a metric the run records is a difference, not a pass.
+TEST(CompareTest, AMetricTheGoldenLacksIsADifference) {
+  RunRecord g = Golden(3), r = Golden(3);
+  g.steps[1].metrics.erase("grad_norm");
+  Comparison c = Compare(g, r, {});
+  EXPECT_EQ(c.diagnosis, Diagnosis::kNumerics);
+  EXPECT_EQ(c.first_divergent_step, 2);
+}
+
+// A non-finite loss from any log is a crash, never a distance in ULPs.
+TEST(CompareTest, NonFiniteLossInALogIsACrashNotUlps) {
+  RunRecord g = Golden(3), r = Golden(3);
+  r.steps[1].metrics["loss"] = MetricValue::Float(std::nan(""), false);
+  Comparison c = Compare(g, r, {});
+  EXPECT_EQ(c.diagnosis, Diagnosis::kCrash);
+  EXPECT_TRUE(Contains(c.summary, "crash at step 2: loss is nan"));
+}
+
 TEST(CompareTest, ConfigRefusesToCompareAndNamesTheKeys) {
   RunRecord g = Golden(), r = Golden();
   r.header.config_digest = "c1";

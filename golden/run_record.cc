@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <cmath>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -28,10 +29,6 @@ std::vector<std::string> OrderedKeys(const StepRow& row) {
     if (std::find(kMetricOrder.begin(), kMetricOrder.end(), k) == kMetricOrder.end()) keys.push_back(k);
   }
   return keys;
-}
-
-bool LooksLikeHexFloat(const std::string& s) {
-  return (s.rfind("0x", 0) == 0 || s.rfind("-0x", 0) == 0) && s.find('p') != std::string::npos;
 }
 
 std::string TomlString(const std::string& s) {
@@ -128,9 +125,64 @@ void Flatten(const nlohmann::json& v, const std::string& prefix, std::map<std::s
 
 std::string Badly(const std::string& origin, const std::string& what) {
   return fmt::format(
-      "{}: {}; the golden file is damaged or was edited by hand: restore it from version control "
-      "or re-record it with `lockstep smoke CASE --update`",
+      "{}: damaged golden: {}; restore it from version control or re-record it with "
+      "`lockstep smoke CASE --update`",
       origin, what);
+}
+
+// Metrics that every step of a run has when any step has them; evaluation
+// and health fields come on some steps only.
+constexpr const char* kCoreMetrics[] = {"loss",         "grad_norm",   "lr", "tokens", "batch_digest",
+                                        "param_digest", "mem_peak_bytes"};
+
+bool IsCountMetric(const std::string& k) {
+  return k == "tokens" || k == "grad_zeros" || k.ends_with("_bytes");
+}
+bool IsFloatMetric(const std::string& k) {
+  return k == "loss" || k == "grad_norm" || k == "lr" || k.starts_with("eval_");
+}
+
+// One metric of a golden step, each kind strictly: floats are hex-float
+// strings (exact) or TOML floats (rounded decimals of another trainer's log),
+// counts non-negative integers, digests 16 hex digits.
+Result<MetricValue> GoldenMetric(const std::string& k, const toml::value& v) {
+  if (IsFloatMetric(k) || k == "step_ms") {
+    if (v.is_string()) {
+      const std::string& str = v.as_string().str;
+      std::optional<double> f = IsHexFloatText(str) ? ParseHexFloat(str) : std::nullopt;
+      if (!f) return Status::BadInput(fmt::format("`{}` = \"{}\" is not a hex float such as \"0x1.8p+1\"", k, str));
+      return MetricValue::Float(*f, true);
+    }
+    if (v.is_floating()) return MetricValue::Float(v.as_floating(), false);
+    if (v.is_integer()) return MetricValue::Float(static_cast<double>(v.as_integer()), false);
+    return Status::BadInput(fmt::format("`{}` must be a hex-float string or a number", k));
+  }
+  if (IsCountMetric(k)) {
+    if (!v.is_integer() || v.as_integer() < 0) return Status::BadInput(fmt::format("`{}` must be an integer >= 0", k));
+    return MetricValue::Int(static_cast<std::uint64_t>(v.as_integer()));
+  }
+  if (k.ends_with("_digest")) {
+    const bool ok = v.is_string() && v.as_string().str.size() == 16 &&
+                    v.as_string().str.find_first_not_of("0123456789abcdef") == std::string::npos;
+    if (!ok) return Status::BadInput(fmt::format("`{}` must be 16 lower-case hex digits", k));
+    return MetricValue::Text(v.as_string().str);
+  }
+  // Fields this reader does not know: text, counts, or floats as above.
+  if (v.is_string()) {
+    const std::string& str = v.as_string().str;
+    if (IsHexFloatText(str)) {
+      std::optional<double> f = ParseHexFloat(str);
+      if (!f) return Status::BadInput(fmt::format("`{}` = \"{}\" is not a well-formed hex float", k, str));
+      return MetricValue::Float(*f, true);
+    }
+    return MetricValue::Text(str);
+  }
+  if (v.is_integer()) {
+    if (v.as_integer() < 0) return Status::BadInput(fmt::format("`{}` must be an integer >= 0", k));
+    return MetricValue::Int(static_cast<std::uint64_t>(v.as_integer()));
+  }
+  if (v.is_floating()) return MetricValue::Float(v.as_floating(), false);
+  return Status::BadInput(fmt::format("`{}` must be a string or a number", k));
 }
 
 }  // namespace
@@ -160,18 +212,23 @@ RunHeader HeaderFromJson(const nlohmann::json& h) {
 }
 
 Result<RunRecord> LoadRecordStream(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return Status::BadInput(path + ": cannot open the record stream");
+  Result<std::string> text = ReadFile(path, kMaxRecordStreamBytes);
+  if (!text.ok()) return text.status();
   RunRecord record;
-  std::string line;
+  std::string_view rest = *text;
   int number = 0;
-  while (std::getline(in, line)) {
+  while (!rest.empty()) {
+    const std::size_t eol = rest.find('\n');
+    const bool complete = eol != std::string_view::npos;
+    const std::string_view line = rest.substr(0, complete ? eol : rest.size());
+    rest.remove_prefix(complete ? eol + 1 : rest.size());
     ++number;
     if (line.empty()) continue;
     nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
     if (j.is_discarded() || !j.is_object()) {
-      // A run killed mid-write leaves a partial last line: ignore only that.
-      if (in.peek() == EOF) break;
+      // A run killed mid-write leaves a partial last line, without its
+      // newline: only that is passed over, and only after the header.
+      if (!complete && number > 1) break;
       return Status::BadInput(fmt::format("{}:{}: not a JSON object; is this a lockstep record stream?", path, number));
     }
     if (number == 1) {
@@ -182,9 +239,15 @@ Result<RunRecord> LoadRecordStream(const std::string& path) {
       record.header = HeaderFromJson(j);
       continue;
     }
-    if (std::optional<StepRow> row = StepRowFromJson(j)) record.steps.push_back(std::move(*row));
+    std::optional<StepRow> row = StepRowFromJson(j);
+    if (!row) {
+      return Status::BadInput(fmt::format("{}:{}: a line without a valid \"step\" (an integer >= 1)", path, number));
+    }
+    record.steps.push_back(std::move(*row));
   }
   if (number == 0) return Status::BadInput(path + ": empty record stream");
+  Status order = CheckStepOrder(record);
+  if (!order.ok()) return Status::BadInput(fmt::format("{}: {}", path, order.message()));
   return record;
 }
 
@@ -240,55 +303,136 @@ Result<RunRecord> ParseGolden(const std::string& text, const std::string& origin
   } catch (const std::exception& e) {
     return Status::BadInput(Badly(origin, std::string("not valid TOML (truncated?)\n") + e.what()));
   }
+  for (const auto& [key, value] : root.as_table()) {
+    if (key != "header" && key != "record") {
+      return Status::BadInput(Badly(origin, fmt::format("unknown top-level key `{}`; a golden holds [header] and [record]", key)));
+    }
+  }
   if (!root.contains("header") || !root.at("header").is_table()) {
     return Status::BadInput(Badly(origin, "no [header] table"));
   }
   const toml::value& h = root.at("header");
   RunRecord r;
-  try {
-    const auto version = toml::find<std::int64_t>(h, "format_version");
-    if (version != kGoldenFormatVersion) {
-      return Status::BadInput(fmt::format(
-          "{}: golden format version {}, but this lockstep reads version {}: re-record it with "
-          "`lockstep smoke CASE --update` (or use the lockstep that wrote it)",
-          origin, version, kGoldenFormatVersion));
+  static const std::set<std::string> kHeaderKeys = {"case",    "format_version", "config_digest", "manifest_digest",
+                                                    "profile", "tool_version",   "corpora",       "env",
+                                                    "config"};
+  for (const auto& [key, value] : h.as_table()) {
+    if (!kHeaderKeys.count(key)) {
+      return Status::BadInput(Badly(origin, fmt::format("unknown key `header.{}`", key)));
     }
-    r.header.case_name = toml::find<std::string>(h, "case");
-    r.header.config_digest = toml::find<std::string>(h, "config_digest");
-    r.header.manifest_digest = toml::find_or<std::string>(h, "manifest_digest", "");
-    r.header.profile = toml::find_or<std::string>(h, "profile", "");
-    r.header.tool_version = toml::find_or<std::string>(h, "tool_version", "");
-  } catch (const std::exception& e) {
-    return Status::BadInput(Badly(origin, std::string("bad [header]: ") + e.what()));
+  }
+  if (!h.contains("format_version") || !h.at("format_version").is_integer()) {
+    return Status::BadInput(Badly(origin, "`header.format_version` must be an integer"));
+  }
+  const std::int64_t version = h.at("format_version").as_integer();
+  if (version != kGoldenFormatVersion) {
+    return Status::BadInput(fmt::format(
+        "{}: golden format version {}, but this lockstep reads version {}: re-record it with "
+        "`lockstep smoke CASE --update` (or use the lockstep that wrote it)",
+        origin, version, kGoldenFormatVersion));
+  }
+  const struct {
+    const char* key;
+    std::string* target;
+    bool required;
+  } strings[] = {{"case", &r.header.case_name, true},          {"config_digest", &r.header.config_digest, true},
+                 {"manifest_digest", &r.header.manifest_digest, false}, {"profile", &r.header.profile, false},
+                 {"tool_version", &r.header.tool_version, false}};
+  for (const auto& s : strings) {
+    if (!h.contains(s.key)) {
+      if (s.required) return Status::BadInput(Badly(origin, fmt::format("no `header.{}`", s.key)));
+      continue;
+    }
+    if (!h.at(s.key).is_string()) {
+      return Status::BadInput(Badly(origin, fmt::format("`header.{}` must be a string", s.key)));
+    }
+    *s.target = h.at(s.key).as_string().str;
+  }
+  for (const char* table : {"corpora", "env", "config"}) {
+    if (!h.contains(table)) continue;
+    if (!h.at(table).is_table()) {
+      return Status::BadInput(Badly(origin, fmt::format("`header.{}` must be a table", table)));
+    }
   }
   if (h.contains("corpora")) r.header.corpora = TomlToJson(h.at("corpora"));
   if (h.contains("env")) r.header.env = TomlToJson(h.at("env"));
   if (h.contains("config")) r.header.config = TomlToJson(h.at("config"));
-  if (!root.contains("record") || !root.at("record").contains("steps") ||
-      !root.at("record").at("steps").is_array()) {
-    return Status::BadInput(Badly(origin, "no `[record]` table with a `steps = [...]` array"));
+  if (!root.contains("record") || !root.at("record").is_table() || !root.at("record").contains("steps") ||
+      !root.at("record").at("steps").is_array() || root.at("record").as_table().size() != 1) {
+    return Status::BadInput(Badly(origin, "no `[record]` table with (only) a `steps = [...]` array"));
   }
   for (const toml::value& s : root.at("record").at("steps").as_array()) {
+    const std::string where = fmt::format("record.steps[{}]", r.steps.size());
     if (!s.is_table() || !s.contains("step") || !s.at("step").is_integer()) {
-      return Status::BadInput(Badly(origin, "a step entry without an integer `step`"));
+      return Status::BadInput(Badly(origin, where + " has no integer `step`"));
     }
     StepRow row;
     row.step = s.at("step").as_integer();
     for (const auto& [k, v] : s.as_table()) {
       if (k == "step") continue;
-      if (v.is_string()) {
-        const std::string str = v.as_string().str;
-        std::optional<double> f = LooksLikeHexFloat(str) ? ParseHexFloat(str) : std::nullopt;
-        row.metrics[k] = f ? MetricValue::Float(*f, true) : MetricValue::Text(str);
-      } else if (v.is_integer()) {
-        row.metrics[k] = MetricValue::Int(static_cast<std::uint64_t>(v.as_integer()));
-      } else if (v.is_floating()) {
-        row.metrics[k] = MetricValue::Float(v.as_floating(), false);
-      }
+      Result<MetricValue> m = GoldenMetric(k, v);
+      if (!m.ok()) return Status::BadInput(Badly(origin, fmt::format("step {}: {}", row.step, m.status().message())));
+      row.metrics[k] = std::move(m).value();
     }
     r.steps.push_back(std::move(row));
   }
+  Status shape = CheckRecordShape(r);
+  if (!shape.ok()) return Status::BadInput(Badly(origin, shape.message()));
   return r;
+}
+
+Status CheckStepOrder(const RunRecord& record) {
+  std::int64_t previous = 0;
+  for (const StepRow& row : record.steps) {
+    if (row.step < 1) return Status::BadInput(fmt::format("step {}: steps are numbered from 1", row.step));
+    if (row.step == previous) return Status::BadInput(fmt::format("step {} appears twice", row.step));
+    if (row.step < previous) {
+      return Status::BadInput(fmt::format("step {} follows step {}: steps must be in order", row.step, previous));
+    }
+    previous = row.step;
+  }
+  return Status::Ok();
+}
+
+Status CheckRecordShape(const RunRecord& record) {
+  if (record.steps.empty()) return Status::BadInput("no steps");
+  LOCKSTEP_RETURN_IF_ERROR(CheckStepOrder(record));
+  std::set<std::string> core_present;
+  for (const StepRow& row : record.steps) {
+    for (const char* m : kCoreMetrics) {
+      if (row.metrics.count(m)) core_present.insert(m);
+    }
+  }
+  for (const StepRow& row : record.steps) {
+    for (const std::string& m : core_present) {
+      if (!row.metrics.count(m)) {
+        return Status::BadInput(fmt::format("step {} has no `{}`, which other steps have", row.step, m));
+      }
+    }
+    if (!row.metrics.count("loss")) return Status::BadInput(fmt::format("step {} has no `loss`", row.step));
+    for (const auto& [name, value] : row.metrics) {
+      if (value.kind == MetricValue::Kind::kFloat && !std::isfinite(value.f)) {
+        return Status::BadInput(fmt::format("step {}: {} is {}: a golden holds finite values only", row.step, name,
+                                            HexFloat(value.f)));
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+Status CheckGoldenSteps(const RunRecord& golden, std::int64_t steps, const std::string& origin) {
+  const std::int64_t n = static_cast<std::int64_t>(golden.steps.size());
+  for (std::int64_t i = 0; i < n; ++i) {
+    if (golden.steps[static_cast<std::size_t>(i)].step != i + 1) {
+      return Status::BadInput(Badly(origin, fmt::format("step {} where step {} belongs: steps must be 1, 2, ... "
+                                                        "without gaps",
+                                                        golden.steps[static_cast<std::size_t>(i)].step, i + 1)));
+    }
+  }
+  if (n != steps) {
+    return Status::BadInput(Badly(origin, fmt::format("it holds {} steps but the case runs {}", n, steps)));
+  }
+  return Status::Ok();
 }
 
 Result<RunRecord> LoadGolden(const std::string& path) {
@@ -301,7 +445,23 @@ Result<RunRecord> LoadGolden(const std::string& path) {
 }
 
 Status SaveGolden(const RunRecord& record, const std::string& path) {
-  return WriteFileAtomically(path, GoldenToToml(record));
+  // Nothing is written that could not be read back as the same record.
+  Status shape = CheckRecordShape(record);
+  if (!shape.ok()) {
+    return Status::BadInput(fmt::format("{}: not written: {}; the golden was left as it was", path, shape.message()));
+  }
+  const std::string text = GoldenToToml(record);
+  Result<RunRecord> back = ParseGolden(text, path);
+  bool same = back.ok() && back->steps.size() == record.steps.size();
+  for (std::size_t i = 0; same && i < record.steps.size(); ++i) {
+    same = back->steps[i].step == record.steps[i].step && back->steps[i].metrics == record.steps[i].metrics;
+  }
+  if (!same) {
+    return Status::BadInput(fmt::format("{}: not written: the golden text would not read back as the run{}{}; "
+                                        "the golden was left as it was",
+                                        path, back.ok() ? "" : ": ", back.ok() ? "" : back.status().message()));
+  }
+  return WriteFileAtomically(path, text);
 }
 
 std::vector<std::string> JsonDiff(const nlohmann::json& a, const nlohmann::json& b) {

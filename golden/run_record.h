@@ -58,14 +58,34 @@ struct RunRecord {
 RunHeader HeaderFromJson(const nlohmann::json& header);
 
 // Reads a record stream (JSON Lines). A missing file, a first line that is
-// not a header or a line that is not JSON is BadInput naming file and line.
+// not a header, a line that is not JSON (but for a last line cut short
+// without its newline: a run killed mid-write), a line without a valid step,
+// or steps out of order are BadInput naming file and line.
+inline constexpr std::uint64_t kMaxRecordStreamBytes = std::uint64_t{1} << 30;
 Result<RunRecord> LoadRecordStream(const std::string& path);
 
-// Golden files.
+// Golden files. ParseGolden is strict: unknown keys, a field of the wrong
+// kind (a malformed hex float, a negative count, a digest that is not 16 hex
+// digits), a non-finite value, or steps that are not numbered from 1 in
+// strictly increasing order, or that lack a field the others have, are
+// BadInput "damaged golden: ...; ... re-record ... --update".
 std::string GoldenToToml(const RunRecord& record);
 Result<RunRecord> ParseGolden(const std::string& text, const std::string& origin);
 Result<RunRecord> LoadGolden(const std::string& path);
-Status SaveGolden(const RunRecord& record, const std::string& path);  // atomic
+// Refuses (BadInput, nothing written) a record CheckRecordShape refuses or
+// whose text would not parse back to the same steps; else writes atomically.
+Status SaveGolden(const RunRecord& record, const std::string& path);
+
+// The shape every golden has: at least one step, steps numbered from 1 and
+// strictly increasing, `loss` in every step, a core metric (loss, grad_norm,
+// lr, tokens, batch_digest, param_digest, mem_peak_bytes) that one step has
+// in every step, and finite floats only.
+Status CheckRecordShape(const RunRecord& record);
+// Steps numbered from 1, strictly increasing (part of CheckRecordShape; a
+// record stream's steps may hold non-finite values, a golden's may not).
+Status CheckStepOrder(const RunRecord& record);
+// For a case of lockstep's trainer: the golden holds exactly steps 1..steps.
+Status CheckGoldenSteps(const RunRecord& golden, std::int64_t steps, const std::string& origin);
 
 // Flattens nested JSON objects into "a.b.c" -> value and lists the keys whose
 // values differ as "key: a -> b" ("(missing)" for an absent side).

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include "core/atomic_file.h"
+
+#include <cmath>
 #include "core/test_util.h"
 
 namespace lockstep::golden {
@@ -70,6 +72,86 @@ TEST(RunRecordTest, DamagedGoldensAreBadInputNamingTheFix) {
   std::string future = text;
   future.replace(future.find("format_version = 1"), 18, "format_version = 7");
   EXPECT_TRUE(Contains(error(future), "golden format version 7"));
+}
+
+// Every way a golden can be damaged by hand or by a tool is refused naming
+// the step and the fix, instead of passing or turning into a diagnosis.
+TEST(RunRecordTest, AGoldenIsReadStrictly) {
+  const std::string text = GoldenToToml(Sample());
+  auto damaged = [&](const std::string& from, const std::string& to) {
+    std::string t = text;
+    const std::size_t at = t.find(from);
+    EXPECT_NE(at, std::string::npos) << from;
+    if (at != std::string::npos) t.replace(at, from.size(), to);
+    Result<RunRecord> r = ParseGolden(t, "g.toml");
+    EXPECT_FALSE(r.ok()) << from << " -> " << to;
+    if (r.ok()) return std::string();
+    EXPECT_EQ(r.status().exit_code(), 2);
+    EXPECT_TRUE(Contains(r.status().message(), "g.toml: damaged golden: "));
+    EXPECT_TRUE(Contains(r.status().message(), "--update"));
+    return r.status().message();
+  };
+  EXPECT_TRUE(Contains(damaged("step = 2, loss", "step = -3, loss"), "step -3: steps are numbered from 1"));
+  EXPECT_TRUE(Contains(damaged("step = 2, loss", "step = 1, loss"), "step 1 appears twice"));
+  EXPECT_TRUE(Contains(damaged("step = 1, loss", "step = 0, loss"), "steps are numbered from 1"));
+  EXPECT_TRUE(Contains(damaged("step = 3, loss", "step = 2, loss"), "step 2 appears twice"));
+  const std::string step2 = text.substr(text.find("{ step = 2"), text.find("\n", text.find("{ step = 2")) - text.find("{ step = 2"));
+  const std::string grad = step2.substr(step2.find(", grad_norm"), step2.find(", batch_digest") - step2.find(", grad_norm"));
+  EXPECT_TRUE(Contains(damaged(step2, std::string(step2).replace(step2.find(grad), grad.size(), "")),
+                       "step 2 has no `grad_norm`, which other steps have"));
+  EXPECT_TRUE(Contains(damaged("0x1.6149f4p+2", "0x1.4b441cpz2"), "is not a hex float"));
+  EXPECT_TRUE(Contains(damaged("0x1.6149f4p+2\"", "nan\""), "is not a hex float"));
+  EXPECT_TRUE(Contains(damaged("mem_peak_bytes = 7202832", "mem_peak_bytes = -1"), "must be an integer >= 0"));
+  EXPECT_TRUE(Contains(damaged("b346336ea24e60e5", "b346336ea24e60e"), "16 lower-case hex digits"));
+  EXPECT_TRUE(Contains(damaged("format_version = 1", "format_version = 1\nextra = 2"), "unknown key `header.extra`"));
+  EXPECT_TRUE(Contains(damaged("format_version = 1", "format_version = \"1\""), "must be an integer"));
+  EXPECT_TRUE(Contains(damaged("steps = [", "steps = [ ]\nold = ["), "(only) a `steps"));
+  EXPECT_TRUE(Contains(damaged("step_ms = 35.8", "step_ms = nan"), "finite values only"));
+
+  RunRecord three = *ParseGolden(text, "g.toml");
+  EXPECT_TRUE(CheckGoldenSteps(three, 3, "g.toml").ok());
+  EXPECT_TRUE(Contains(CheckGoldenSteps(three, 5, "g.toml").message(), "it holds 3 steps but the case runs 5"));
+  three.steps[1].step = 7;
+  EXPECT_TRUE(Contains(CheckGoldenSteps(three, 3, "g.toml").message(), "step 7 where step 2 belongs"));
+}
+
+// Nothing is written that cannot be read back: a non-finite value or a step
+// out of order leaves the old golden as it was.
+TEST(RunRecordTest, SaveGoldenRefusesWhatCouldNotBeReadBack) {
+  auto dir = FreshTempDir();
+  const std::string path = (dir / "g.toml").string();
+  ASSERT_TRUE(SaveGolden(Sample(), path).ok());
+  const std::string before = *ReadFile(path);
+  RunRecord nan_loss = Sample();
+  nan_loss.steps[1].metrics["loss"] = MetricValue::Float(std::nan(""), false);
+  Status st = SaveGolden(nan_loss, path);
+  EXPECT_EQ(st.exit_code(), 2);
+  EXPECT_TRUE(Contains(st.message(), "not written: step 2: loss is nan"));
+  RunRecord repeated = Sample();
+  repeated.steps[2].step = 2;
+  EXPECT_TRUE(Contains(SaveGolden(repeated, path).message(), "step 2 appears twice"));
+  RunRecord odd_text = Sample();
+  odd_text.steps[0].metrics["note"] = MetricValue::Text("0x1p+");  // would read back as a malformed float
+  EXPECT_FALSE(SaveGolden(odd_text, path).ok());
+  EXPECT_EQ(*ReadFile(path), before);
+}
+
+// A one-line file that is not JSON is not an empty record, and a line
+// without a step is not skipped.
+TEST(RunRecordTest, RecordStreamsAreReadStrictly) {
+  auto dir = FreshTempDir();
+  const std::string path = (dir / "run.jsonl").string();
+  auto error = [&](const std::string& text) {
+    EXPECT_TRUE(WriteFileAtomically(path, text).ok());
+    Result<RunRecord> r = LoadRecordStream(path);
+    EXPECT_FALSE(r.ok()) << text;
+    return r.ok() ? std::string() : r.status().message();
+  };
+  EXPECT_TRUE(Contains(error("hello"), "run.jsonl:1: not a JSON object"));
+  const std::string header = "{\"type\":\"header\"}\n";
+  EXPECT_TRUE(Contains(error(header + "{\"loss\":\"0x1p+0\"}\n"), "run.jsonl:2: a line without a valid \"step\""));
+  EXPECT_TRUE(Contains(error(header + "{\"step\":2}\n{\"step\":1}\n"), "step 1 follows step 2"));
+  EXPECT_TRUE(Contains(error(header + "not json\n{\"step\":1}\n"), "run.jsonl:2: not a JSON object"));
 }
 
 TEST(RunRecordTest, RecordStreamsAreReadWithExactFloats) {

@@ -239,10 +239,17 @@ Result<LineParser> LineParser::Create(LogFormat format, const std::string& regex
   } catch (const std::regex_error& e) {
     return Status::BadInput(Quoted(regex) + " does not compile: " + e.what());
   }
-  bool has_step = false;
-  for (const auto& [name, index] : parser.groups_) has_step = has_step || name == "step";
+  bool has_step = false, has_loss = false;
+  for (const auto& [name, index] : parser.groups_) {
+    has_step = has_step || name == "step";
+    has_loss = has_loss || name == "loss";
+  }
   if (!has_step) {
     return Status::BadInput(Quoted(regex) + " has no (?<step>...) group: add one");
+  }
+  if (!has_loss) {
+    return Status::BadInput(Quoted(regex) + " has no (?<loss>...) group: a step line without a loss is not "
+                                            "a training step; add one");
   }
   return parser;
 }

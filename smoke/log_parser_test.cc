@@ -375,10 +375,10 @@ TEST(RegexParserTest, NonIntegerStepAndOptionalGroups) {
 }
 
 TEST(RegexParserTest, LongLinesDoNotOverflowTheStack) {
-  LineParser parser = MustCreate(LogFormat::kRegex, R"(^(.*)step (?<step>\d+))");
+  LineParser parser = MustCreate(LogFormat::kRegex, R"(^(.*)step (?<step>\d+) (?<loss>\d))");
   std::string huge(LineParser::kMaxRegexLineBytes * 50, 'a');
-  EXPECT_FALSE(parser.Feed(huge + " step 1").has_value());
-  std::string longest = std::string(LineParser::kMaxRegexLineBytes - 7, 'a') + " step 2";
+  EXPECT_FALSE(parser.Feed(huge + " step 1 5").has_value());
+  std::string longest = std::string(LineParser::kMaxRegexLineBytes - 9, 'a') + " step 2 5";
   ASSERT_EQ(longest.size(), LineParser::kMaxRegexLineBytes);
   auto row = parser.Feed(longest);
   ASSERT_TRUE(row.has_value());
@@ -400,6 +400,7 @@ TEST(RegexParserTest, BadRegexesAreBadInput) {
        R"(it (?<iter>\d+) loss (?<loss>\S+))",
        {R"(it (?<iter>\d+) loss (?<loss>\S+))", "has no (?<step>...) group: add one"}},
       {LogFormat::kRegex, R"(step (\d+))", {"has no (?<step>...) group"}},
+      {LogFormat::kRegex, R"(step (?<step>\d+) lr (?<lr>\S+))", {"has no (?<loss>...) group"}},
       {LogFormat::kRegex,
        R"((?<step>\d+) (?<loss>\S+) (?<loss>\S+))",
        {"names group \"loss\" twice"}},
@@ -443,7 +444,7 @@ TEST(ParseLogTest, NoStepLinesIsBadInputNamingTheOrigin) {
                        "logs/run-7.log: no step lines found for parser megatron; is this the "
                        "right --parser / log?"));
 
-  Result<ParsedLog> empty = ParseLog("", LogFormat::kRegex, R"(s(?<step>\d+))", "stdout of case x");
+  Result<ParsedLog> empty = ParseLog("", LogFormat::kRegex, R"(s(?<step>\d+) (?<loss>\S+))", "stdout of case x");
   ASSERT_FALSE(empty.ok());
   EXPECT_TRUE(Contains(empty.status().message(), "stdout of case x: no step lines found"));
 

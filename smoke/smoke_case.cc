@@ -12,6 +12,8 @@
 #include <toml.hpp>
 
 #include "core/atomic_file.h"
+#include "core/toml_fields.h"
+#include "smoke/log_parser.h"
 
 namespace lockstep::smoke {
 namespace {
@@ -167,30 +169,58 @@ Result<SmokeCase> LoadSmokeCase(const std::string& path) {
   c.name = fs::path(path).stem().string();
   const fs::path base = fs::path(path).parent_path();
   auto where = [&](const std::string& key) { return fmt::format("{}: {}", path, key); };
-  try {
-    for (const auto& [key, value] : root.as_table()) {
-      if (!kKeys.count(key)) {
-        return Status::BadInput(fmt::format("{}: unknown key \"{}\"; valid keys: {}", path, key,
-                                            fmt::join(kKeys, ", ")));
-      }
-    }
-    c.description = toml::find_or<std::string>(root, "description", "");
-    if (root.contains("config")) c.config = Resolve(base, toml::find<std::string>(root, "config"));
-    c.overrides = toml::find_or<std::vector<std::string>>(root, "set", {});
-    c.steps = toml::find_or<int>(root, "steps", 50);
-    c.threads = toml::find_or<int>(root, "threads", 1);
-    c.world_size = toml::find_or<int>(root, "world_size", 1);
-    c.profile = toml::find_or<std::string>(root, "profile", "portable");
-    c.command = toml::find_or<std::vector<std::string>>(root, "command", {});
-    c.parser = toml::find_or<std::string>(root, "parser", "jsonl");
-    c.regex = toml::find_or<std::string>(root, "regex", "");
-    if (!root.contains("golden")) {
-      return Status::BadInput(fmt::format(
-          "{}: no `golden = \"...\"`; name the golden file (it is created by --update)", path));
-    }
-    c.golden = Resolve(base, toml::find<std::string>(root, "golden"));
-  } catch (const std::exception& e) {
-    return Status::BadInput(fmt::format("{}: {}", path, e.what()));
+  TomlFields f(root, path);
+  LOCKSTEP_RETURN_IF_ERROR(f.OnlyKeys(std::vector<std::string>(kKeys.begin(), kKeys.end())));
+  Result<std::string> description = f.String("description", "");
+  Result<std::string> config = f.String("config", "");
+  Result<std::vector<std::string>> overrides = f.Strings("set", std::vector<std::string>{});
+  Result<std::int64_t> steps = f.Int("steps", 1, 1'000'000, 50);
+  Result<std::int64_t> threads = f.Int("threads", 1, 256, 1);
+  Result<std::int64_t> world_size = f.Int("world_size", 1, 4096, 1);
+  Result<std::string> profile = f.String("profile", "portable");
+  Result<std::vector<std::string>> command = f.Strings("command", std::vector<std::string>{});
+  Result<std::string> parser = f.String("parser", "jsonl");
+  Result<std::string> regex = f.String("regex", "");
+  if (!f.Has("golden")) {
+    return Status::BadInput(fmt::format(
+        "{}: no `golden = \"...\"`; name the golden file (it is created by --update)", path));
+  }
+  Result<std::string> golden_path = f.String("golden");
+  for (const Status& st : {description.status(), config.status(), overrides.status(), steps.status(),
+                           threads.status(), world_size.status(), profile.status(), command.status(),
+                           parser.status(), regex.status(), golden_path.status()}) {
+    if (!st.ok()) return st;
+  }
+  c.description = *description;
+  if (!config->empty()) c.config = Resolve(base, *config);
+  c.overrides = *overrides;
+  c.steps = static_cast<int>(*steps);
+  c.threads = static_cast<int>(*threads);
+  c.world_size = static_cast<int>(*world_size);
+  c.profile = *profile;
+  c.command = *command;
+  c.parser = *parser;
+  c.regex = *regex;
+  if (golden_path->empty()) return Status::BadInput(where("golden") + " is empty: name the golden file");
+  c.golden = Resolve(base, *golden_path);
+  if (c.profile != "portable" && c.profile != "openblas") {
+    return Status::BadInput(fmt::format("{}: profile = \"{}\": use \"portable\" or \"openblas\"", path, c.profile));
+  }
+  if (f.Has("config") && c.config.empty()) return Status::BadInput(where("config") + " is empty: name a config file");
+  if (f.Has("command") && c.command.empty()) {
+    return Status::BadInput(where("command") + " is empty: give the program and its arguments");
+  }
+  if (!c.command.empty() && (f.Has("set") || f.Has("threads") || f.Has("profile"))) {
+    return Status::BadInput(fmt::format("{}: set, threads and profile apply to lockstep's trainer (config = ...), "
+                                        "not to a command; pass them in the command itself",
+                                        path));
+  }
+  {
+    Result<LogFormat> format = ParseLogFormat(c.parser);
+    if (!format.ok()) return Status::BadInput(where("parser") + ": " + format.status().message());
+    Result<LineParser> line_parser = LineParser::Create(*format, c.regex);
+    if (!line_parser.ok()) return Status::BadInput(where(c.regex.empty() ? "parser" : "regex") + ": " +
+                                                   line_parser.status().message());
   }
   if (root.contains("policy")) {
     if (!root.at("policy").is_table()) return Status::BadInput(where("policy") + " must be a table");
@@ -213,9 +243,6 @@ Result<SmokeCase> LoadSmokeCase(const std::string& path) {
   if (!c.config.empty() && !fs::exists(c.config)) {
     return Status::BadInput(fmt::format("{}: config {} does not exist; fix the path (relative to the case file)",
                                         path, c.config));
-  }
-  if (c.steps < 1 || c.threads < 1 || c.world_size < 1) {
-    return Status::BadInput(fmt::format("{}: steps, threads and world_size must be at least 1", path));
   }
   return c;
 }

@@ -66,6 +66,28 @@ TEST(SmokeCaseTest, BadCasesNameTheFileAndTheFix) {
                        "policy.loss"));
 }
 
+// A value of the wrong type or out of range is refused, never defaulted: a
+// thread-invariance case with threads = "2" would otherwise test 1 thread.
+TEST(SmokeCaseTest, EveryKeyHasOneTypeAndRange) {
+  auto dir = FreshTempDir();
+  ASSERT_TRUE(WriteFileAtomically((dir / "c.toml").string(), "[train]\n").ok());
+  auto error = [&](const std::string& text) {
+    std::string path = (dir / "bad.toml").string();
+    EXPECT_TRUE(WriteFileAtomically(path, "config = \"c.toml\"\ngolden = \"g.toml\"\n" + text).ok());
+    Result<SmokeCase> c = LoadSmokeCase(path);
+    EXPECT_FALSE(c.ok()) << text;
+    return c.ok() ? std::string() : c.status().message();
+  };
+  EXPECT_TRUE(Contains(error("threads = \"2\""), "bad.toml:3: threads = \"2\" (string): must be an integer from 1 to 256"));
+  EXPECT_TRUE(Contains(error("steps = \"five\""), "steps = \"five\" (string)"));
+  EXPECT_TRUE(Contains(error("steps = 4294967299"), "must be an integer from 1 to 1000000"));
+  EXPECT_TRUE(Contains(error("world_size = 0"), "world_size = 0"));
+  EXPECT_TRUE(Contains(error("set = \"train.lr=1\""), "must be an array of strings"));
+  EXPECT_TRUE(Contains(error("profile = \"fast\""), "use \"portable\" or \"openblas\""));
+  EXPECT_TRUE(Contains(error("thread = 2"), "did you mean \"threads\"?"));
+  EXPECT_TRUE(Contains(error("parser = \"regex\"\nregex = '(?<step>\\d+)'"), "has no (?<loss>...) group"));
+}
+
 TEST(SmokeCaseTest, HealthChecksDefaultToFailAndReadEveryKey) {
   Result<SmokeCase> shipped = LoadSmokeCase(LOCKSTEP_SOURCE_DIR "/smoke/cases/tiny.toml");
   ASSERT_TRUE(shipped.ok());

@@ -180,6 +180,17 @@ std::vector<std::string> UnderMpirun(int world_size, std::vector<std::string> ar
   return mpi;
 }
 
+// "crash at step 7: loss is nan" for the first step whose values are not
+// finite; nullopt when every step's are.
+std::optional<std::string> FirstNonFiniteStep(const golden::RunRecord& run) {
+  for (const golden::StepRow& row : run.steps) {
+    if (std::optional<std::string> why = golden::NonFinite(row)) {
+      return fmt::format("crash at step {}: {}", row.step, *why);
+    }
+  }
+  return std::nullopt;
+}
+
 std::vector<std::string> CaseCommand(const SmokeCase& c, const SmokeOptions& o, const std::string& record) {
   return UnderMpirun(c.world_size, c.external() ? c.command : TrainerCommand(c, o, record));
 }
@@ -203,6 +214,11 @@ CaseResult RunCase(const SmokeCase& c, const SmokeOptions& o, std::ostream& out)
   bool have_golden = false;
   if (!o.update || fs::exists(c.golden)) {
     Result<golden::RunRecord> g = golden::LoadGolden(c.golden);
+    if (g.ok() && !c.external()) {
+      // A golden that covers fewer steps than the case runs would pass them unchecked.
+      Status covers = golden::CheckGoldenSteps(*g, c.steps, c.golden);
+      if (!covers.ok()) g = covers;
+    }
     if (!g.ok()) {
       if (!o.update) return finish("bad-input", 2, g.status().message());
     } else {
@@ -290,6 +306,11 @@ CaseResult RunCase(const SmokeCase& c, const SmokeOptions& o, std::ostream& out)
       a.classification = "config";
     } else if (a.process.exit_code != 0) {
       a.classification = "crash";
+    } else if (std::optional<std::string> crash = FirstNonFiniteStep(run)) {
+      // Non-finite values are a crash, never a golden and never a comparison in ULPs.
+      result.comparison.diagnosis = Diagnosis::kCrash;
+      result.comparison.summary = *crash;
+      a.classification = "crash";
     } else if (o.update) {
       a.classification = "pass";
     } else {
@@ -327,6 +348,11 @@ CaseResult RunCase(const SmokeCase& c, const SmokeOptions& o, std::ostream& out)
   }
   const std::string failed_checks = FailedChecks(result.checks);
   if (o.update) {
+    if (std::optional<std::string> crash = FirstNonFiniteStep(result.run)) {
+      return finish("crash", 3, fmt::format("{}; golden {} left as it was (non-finite values are never "
+                                            "recorded, not even with --force)",
+                                            *crash, c.golden));
+    }
     if (last.classification != "pass" && !o.force) {
       return finish(last.classification == "config" ? "bad-input" : last.classification,
                     last.classification == "hang" ? 124 : last.classification == "config" ? 2 : 3,

@@ -1,6 +1,8 @@
 #include "trainer/train_config.h"
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
 #include <filesystem>
 #include <fmt/format.h>
 #include <functional>
@@ -10,6 +12,7 @@
 
 #include "core/atomic_file.h"
 #include "core/digest.h"
+#include "core/toml_fields.h"
 
 namespace lockstep::trainer {
 namespace {
@@ -43,27 +46,6 @@ std::vector<Binding> Bindings(TrainConfig& c, std::string& norm, std::string& pr
       {"eval.every", &c.eval_every},             {"eval.tokens", &c.eval_tokens},
       {"eval.prompts", &c.eval_prompts},
   };
-}
-
-std::size_t EditDistance(const std::string& a, const std::string& b) {
-  std::vector<std::size_t> row(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    std::size_t diag = row[0];
-    row[0] = i;
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      std::size_t up = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diag = up;
-    }
-  }
-  return row[b.size()];
-}
-
-std::string Nearest(const std::string& key, const std::vector<std::string>& valid) {
-  return *std::min_element(valid.begin(), valid.end(), [&](const auto& x, const auto& y) {
-    return EditDistance(key, x) < EditDistance(key, y);
-  });
 }
 
 // Parses the right-hand side of --set as a TOML value; a bare word that is
@@ -110,7 +92,12 @@ Status Assign(const toml::value& v, const Binding& b, const std::string& where) 
                                         toml::stringize(v.type())));
   };
   if (auto* p = std::get_if<int*>(&b.target)) {
+    // Never narrowed: 4294967299 is not 3.
     if (!v.is_integer()) return wrong("an integer");
+    if (v.as_integer() < std::numeric_limits<int>::min() || v.as_integer() > std::numeric_limits<int>::max()) {
+      return Status::BadInput(fmt::format("{}: {} = {} is out of range: at most {}", where, b.key, v.as_integer(),
+                                          std::numeric_limits<int>::max()));
+    }
     **p = static_cast<int>(v.as_integer());
   } else if (auto* p = std::get_if<std::uint64_t*>(&b.target)) {
     if (!v.is_integer() || v.as_integer() < 0) return wrong("a non-negative integer");
@@ -119,6 +106,9 @@ Status Assign(const toml::value& v, const Binding& b, const std::string& where) 
     if (v.is_integer()) {
       **p = static_cast<double>(v.as_integer());
     } else if (v.is_floating()) {
+      if (!std::isfinite(v.as_floating())) {
+        return Status::BadInput(fmt::format("{}: {} = {} must be a finite number", where, b.key, v.as_floating()));
+      }
       **p = v.as_floating();
     } else {
       return wrong("a number");
@@ -192,6 +182,7 @@ Status Validate(const TrainConfig& c) {
     return bad("train.beta1 and train.beta2 must be in [0, 1)");
   }
   if (!(c.eps > 0)) return bad("train.eps must be > 0");
+  if (!(c.weight_decay >= 0)) return bad("train.weight_decay must be >= 0 (0 turns it off)");
   if (!(c.grad_clip >= 0)) return bad("train.grad_clip must be >= 0 (0 disables clipping)");
   if (!(m.init_std > 0)) return bad("model.init_std must be > 0");
   if (c.seq_len < 0) return bad("data.seq_len must be >= 0 (0 = the manifest's)");
@@ -267,7 +258,7 @@ Result<TrainConfig> ParseTrainConfig(const std::string& text, const std::string&
                              [&](const Binding& b) { return key == b.key; });
       if (it == bindings.end()) {
         return Status::BadInput(fmt::format("{}: unknown key \"{}\"; did you mean \"{}\"?", origin,
-                                            key, Nearest(key, valid)));
+                                            key, NearestName(key, valid)));
       }
       if (key == "data.schedule") {
         Status st;
@@ -276,7 +267,7 @@ Result<TrainConfig> ParseTrainConfig(const std::string& text, const std::string&
         c.schedule = schedule;
         continue;
       }
-      LOCKSTEP_RETURN_IF_ERROR(Assign(value, *it, origin));
+      LOCKSTEP_RETURN_IF_ERROR(Assign(value, *it, TomlWhere(value, origin)));
     }
   }
   c.model.init_std = static_cast<float>(init_std);

@@ -84,6 +84,17 @@ TEST(TrainConfigTest, StructuralProblemsAreCaughtBeforeAnyWork) {
   EXPECT_TRUE(Contains(bad_set.status().message(), "--set \"oops\": expected KEY=VALUE"));
 }
 
+// No integer is narrowed and no float may be infinite or NaN: a value out of
+// range is refused, not wrapped into another that trains.
+TEST(TrainConfigTest, ValuesAreNeverNarrowedOrNonFinite) {
+  EXPECT_TRUE(Contains(ErrorOf(kConfig, {"train.steps=4294967299"}), "train.steps = 4294967299 is out of range"));
+  EXPECT_TRUE(Contains(ErrorOf(kConfig, {"data.seq_len=1099511627776"}), "data.seq_len = 1099511627776 is out of range"));
+  EXPECT_TRUE(Contains(ErrorOf(kConfig, {"train.lr=inf"}), "train.lr = inf must be a finite number"));
+  EXPECT_TRUE(Contains(ErrorOf(kConfig, {"train.weight_decay=nan"}), "train.weight_decay = nan must be a finite number"));
+  EXPECT_TRUE(Contains(ErrorOf(kConfig, {"train.weight_decay=-0.1"}), "train.weight_decay must be >= 0"));
+  EXPECT_TRUE(Contains(ErrorOf("[train]\nsteps = 2.5\n"), "c.toml:2: train.steps must be an integer"));
+}
+
 TEST(TrainConfigTest, DigestIgnoresThreadsButNothingElse) {
   Result<TrainConfig> a = Parse(kConfig), b = Parse(kConfig, {"numerics.threads=4"});
   Result<TrainConfig> c = Parse(kConfig, {"train.seed=2"});

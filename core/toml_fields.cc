@@ -1,0 +1,145 @@
+#include "core/toml_fields.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <sstream>
+
+namespace lockstep {
+namespace {
+
+std::size_t EditDistance(const std::string& a, const std::string& b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diag = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diag = up;
+    }
+  }
+  return row[b.size()];
+}
+
+// The value as it was written, shortened for a message.
+std::string Shown(const toml::value& v) {
+  std::ostringstream out;
+  out << v;
+  std::string s = out.str();
+  if (s.size() > 60) s = s.substr(0, 57) + "...";
+  return s;
+}
+
+}  // namespace
+
+std::string NearestName(const std::string& key, const std::vector<std::string>& valid) {
+  if (valid.empty()) return "";
+  return *std::min_element(valid.begin(), valid.end(), [&](const auto& x, const auto& y) {
+    return EditDistance(key, x) < EditDistance(key, y);
+  });
+}
+
+std::string TomlWhere(const toml::value& v, const std::string& origin) {
+  const toml::source_location loc = v.location();
+  if (loc.file_name() != origin || loc.line() == 0) return origin;
+  return fmt::format("{}:{}", origin, loc.line());
+}
+
+std::string TomlTypeName(const toml::value& v) { return toml::stringize(v.type()); }
+
+TomlFields::TomlFields(const toml::value& table, std::string origin, std::string prefix)
+    : table_(table), origin_(std::move(origin)), prefix_(std::move(prefix)) {}
+
+bool TomlFields::Has(const std::string& key) const { return table_.is_table() && table_.contains(key); }
+
+Status TomlFields::OnlyKeys(const std::vector<std::string>& valid) const {
+  for (const auto& [key, value] : table_.as_table()) {
+    if (std::find(valid.begin(), valid.end(), key) != valid.end()) continue;
+    return Status::BadInput(fmt::format("{}: unknown key \"{}{}\"; did you mean \"{}{}\"?", TomlWhere(value, origin_),
+                                        prefix_, key, prefix_, NearestName(key, valid)));
+  }
+  return Status::Ok();
+}
+
+Status TomlFields::Wrong(const std::string& key, const std::string& expected) const {
+  const toml::value& v = table_.at(key);
+  return Status::BadInput(fmt::format("{}: {}{} = {} ({}): must be {}", TomlWhere(v, origin_), prefix_, key, Shown(v),
+                                      TomlTypeName(v), expected));
+}
+
+Status TomlFields::Missing(const std::string& key, const std::string& expected) const {
+  return Status::BadInput(fmt::format("{}: no `{}{}`: give {}", origin_, prefix_, key, expected));
+}
+
+Result<std::int64_t> TomlFields::Int(const std::string& key, std::int64_t min, std::int64_t max,
+                                     std::optional<std::int64_t> fallback) const {
+  const std::string expected = fmt::format("an integer from {} to {}", min, max);
+  if (!Has(key)) {
+    if (fallback) return *fallback;
+    return Missing(key, expected);
+  }
+  const toml::value& v = table_.at(key);
+  if (!v.is_integer() || v.as_integer() < min || v.as_integer() > max) return Wrong(key, expected);
+  return v.as_integer();
+}
+
+Result<double> TomlFields::Number(const std::string& key, double min, double max,
+                                  std::optional<double> fallback) const {
+  const std::string expected = fmt::format("a finite number from {} to {}", min, max);
+  if (!Has(key)) {
+    if (fallback) return *fallback;
+    return Missing(key, expected);
+  }
+  const toml::value& v = table_.at(key);
+  double d = 0;
+  if (v.is_floating()) {
+    d = v.as_floating();
+  } else if (v.is_integer()) {
+    d = static_cast<double>(v.as_integer());
+  } else {
+    return Wrong(key, expected);
+  }
+  if (!std::isfinite(d) || d < min || d > max) return Wrong(key, expected);
+  return d;
+}
+
+Result<std::string> TomlFields::String(const std::string& key, std::optional<std::string> fallback) const {
+  if (!Has(key)) {
+    if (fallback) return *fallback;
+    return Missing(key, "a string");
+  }
+  const toml::value& v = table_.at(key);
+  if (!v.is_string()) return Wrong(key, "a string (in quotes)");
+  return v.as_string().str;
+}
+
+Result<bool> TomlFields::Bool(const std::string& key, std::optional<bool> fallback) const {
+  if (!Has(key)) {
+    if (fallback) return *fallback;
+    return Missing(key, "true or false");
+  }
+  const toml::value& v = table_.at(key);
+  if (!v.is_boolean()) return Wrong(key, "true or false");
+  return v.as_boolean();
+}
+
+Result<std::vector<std::string>> TomlFields::Strings(const std::string& key,
+                                                     std::optional<std::vector<std::string>> fallback) const {
+  if (!Has(key)) {
+    if (fallback) return *fallback;
+    return Missing(key, "an array of strings");
+  }
+  const toml::value& v = table_.at(key);
+  if (!v.is_array()) return Wrong(key, "an array of strings, e.g. [\"a\", \"b\"]");
+  std::vector<std::string> out;
+  for (const toml::value& x : v.as_array()) {
+    if (!x.is_string()) return Wrong(key, "an array of strings, e.g. [\"a\", \"b\"]");
+    out.push_back(x.as_string().str);
+  }
+  return out;
+}
+
+}  // namespace lockstep
