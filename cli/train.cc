@@ -22,10 +22,13 @@ void RegisterTrain(CLI::App& app, int& exit_code) {
       ->type_name("KEY=VALUE");
   cmd->add_option("--record", options->record_path, "Write the record stream (JSON Lines) here");
   cmd->add_flag("-q,--quiet", *quiet, "No progress lines");
-  cmd->add_option("--checkpoint", options->checkpoint_dir,
-                  "Write checkpoints to DIR (with --checkpoint-every)");
-  cmd->add_option("--checkpoint-every", options->checkpoint_every, "Checkpoint every K steps")
-      ->check(CLI::NonNegativeNumber);
+  auto* checkpoint = cmd->add_option("--checkpoint", options->checkpoint_dir,
+                                     "Write checkpoints to DIR (with --checkpoint-every)");
+  auto* every = cmd->add_option("--checkpoint-every", options->checkpoint_every,
+                                "Checkpoint every K steps (with --checkpoint)")
+                    ->check(CLI::PositiveNumber);
+  checkpoint->needs(every);
+  every->needs(checkpoint);
   cmd->add_option("--keep", options->keep, "Keep the newest M checkpoints (0 = all)")
       ->check(CLI::NonNegativeNumber);
   cmd->add_flag("--checkpoint-sync", options->checkpoint_sync,

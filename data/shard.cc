@@ -5,7 +5,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <bit>
+#include <limits>
 #include <cerrno>
 #include <cstring>
 #include <fmt/format.h>
@@ -90,19 +92,19 @@ Result<ShardHeader> WriteShard(const std::string& path, std::span<const std::uin
 }
 
 Result<Shard> Shard::Open(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
+  std::uint64_t file_size = 0;
+  // A regular file only: a FIFO would block, a device never end.
+  Result<int> opened = OpenRegularFile(path, std::numeric_limits<std::uint64_t>::max(), &file_size);
+  if (!opened.ok()) {
+    std::string why = opened.status().message();
+    if (why.rfind(path + ": ", 0) == 0) why.erase(0, path.size() + 2);
     return Status::BadInput(fmt::format(
-        "{}: cannot open shard: {} (is the path in the manifest relative to the manifest's "
-        "directory? run `lockstep data synth` or `lockstep data build` to create it)",
-        path, std::strerror(errno)));
+        "{}: cannot open shard: {} (is the path in the manifest relative to the manifest's directory? "
+        "run `lockstep data synth` or `lockstep data build` to create it)",
+        path, why));
   }
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) {
-    ::close(fd);
-    return Status::BadInput(fmt::format("{}: cannot stat: {}", path, std::strerror(errno)));
-  }
-  const std::size_t size = static_cast<std::size_t>(st.st_size);
+  const int fd = *opened;
+  const std::size_t size = static_cast<std::size_t>(file_size);
   if (size < kShardHeaderBytes) {
     ::close(fd);
     return Status::BadInput(fmt::format(
@@ -198,13 +200,48 @@ Digest128 Shard::ComputeDigest() const {
   return Xxh3_128(map_ + kShardHeaderBytes, map_size_ - kShardHeaderBytes);
 }
 
+std::optional<std::uint64_t> Shard::FirstTokenOutOfVocab(std::uint64_t begin, std::uint64_t end) const {
+  const std::uint32_t vocab = header_.vocab_size;
+  const unsigned char* at = map_ + kShardHeaderBytes;
+  if (header_.token_bytes == 2) {
+    if (vocab >= 65536) return std::nullopt;  // every uint16 is below it
+    for (std::uint64_t i = begin; i < end; ++i) {
+      if (Get<std::uint16_t>(at + 2 * i) >= vocab) return i;
+    }
+  } else {
+    for (std::uint64_t i = begin; i < end; ++i) {
+      if (Get<std::uint32_t>(at + 4 * i) >= vocab) return i;
+    }
+  }
+  return std::nullopt;
+}
+
 Status Shard::Verify() const {
-  Digest128 actual = ComputeDigest();
-  if (actual == header_.payload_digest) return Status::Ok();
-  return Status::BadInput(fmt::format(
-      "{}: payload digest {} differs from the digest {} in its own header: the file is "
-      "corrupt; re-copy or re-create it",
-      path_, actual.Hex(), header_.payload_digest.Hex()));
+  // One pass in cache-sized blocks: each block is hashed and its tokens are
+  // checked against the vocab while it is in cache.
+  constexpr std::uint64_t kBlockTokens = 64 * 1024;
+  Xxh3_128Stream digest;
+  std::optional<std::uint64_t> out_of_vocab;
+  for (std::uint64_t begin = 0; begin < header_.token_count; begin += kBlockTokens) {
+    const std::uint64_t end = std::min(header_.token_count, begin + kBlockTokens);
+    digest.Update(map_ + kShardHeaderBytes + begin * header_.token_bytes, (end - begin) * header_.token_bytes);
+    if (!out_of_vocab) out_of_vocab = FirstTokenOutOfVocab(begin, end);
+  }
+  const Digest128 actual = digest.Finish();
+  if (actual != header_.payload_digest) {
+    return Status::BadInput(fmt::format(
+        "{}: payload digest {} differs from the digest {} in its own header: the file is "
+        "corrupt; re-copy or re-create it",
+        path_, actual.Hex(), header_.payload_digest.Hex()));
+  }
+  if (out_of_vocab) {
+    return Status::BadInput(fmt::format(
+        "{}: token {} at index {} (byte offset {}) is not below the shard's vocab size {}: the shard "
+        "was not written by lockstep, or its header lies; re-create it with `lockstep data import`",
+        path_, token(*out_of_vocab), *out_of_vocab, kShardHeaderBytes + *out_of_vocab * header_.token_bytes,
+        header_.vocab_size));
+  }
+  return Status::Ok();
 }
 
 }  // namespace lockstep::data

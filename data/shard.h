@@ -17,6 +17,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -71,9 +72,13 @@ class Shard {
 
   // XXH3-128 of the payload as stored on disk.
   Digest128 ComputeDigest() const;
-  // ComputeDigest() == header().payload_digest, with a message that names the
-  // file and both digests when not.
+  // Reads every payload byte once: the digest must equal
+  // header().payload_digest and every token must be below
+  // header().vocab_size. BadInput names the file and both digests, or the
+  // first token out of range with its index and byte offset.
   Status Verify() const;
+  // The index of the first token in [begin, end) at or above the vocab size.
+  std::optional<std::uint64_t> FirstTokenOutOfVocab(std::uint64_t begin, std::uint64_t end) const;
 
   std::size_t file_bytes() const { return map_size_; }
 

@@ -1,6 +1,7 @@
 #include "data/shard.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <fstream>
 #include <vector>
@@ -103,6 +104,31 @@ TEST(ShardTest, FlippedPayloadByteFailsVerify) {
   Status st = shard->Verify();
   ASSERT_FALSE(st.ok());
   EXPECT_TRUE(Contains(st.message(), "corrupt"));
+}
+
+// A header whose vocab is smaller than its tokens (a shard not written by
+// lockstep): Verify names the first token out of range and where it is.
+TEST(ShardTest, VerifyChecksEveryTokenAgainstTheVocab) {
+  auto dir = FreshTempDir();
+  std::string path = (dir / "c.bin").string();
+  std::vector<std::uint32_t> tokens = {1, 2, 3, 250, 4};
+  ASSERT_TRUE(WriteShard(path, tokens, 300).ok());
+  Patch(path, 16, std::string("\xc8\x00\x00\x00", 4));  // vocab_size = 200
+  Result<Shard> shard = Shard::Open(path);
+  ASSERT_TRUE(shard.ok());
+  EXPECT_EQ(shard->FirstTokenOutOfVocab(0, 5), 3u);
+  Status st = shard->Verify();
+  ASSERT_FALSE(st.ok());
+  EXPECT_TRUE(Contains(st.message(), "token 250 at index 3 (byte offset 70) is not below the shard's vocab size 200"));
+}
+
+TEST(ShardTest, AFifoIsRefusedInsteadOfWaitedOn) {
+  auto dir = FreshTempDir();
+  std::string path = (dir / "fifo.bin").string();
+  ASSERT_EQ(::mkfifo(path.c_str(), 0600), 0);
+  Result<Shard> r = Shard::Open(path);
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(Contains(r.status().message(), "is a FIFO"));
 }
 
 TEST(ShardTest, MissingFileNamesThePath) {

@@ -30,6 +30,11 @@ Status CheckShardAgainstPin(const Shard& shard, const ShardEntry& pin, const Man
 }
 
 Result<TokenSource> TokenSource::Open(const Manifest& manifest) {
+  VerifyCache cache = VerifyCache::Open();
+  return Open(manifest, cache);
+}
+
+Result<TokenSource> TokenSource::Open(const Manifest& manifest, VerifyCache& cache) {
   TokenSource source;
   for (const Corpus& corpus : manifest.corpora) {
     std::vector<Shard> shards;
@@ -37,10 +42,18 @@ Result<TokenSource> TokenSource::Open(const Manifest& manifest) {
       Result<Shard> shard = Shard::Open(manifest.ResolvePath(pin));
       if (!shard.ok()) return shard.status();
       LOCKSTEP_RETURN_IF_ERROR(CheckShardAgainstPin(*shard, pin, manifest, corpus.name));
+      // Every payload byte against the pin, and every token against the
+      // vocab, before the first sample is read from it.
+      Status verified = cache.Verify(*shard, pin.digest);
+      if (!verified.ok()) {
+        cache.Save();
+        return verified.WithContext(fmt::format("corpus \"{}\" of {}", corpus.name, manifest.origin));
+      }
       shards.push_back(std::move(shard).value());
     }
     source.shards_.push_back(std::move(shards));
   }
+  cache.Save();
   return source;
 }
 

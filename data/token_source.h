@@ -1,9 +1,11 @@
 // TokenSource: the manifest's shards, opened and checked against their pins,
 // and the tokens of any SampleRef.
 //
-// Open() maps every shard and compares its header (token count, digest,
-// vocab) with the manifest: cheap, and enough to catch a shard replaced
-// upstream. Hashing every payload byte is `lockstep data verify`.
+// Open() maps every shard, compares its header (token count, digest, vocab)
+// with the manifest, then hashes its payload against the pin and checks every
+// token against the vocab (Shard::Verify), unless the verification cache
+// (data/verify_cache.h) knows the unchanged file. No sample is read from a
+// shard that was not verified.
 #ifndef LOCKSTEP_DATA_TOKEN_SOURCE_H_
 #define LOCKSTEP_DATA_TOKEN_SOURCE_H_
 
@@ -15,12 +17,14 @@
 #include "data/manifest.h"
 #include "data/sampler.h"
 #include "data/shard.h"
+#include "data/verify_cache.h"
 
 namespace lockstep::data {
 
 class TokenSource {
  public:
-  static Result<TokenSource> Open(const Manifest& manifest);
+  static Result<TokenSource> Open(const Manifest& manifest);  // with VerifyCache::Open()
+  static Result<TokenSource> Open(const Manifest& manifest, VerifyCache& cache);
 
   // Copies the seq_len + 1 tokens of `ref` into `out`.
   void Fetch(const SampleRef& ref, std::uint32_t seq_len, std::span<std::uint32_t> out) const;

@@ -3,7 +3,8 @@
 #   1. 50 steps straight == 20 steps, stop, resume, 30 steps (every field)
 #   2. saved on 4 ranks, resumed on 2: the same bits
 #   3. resumed with a blend change from step 30: steps 21..29 unchanged
-#   4. another model config, a corrupted file, a missing rank shard: exit 2
+#   4. another model config, a corrupted file, a missing rank shard, an edited
+#      checkpoint.json, a bad `latest`, --checkpoint without --checkpoint-every: exit 2
 #   5. SIGKILL while a checkpoint is being written: resume uses the previous one
 #   usage: checkpoint_test.sh SOURCE_DIR LOCKSTEP_BINARY WORK_DIR
 set -euo pipefail
@@ -70,6 +71,16 @@ cp -r ck4 ck4-missing && rm ck4-missing/step-000020/optim-r1-of-4.bin
 expect_bad "optim-r1-of-4.bin: missing" "$lockstep" train --config "$config" -q --resume ck4-missing
 cp -r ck ck-corrupt && printf 'X' | dd of=ck-corrupt/step-000020/params.bin bs=1 seek=100 conv=notrunc 2>/dev/null
 expect_bad "params.bin: corrupted" "$lockstep" train --config "$config" -q --resume ck-corrupt
+# checkpoint.json edited (its step), or moved under another name: refused.
+cp -r ck ck-edited && sed -i 's/"step": 20,/"step": 10,/' ck-edited/step-000020/checkpoint.json
+grep -q '"step": 10,' ck-edited/step-000020/checkpoint.json || { echo "could not edit the step"; exit 1; }
+expect_bad "checkpoint.json: its digest does not match its contents" "$lockstep" train --config "$config" -q --resume ck-edited
+cp -r ck ck-moved && mv ck-moved/step-000020 ck-moved/step-000030 && echo step-000030 > ck-moved/latest
+expect_bad "says step 20 but lies in step-000030" "$lockstep" train --config "$config" -q --resume ck-moved
+echo '../../etc' > ck-moved/latest
+expect_bad "is not a checkpoint name" "$lockstep" train --config "$config" -q --resume ck-moved
+expect_bad "requires --checkpoint-every" "$lockstep" train --config "$config" -q --checkpoint ck-x
+expect_bad "checkpoint-every" "$lockstep" train --config "$config" -q --checkpoint ck-x --checkpoint-every 0
 
 # 5. killed while writing the checkpoint of step 20: step 10's is the latest.
 LOCKSTEP_TEST_CHECKPOINT_DELAY_MS=2000 "$lockstep" train --config "$config" -q --checkpoint ckk \

@@ -117,26 +117,29 @@ TEST_F(SmokeE2E, StateAndMemoryFromTheGoldensOtherFields) {
   EXPECT_TRUE(Contains(run.output, "(memory)"));
 }
 
-TEST_F(SmokeE2E, DataWhenOneShardByteChanges) {
+// A byte changed under an intact header and pin (silent upstream churn) is
+// caught before training: train hashes every payload against its pin.
+TEST_F(SmokeE2E, AShardByteChangedUnderItsPinIsRefusedBeforeTraining) {
   ASSERT_EQ(Lockstep("data synth --out " + (dir_ / "data").string()).exit_code, 0);
   const std::string manifest = (dir_ / "data" / "manifest.toml").string();
   // A manifest path has no held-out text unless one is named: no evaluation.
   fs::path c = TrainerCase("d", "set = [\"data.manifest=\\\"" + manifest + "\\\"\", \"eval.every=0\"]\n");
   ASSERT_EQ(Lockstep("smoke --update -q " + c.string()).exit_code, 0);
-  // Flip the first token of the sample at step 3, slot 0: a silent upstream change.
+  const std::string golden_before = Read(Golden("d"));
   data::Manifest m = *data::LoadManifest(manifest);
   data::Sampler sampler = *data::Sampler::Create(m, 8);
   data::SampleRef ref = sampler.Locate(3, 0);
+  const std::string shard = m.ResolvePath(m.corpora[ref.corpus].shards[ref.shard]);
   {
-    std::fstream f(m.ResolvePath(m.corpora[ref.corpus].shards[ref.shard]),
-                   std::ios::in | std::ios::out | std::ios::binary);
+    std::fstream f(shard, std::ios::in | std::ios::out | std::ios::binary);
     f.seekp(static_cast<std::streamoff>(64 + ref.offset * 2));
     f.put('#');
   }
   CommandRun run = Lockstep("smoke -q " + c.string());
-  EXPECT_EQ(run.exit_code, 1) << run.output;
-  EXPECT_TRUE(Contains(run.output, "diverged at step 3: the batch differs (data)"));
-  EXPECT_TRUE(Contains(run.output, "Same manifest"));
+  EXPECT_EQ(run.exit_code, 2) << run.output;
+  EXPECT_TRUE(Contains(run.output, shard));
+  EXPECT_TRUE(Contains(run.output, "the file is corrupt"));
+  EXPECT_EQ(Read(Golden("d")), golden_before);
 }
 
 TEST_F(SmokeE2E, ConfigRefusesToCompareAndNamesTheKey) {

@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fmt/format.h>
+#include <limits>
 #include <fstream>
 
 #include "core/atomic_file.h"
@@ -15,6 +16,29 @@ namespace {
 namespace fs = std::filesystem;
 
 std::string StepName(int step) { return fmt::format("step-{:06}", step); }
+
+// checkpoint.json carries the XXH3-128 of its own compact text without this
+// key, so an edited step or cursor is caught like a damaged shard.
+std::string MetaDigest(nlohmann::json meta) {
+  meta.erase("self_digest");
+  const std::string text = meta.dump();
+  return Xxh3_128(text.data(), text.size()).Hex();
+}
+
+// An integer field of checkpoint.json in [min, max], never narrowed.
+Result<std::int64_t> MetaInt(const nlohmann::json& meta, const char* key, std::int64_t min, std::int64_t max,
+                             const std::string& origin) {
+  auto it = meta.find(key);
+  const bool ok = it != meta.end() && (it->is_number_unsigned() || it->is_number_integer()) &&
+                  !(it->is_number_unsigned() && it->get<std::uint64_t>() > static_cast<std::uint64_t>(max)) &&
+                  it->get<std::int64_t>() >= min && it->get<std::int64_t>() <= max;
+  if (!ok) {
+    return Status::BadInput(fmt::format("{}: `{}` must be an integer from {} to {}; the checkpoint is damaged, "
+                                        "resume from another one",
+                                        origin, key, min, max));
+  }
+  return it->get<std::int64_t>();
+}
 
 // Writes floats to `path` atomically; returns the payload's XXH3-128.
 Status WriteFloats(const std::string& path, const std::vector<const std::vector<float>*>& parts,
@@ -99,6 +123,7 @@ Status CheckpointWriter::Complete() {
   }
   const fs::path partial = fs::path(dir_) / ("." + StepName(pending_step_) + ".partial");
   const fs::path final_dir = fs::path(dir_) / StepName(pending_step_);
+  pending_meta_["self_digest"] = MetaDigest(pending_meta_);
   LOCKSTEP_RETURN_IF_ERROR(WriteFileAtomically((partial / "checkpoint.json").string(), pending_meta_.dump(2) + "\n"));
   std::error_code ec;
   fs::remove_all(final_dir, ec);
@@ -130,14 +155,40 @@ Result<LoadedCheckpoint> LoadLatestCheckpoint(const std::string& dir, const nloh
   }
   std::string name = *latest;
   while (!name.empty() && (name.back() == '\n' || name.back() == ' ')) name.pop_back();
+  // `latest` names a directory beside it, nothing else.
+  const bool well_named = name.size() >= 11 && name.rfind("step-", 0) == 0 &&
+                          name.find_first_not_of("0123456789", 5) == std::string::npos;
+  if (!well_named) {
+    return Status::BadInput(fmt::format("{}/latest: \"{}\" is not a checkpoint name (step-NNNNNN); the file is "
+                                        "damaged: write the name of a complete checkpoint in it",
+                                        dir, name.substr(0, 40)));
+  }
   LoadedCheckpoint out;
   out.path = (fs::path(dir) / name).string();
   const std::string meta_path = (fs::path(out.path) / "checkpoint.json").string();
   Result<std::string> meta_text = ReadFile(meta_path);
   if (!meta_text.ok()) return meta_text.status();
   nlohmann::json meta = nlohmann::json::parse(*meta_text, nullptr, false);
-  if (meta.is_discarded() || !meta.contains("files") || !meta.contains("cursor")) {
+  if (meta.is_discarded() || !meta.is_object() || !meta.contains("files") || !meta["files"].is_object() ||
+      !meta.contains("cursor") || !meta.contains("identity")) {
     return Status::BadInput(meta_path + ": not a lockstep checkpoint manifest");
+  }
+  if (!meta.contains("self_digest") || !meta["self_digest"].is_string() ||
+      meta["self_digest"].get<std::string>() != MetaDigest(meta)) {
+    return Status::BadInput(fmt::format("{}: its digest does not match its contents: the file was edited or "
+                                        "damaged (or written by a lockstep without checkpoint digests); resume "
+                                        "from another checkpoint",
+                                        meta_path));
+  }
+  Result<std::int64_t> step = MetaInt(meta, "step", 1, std::numeric_limits<int>::max(), meta_path);
+  Result<std::int64_t> saved_ranks = MetaInt(meta, "world_size", 1, 1 << 20, meta_path);
+  Result<std::int64_t> saved_params = MetaInt(meta, "num_params", 0, std::numeric_limits<std::int64_t>::max(), meta_path);
+  for (const Status& st : {step.status(), saved_ranks.status(), saved_params.status()}) {
+    if (!st.ok()) return st;
+  }
+  if (StepName(static_cast<int>(*step)) != name) {
+    return Status::BadInput(fmt::format("{}: says step {} but lies in {}; resume from another checkpoint", meta_path,
+                                        *step, name));
   }
   std::vector<std::string> differ = golden::JsonDiff(meta["identity"], identity);
   if (!differ.empty()) {
@@ -146,13 +197,19 @@ Result<LoadedCheckpoint> LoadLatestCheckpoint(const std::string& dir, const nloh
         "[model] and seed. Keys that differ (checkpoint -> now):\n  {}",
         meta_path, fmt::join(differ, "\n  ")));
   }
-  if (meta.value("num_params", std::size_t{0}) != num_params) {
-    return Status::BadInput(meta_path + ": the checkpoint holds another number of parameters");
+  for (const auto& [file, entry] : meta["files"].items()) {
+    const bool ok = entry.is_object() && entry.contains("xxh3_128") && entry["xxh3_128"].is_string() &&
+                    entry.contains("bytes") && entry["bytes"].is_number_unsigned();
+    if (!ok) return Status::BadInput(fmt::format("{}: files.{} needs xxh3_128 and bytes", meta_path, file));
   }
   // Every file listed must be there with its digest; read them whole.
   auto load = [&](const std::string& file, std::vector<float>& into) -> Status {
     const std::string path = (fs::path(out.path) / file).string();
-    Result<std::string> bytes = ReadFile(path);
+    if (!meta["files"].contains(file)) {
+      return Status::BadInput(fmt::format("{}: the manifest lists no {}", meta_path, file));
+    }
+    const std::uint64_t listed_bytes = meta["files"][file]["bytes"].get<std::uint64_t>();
+    Result<std::string> bytes = ReadFile(path, listed_bytes);
     if (!bytes.ok()) {
       return Status::BadInput(fmt::format("{}: missing from the checkpoint (a rank's shard lost?); resume from "
                                           "another checkpoint",
@@ -160,36 +217,42 @@ Result<LoadedCheckpoint> LoadLatestCheckpoint(const std::string& dir, const nloh
     }
     const auto& entry = meta["files"][file];
     const std::string actual = Xxh3_128(bytes->data(), bytes->size()).Hex();
-    if (actual != entry.value("xxh3_128", "") || bytes->size() != entry.value("bytes", std::uint64_t{0})) {
+    const std::string want = entry["xxh3_128"].get<std::string>();
+    const std::uint64_t want_bytes = entry["bytes"].get<std::uint64_t>();
+    if (actual != want || bytes->size() != want_bytes) {
       return Status::BadInput(fmt::format("{}: corrupted or truncated: xxh3_128 {} ({} bytes), the manifest says "
                                           "{} ({} bytes)",
-                                          path, actual, bytes->size(), entry.value("xxh3_128", "?"),
-                                          entry.value("bytes", std::uint64_t{0})));
+                                          path, actual, bytes->size(), want, want_bytes));
     }
     into.resize(bytes->size() / sizeof(float));
     std::memcpy(into.data(), bytes->data(), bytes->size());
     return Status::Ok();
   };
   LOCKSTEP_RETURN_IF_ERROR(load("params.bin", out.params));
-  const int saved_ranks = meta.value("world_size", 1);
+  const int ranks = static_cast<int>(*saved_ranks);
   out.m.assign(num_params, 0.0f);
   out.v.assign(num_params, 0.0f);
-  for (int r = 0; r < saved_ranks; ++r) {
+  for (int r = 0; r < ranks; ++r) {
     std::vector<float> shard;
-    const std::string file = fmt::format("optim-r{}-of-{}.bin", r, saved_ranks);
+    const std::string file = fmt::format("optim-r{}-of-{}.bin", r, ranks);
     if (!meta["files"].contains(file)) {
       return Status::BadInput(fmt::format("{}: the manifest lists no {}", meta_path, file));
     }
     LOCKSTEP_RETURN_IF_ERROR(load(file, shard));
-    const std::size_t begin = SliceBegin(num_params, saved_ranks, r);
-    const std::size_t len = SliceBegin(num_params, saved_ranks, r + 1) - begin;
+    const std::size_t begin = SliceBegin(num_params, ranks, r);
+    const std::size_t len = SliceBegin(num_params, ranks, r + 1) - begin;
     if (shard.size() != 2 * len) return Status::BadInput(file + ": wrong size for its slice");
     std::copy(shard.begin(), shard.begin() + static_cast<std::ptrdiff_t>(len), out.m.begin() + static_cast<std::ptrdiff_t>(begin));
     std::copy(shard.begin() + static_cast<std::ptrdiff_t>(len), shard.end(), out.v.begin() + static_cast<std::ptrdiff_t>(begin));
   }
-  out.step = meta.value("step", 0);
+  out.step = static_cast<int>(*step);
   Result<data::SamplerCursor> cursor = data::SamplerCursor::FromJson(meta["cursor"].dump(), meta_path);
   if (!cursor.ok()) return cursor.status();
+  if (cursor->step != static_cast<std::uint64_t>(*step) + 1) {
+    return Status::BadInput(fmt::format("{}: its sampler cursor is at step {}, not {}: resume from another "
+                                        "checkpoint",
+                                        meta_path, cursor->step, *step + 1));
+  }
   out.cursor = *cursor;
   return out;
 }
