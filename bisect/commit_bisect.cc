@@ -15,6 +15,7 @@
 #include "bisect/git.h"
 #include "core/atomic_file.h"
 #include "core/digest.h"
+#include "core/interrupt.h"
 #include "smoke/smoke_case.h"
 #include "smoke/suite.h"
 #include "smoke/watchdog.h"
@@ -23,29 +24,6 @@ namespace lockstep::bisect {
 namespace fs = std::filesystem;
 
 namespace {
-
-std::atomic<bool> g_interrupted{false};
-
-void OnSignal(int) { g_interrupted.store(true); }
-
-// SIGINT, SIGTERM and SIGHUP set g_interrupted while this lives; without
-// SA_RESTART, so blocking calls return and the flag is seen.
-class InterruptScope {
- public:
-  InterruptScope() {
-    struct sigaction sa {};
-    sa.sa_handler = OnSignal;
-    sigemptyset(&sa.sa_mask);
-    for (int i = 0; i < 3; ++i) ::sigaction(kSignals[i], &sa, &old_[i]);
-  }
-  ~InterruptScope() {
-    for (int i = 0; i < 3; ++i) ::sigaction(kSignals[i], &old_[i], nullptr);
-  }
-
- private:
-  static constexpr int kSignals[3] = {SIGINT, SIGTERM, SIGHUP};
-  struct sigaction old_[3];
-};
 
 std::string Short(const std::string& hash) { return hash.substr(0, 10); }
 
@@ -177,7 +155,7 @@ bool Build(const State& state, const std::string& tree, Judgement& j, std::ostre
   smoke::WatchOptions wo;
   wo.idle_timeout = o.timeout;
   wo.working_dir = state.worktree;
-  wo.cancel = &g_interrupted;
+  wo.cancel = &InterruptScope::Flag();
   std::string log;
   Result<smoke::ProcessOutcome> r =
       smoke::RunWatched({"sh", "-c", o.build}, wo, [&](std::string_view line) { log += std::string(line) + "\n"; });
@@ -187,7 +165,7 @@ bool Build(const State& state, const std::string& tree, Judgement& j, std::ostre
   if (!result.ok) result.log_tail = r.ok() ? r->tail : r.status().message();
   j.build = result.ok ? "built" : "failed";
   j.build_seconds = result.seconds;
-  if (g_interrupted.load()) return false;  // never cache a build we cut short
+  if (InterruptScope::Interrupted()) return false;  // never cache a build we cut short
   if (Status st = cache.Store(tree, result, state.worktree, o.artifacts); !st.ok()) {
     out << "    " << st.message() << "\n";
     if (result.ok) {
@@ -222,7 +200,7 @@ void Judge(const State& state, Judgement& j, std::ostream& out) {
     so.timeout = o.timeout;
     so.live = false;
     so.command_dir = state.worktree;
-    so.cancel = &g_interrupted;
+    so.cancel = &InterruptScope::Flag();
     so.work_dir = (fs::path(state.judgements).parent_path() / "runs" / j.commit).string();
     std::ostringstream quiet;
     smoke::CaseResult r = smoke::RunCase(*c, so, quiet);
@@ -236,7 +214,7 @@ void Judge(const State& state, Judgement& j, std::ostream& out) {
   smoke::WatchOptions wo;
   wo.idle_timeout = o.timeout;
   wo.working_dir = state.worktree;
-  wo.cancel = &g_interrupted;
+  wo.cancel = &InterruptScope::Flag();
   Result<smoke::ProcessOutcome> r = smoke::RunWatched(o.command, wo, [&](std::string_view line) {
     out << "    | " << line << "\n";
   });
@@ -272,13 +250,13 @@ Judgement JudgeHead(const State& state, std::ostream& out) {
   j.tree = *tree;
   Result<std::string> subject = wt->Run({"show", "-s", "--format=%s", j.commit});
   out << fmt::format("  {} {}\n", Short(j.commit), subject.ok() ? *subject : "") << std::flush;
-  if (Build(state, j.tree, j, out) && !g_interrupted.load()) Judge(state, j, out);
-  j.verdict = g_interrupted.load() ? "interrupted" : j.ran ? VerdictOf(j.exit_code, state.options.hang_is_skip) : "skip";
+  if (Build(state, j.tree, j, out) && !InterruptScope::Interrupted()) Judge(state, j, out);
+  j.verdict = InterruptScope::Interrupted() ? "interrupted" : j.ran ? VerdictOf(j.exit_code, state.options.hang_is_skip) : "skip";
   out << fmt::format("    build {}{}, {} -> {}\n", j.build,
                      j.build_seconds > 0 ? fmt::format(" ({:.1f} s)", j.build_seconds) : "",
                      j.summary.empty() ? "no run" : j.summary, j.verdict)
       << std::flush;
-  if (!g_interrupted.load()) AppendJudgement(state.judgements, j);
+  if (!InterruptScope::Interrupted()) AppendJudgement(state.judgements, j);
   return j;
 }
 
@@ -355,7 +333,7 @@ int JudgeCommit(const std::string& state_path, std::ostream& out) {
 
 Result<CommitBisectResult> BisectCommits(const CommitBisectOptions& options, std::ostream& out) {
   InterruptScope interrupts;
-  g_interrupted.store(false);
+  InterruptScope::Reset();
   Result<GitRepo> repo = GitRepo::Open(options.repo);
   if (!repo.ok()) return repo.status();
   Result<std::string> good = repo->ResolveCommit(options.good, "--good");
@@ -433,7 +411,7 @@ Result<CommitBisectResult> BisectCommits(const CommitBisectOptions& options, std
   smoke::WatchOptions wo;
   wo.idle_timeout = 1e9;  // each build and run has its own watchdog
   wo.working_dir = state.worktree;
-  wo.cancel = &g_interrupted;
+  wo.cancel = &InterruptScope::Flag();
   Result<smoke::ProcessOutcome> run = smoke::RunWatched(
       {"git", "bisect", "run", o.self, "bisect", "judge", "--state", state_path}, wo, [&](std::string_view line) {
         transcript += std::string(line) + "\n";
@@ -446,7 +424,7 @@ Result<CommitBisectResult> BisectCommits(const CommitBisectOptions& options, std
       });
   if (!run.ok()) return run.status();
   result.judgements = LoadJudgements(state.judgements);
-  if (run->cancelled || g_interrupted.load()) {
+  if (run->cancelled || InterruptScope::Interrupted()) {
     out << "\ninterrupted: the worktree is removed; the repository is as it was\n";
     result.exit_code = 130;
     return result;
@@ -502,8 +480,8 @@ Result<CommitBisectResult> BisectCommits(const CommitBisectOptions& options, std
       return result;
     }
   }
-  if (g_interrupted.load()) {
-    result.exit_code = 130;
+  if (InterruptScope::Interrupted()) {
+    result.exit_code = InterruptScope::ExitCode();
     return result;
   }
 

@@ -1,16 +1,30 @@
 // lockstep smoke: the gate. Runs the suite against its goldens.
 #include <unistd.h>
 
+#include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <fmt/format.h>
 #include <iostream>
 
 #include "cli/command.h"
+#include "core/interrupt.h"
 #include "smoke/html_report.h"
 #include "smoke/suite.h"
 
 namespace lockstep::cli {
 namespace {
+
+// --timeout: a finite number of seconds above 0 (nan or inf would disable
+// the watchdog, 0 would call every run a hang).
+std::string FinitePositive(const std::string& text) {
+  char* end = nullptr;
+  const double v = std::strtod(text.c_str(), &end);
+  if (text.empty() || end != text.c_str() + text.size() || !std::isfinite(v) || !(v > 0)) {
+    return "must be a finite number of seconds above 0, e.g. 600";
+  }
+  return "";
+}
 
 // smoke/cases in the working directory, else in the source tree this binary
 // was built from.
@@ -45,11 +59,14 @@ void RegisterSmoke(CLI::App& app, int& exit_code) {
   cmd->add_option("--report", *report,
                   "Write DIR/index.html: summary and loss/grad-norm plots, run against golden");
   cmd->add_option("--timeout", o->timeout, "Seconds without output before the watchdog kills a run (exit 124)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(FinitePositive);
   cmd->add_option("--retries", o->retries, "Re-run a case that crashed or hung, up to N times")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::Range(0, 100));
   cmd->add_option("--retry-backoff", o->backoff_base, "First retry delay in seconds, doubled each time, at most 60")
       ->capture_default_str()
+      ->check(CLI::Range(0.0, 60.0))
       ->group("");  // for tests; the default is the documented 5 s
   cmd->add_option("--runs", o->work_dir,
                   "Where runs write their record streams; a diverged case's stays there, for "
@@ -96,14 +113,22 @@ void RegisterSmoke(CLI::App& app, int& exit_code) {
       }
     }
     options.live = !*quiet;
+    // Ctrl-C, a CI cancel (SIGTERM) or a closed terminal (SIGHUP): the
+    // running case's process group is ended before lockstep exits 128 + signal.
+    InterruptScope interrupts;
+    options.cancel = &InterruptScope::Flag();
     std::cout << "lockstep smoke: " << cases.size() << " case" << (cases.size() == 1 ? "" : "s")
               << " from " << dir << "\n";
     smoke::SuiteResult result = smoke::RunSuite(cases, options, std::cout);
     smoke::PrintSummary(result, std::cout);
-    if (!json->empty()) Report(smoke::WriteJsonReport(result, *json));
-    if (!junit->empty()) Report(smoke::WriteJUnitReport(result, *junit));
-    if (!report->empty()) Report(smoke::WriteHtmlReport(result, *report));
     exit_code = result.exit_code;
+    // A report that cannot be written is a failure of the gate: CI would
+    // publish nothing, or an old report.
+    for (const Status& st : {json->empty() ? Status::Ok() : smoke::WriteJsonReport(result, *json),
+                             junit->empty() ? Status::Ok() : smoke::WriteJUnitReport(result, *junit),
+                             report->empty() ? Status::Ok() : smoke::WriteHtmlReport(result, *report)}) {
+      if (!st.ok() && exit_code <= 128) exit_code = Report(st);
+    }
   });
 }
 

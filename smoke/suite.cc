@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -11,6 +12,7 @@
 #include <thread>
 
 #include "core/atomic_file.h"
+#include "core/interrupt.h"
 #include "smoke/log_parser.h"
 #include "smoke/markup.h"
 
@@ -146,6 +148,7 @@ std::string CheckTestcases(const CaseResult& r) {
 }
 
 int Severity(int exit_code) {
+  if (exit_code > 128) return 5;  // interrupted: nothing after it ran
   switch (exit_code) {
     case 2: return 4;
     case 3: return 3;
@@ -284,6 +287,15 @@ CaseResult RunCase(const SmokeCase& c, const SmokeOptions& o, std::ostream& out)
     Result<ProcessOutcome> process = RunWatched(CaseCommand(c, o, record), wo, on_line);
     if (!process.ok()) return finish("bad-input", 2, c.path + ": " + process.status().message());
     a.process = *process;
+    if (a.process.cancelled) {
+      fs::remove(record);
+      result.attempts.push_back(a);
+      const int sig = InterruptScope::Signal();
+      return finish("interrupted", sig > 0 ? 128 + sig : 130,
+                    fmt::format("interrupted by {}: the case's processes were ended (SIGTERM, then SIGKILL after "
+                                "{:.0f} s); golden {} left as it was",
+                                sig > 0 ? std::string("SIG") + sigabbrev_np(sig) : std::string("a signal"), o.grace, c.golden));
+    }
     on_line("");  // the record lines written after the last stdout line
     if (!c.external() && fs::exists(record)) {
       Result<golden::RunRecord> full = golden::LoadRecordStream(record);
@@ -337,7 +349,11 @@ CaseResult RunCase(const SmokeCase& c, const SmokeOptions& o, std::ostream& out)
     const double backoff = std::min(60.0, o.backoff_base * (1 << std::min(attempt - 1, 6)));
     out << fmt::format("  attempt {} {} ({}); retrying in {:.0f} s\n", attempt, a.classification,
                        a.process.hung ? "watchdog fired" : fmt::format("exit {}", a.process.exit_code), backoff);
-    std::this_thread::sleep_for(std::chrono::duration<double>(backoff));  // a deliberate backoff, nothing to await
+    // A deliberate backoff, nothing to await; a cancel ends it.
+    const auto resume_at = std::chrono::steady_clock::now() + std::chrono::duration<double>(backoff);
+    while (std::chrono::steady_clock::now() < resume_at && !(o.cancel && o.cancel->load())) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
   }
 
   const Attempt& last = result.attempts.back();
@@ -430,7 +446,9 @@ SuiteResult RunSuite(const std::vector<SmokeCase>& cases, const SmokeOptions& o,
       for (const std::string& d : r.comparison.env_diff) out << "    " << d << "\n";
     }
     if (Severity(r.exit_code) > Severity(suite.exit_code)) suite.exit_code = r.exit_code;
+    const bool interrupted = r.outcome == "interrupted";
     suite.cases.push_back(std::move(r));
+    if (interrupted) break;
   }
   return suite;
 }

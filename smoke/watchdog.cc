@@ -87,6 +87,9 @@ Result<ProcessOutcome> RunWatched(const std::vector<std::string>& argv, const Wa
   };
   auto last_output = Clock::now();
   bool open = true;
+  bool exited = false;  // the command itself; what it left behind may still hold the pipe
+  Clock::time_point exited_at;
+  int status = 0;
   while (open) {
     if (options.cancel != nullptr && options.cancel->load()) {
       outcome.cancelled = true;
@@ -97,13 +100,22 @@ Result<ProcessOutcome> RunWatched(const std::vector<std::string>& argv, const Wa
       outcome.hung = true;
       break;
     }
-    // With a cancel flag, wake up often enough to see it even if its signal
-    // arrived just before poll.
-    const double wait = std::min(idle_left, options.cancel != nullptr ? 0.2 : 3600.0);
+    // Wake up often enough to see a cancel whose signal arrived just before
+    // poll, and the command's own exit.
+    const double wait = std::min(idle_left, 0.2);
     pollfd p{fds[0], POLLIN, 0};
-    int ready = ::poll(&p, 1, static_cast<int>(wait * 1000) + 1);
+    int ready = ::poll(&p, 1, exited ? 50 : static_cast<int>(wait * 1000) + 1);
     if (ready < 0 && errno == EINTR) continue;
-    if (ready <= 0) continue;  // re-check the idle clock
+    // Exited, and its output drained (or a process it left keeps writing):
+    // what it left behind is not waited for.
+    if (exited && (ready == 0 || Since(exited_at) > options.grace)) break;
+    if (ready <= 0) {
+      if (!exited && ::waitpid(pid, &status, WNOHANG) == pid) {
+        exited = true;
+        exited_at = Clock::now();
+      }
+      continue;  // re-check the idle clock
+    }
     char buf[65536];
     ssize_t n = ::read(fds[0], buf, sizeof buf);
     if (n <= 0) {
@@ -118,11 +130,10 @@ Result<ProcessOutcome> RunWatched(const std::vector<std::string>& argv, const Wa
       partial.erase(0, at + 1);
     }
   }
-  int status = 0;
   if (outcome.hung || outcome.cancelled) {
     const auto stopping = Clock::now();
     ::kill(-pid, SIGTERM);
-    if (!WaitFor(pid, &status, options.grace)) {
+    if (!exited && !WaitFor(pid, &status, options.grace)) {
       ::kill(-pid, SIGKILL);
       ::waitpid(pid, &status, 0);
     }
@@ -131,7 +142,7 @@ Result<ProcessOutcome> RunWatched(const std::vector<std::string>& argv, const Wa
     while (::kill(-pid, 0) == 0 && Since(stopping) < options.grace) ::usleep(10000);
     outcome.exit_code = outcome.hung ? 124 : 130;
   } else {
-    ::waitpid(pid, &status, 0);
+    if (!exited) ::waitpid(pid, &status, 0);
     if (WIFEXITED(status)) {
       outcome.exit_code = WEXITSTATUS(status);
     } else if (WIFSIGNALED(status)) {

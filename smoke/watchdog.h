@@ -4,7 +4,9 @@
 // reached too). Its stdout and stderr arrive merged, line by line, through
 // `on_line`. If it prints nothing for `idle_timeout` seconds the whole group
 // gets SIGTERM, then SIGKILL after `grace` seconds, and the outcome is a hang
-// with exit code 124, as GNU timeout reports it.
+// with exit code 124, as GNU timeout reports it. A command that exits is
+// judged by its exit code and output: once its output is drained, processes it
+// left behind holding the pipe are not waited for; the group is killed.
 #ifndef LOCKSTEP_SMOKE_WATCHDOG_H_
 #define LOCKSTEP_SMOKE_WATCHDOG_H_
 

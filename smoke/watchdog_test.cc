@@ -1,8 +1,14 @@
 #include "smoke/watchdog.h"
 
 #include <gtest/gtest.h>
+#include <poll.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
 
 #include <chrono>
+#include <fstream>
 #include <csignal>
 #include <string>
 #include <vector>
@@ -59,6 +65,29 @@ TEST(WatchdogTest, OutputKeepsTheWatchdogAway) {
   ASSERT_TRUE(r.ok());
   EXPECT_FALSE(r->hung);  // 1.2 s in all, never 0.8 s silent
   EXPECT_EQ(lines.size(), 6u);
+}
+
+// A command that exits 0 is judged by its exit: a process it left behind
+// holding the pipe neither turns it into a hang nor outlives it.
+TEST(WatchdogTest, AProcessLeftHoldingThePipeIsNotWaitedForAndIsKilled) {
+  std::vector<std::string> lines;
+  Result<ProcessOutcome> r = Sh("sleep 300 & echo $!; echo done", 60, &lines, 1);
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r->hung);
+  EXPECT_EQ(r->exit_code, 0);
+  EXPECT_LT(r->seconds, 30);
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(lines[1], "done");
+  // Killed with the group: a pidfd becomes readable when it has ended
+  // (awaited, not polled); ESRCH if it is gone already.
+  const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, std::stoi(lines[0]), 0));
+  if (pidfd >= 0) {
+    pollfd p{pidfd, POLLIN, 0};
+    EXPECT_EQ(::poll(&p, 1, 10000), 1) << "the left-behind sleep is still running";
+    ::close(pidfd);
+  } else {
+    EXPECT_EQ(errno, ESRCH);
+  }
 }
 
 TEST(WatchdogTest, MissingCommandIsBadInput) {
