@@ -1,11 +1,17 @@
 // lockstep: did this change alter training? The subcommands, one file each.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <new>
+#include <stdexcept>
 #include <iostream>
 #include <string>
 
 #include "cli/command.h"
+#include "core/toml_fields.h"
 
 namespace lockstep::cli {
 
@@ -23,6 +29,28 @@ int Report(const Status& status) {
   std::cerr << "lockstep" << (rank != nullptr ? std::string(" (rank ") + rank + ")" : std::string()) << ": "
             << kind << ": " << status.message() << "\n";
   return status.exit_code();
+}
+
+int RefuseUnknownCommand(const CLI::App& app, int argc, char** argv) {
+  const CLI::App* at = &app;
+  std::string path = "lockstep";
+  for (int i = 1; i < argc; ++i) {
+    const std::string word = argv[i];
+    if (word.empty() || word[0] == '-') return 0;  // options: CLI11 judges them
+    std::vector<std::string> names;
+    for (const CLI::App* sub : at->get_subcommands([](const CLI::App*) { return true; })) {
+      names.push_back(sub->get_name());
+    }
+    if (names.empty()) return 0;  // a command's positional arguments
+    if (std::find(names.begin(), names.end(), word) == names.end()) {
+      std::cerr << fmt::format("{}: unknown command '{}'; did you mean {}? (commands: {})\n", path, word,
+                               lockstep::NearestName(word, names), fmt::join(names, ", "));
+      return 2;
+    }
+    at = at->get_subcommand(word);
+    path += " " + word;
+  }
+  return 0;
 }
 
 }  // namespace lockstep::cli
@@ -60,6 +88,7 @@ int main(int argc, char** argv) {
   RegisterDataPreview(*data, exit_code);
   RegisterEnv(app, exit_code);
 
+  if (int code = RefuseUnknownCommand(app, argc, argv); code != 0) return code;
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {
@@ -67,6 +96,15 @@ int main(int argc, char** argv) {
   } catch (const CLI::Error& e) {
     app.exit(e);  // prints the usage problem
     return 2;
+  } catch (const std::bad_alloc&) {
+    // Expected failures are Statuses; running out of memory is not a
+    // programming error either, so it is reported, not aborted on.
+    return Report(lockstep::Status::BadInput(
+        "out of memory: this run needs more memory than the machine gave it; lower model.n_embd, "
+        "model.n_layer, data.seq_len or train.micro_batch, or use a larger machine"));
+  } catch (const std::length_error& e) {
+    return Report(lockstep::Status::BadInput(std::string("a size too large to allocate (") + e.what() +
+                                             "): lower the config's sizes"));
   }
   return exit_code;
 }

@@ -1,5 +1,7 @@
 #include "trainer/train_config.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -325,6 +327,25 @@ Result<TrainConfig> ParseTrainConfig(const std::string& text, const std::string&
   };
   if (c.schedule) c.resolved["data"]["schedule"] = *c.schedule;
   return c;
+}
+
+double MinimumTrainingBytes(const TrainConfig& c, int seq_len) {
+  const double V = c.model.vocab_size, T = seq_len, C = c.model.n_embd, L = c.model.n_layer;
+  const double params = V * C + T * C + L * (12 * C * C + 13 * C) + 2 * C;
+  const double logits = static_cast<double>(c.micro_batch) * T * V;
+  return 4.0 * (4 * params + 2 * logits);
+}
+
+Status CheckFitsInMemory(const TrainConfig& c, int seq_len) {
+  const double need = MinimumTrainingBytes(c, seq_len);
+  const double have = static_cast<double>(::sysconf(_SC_PHYS_PAGES)) * static_cast<double>(::sysconf(_SC_PAGE_SIZE));
+  if (have <= 0 || need <= have) return Status::Ok();
+  return Status::BadInput(fmt::format(
+      "{}: this config needs at least {:.3g} GiB per rank (parameters, gradients, AdamW state and one "
+      "micro-batch's logits) and this machine has {:.3g} GiB: lower model.n_embd ({}), model.n_layer ({}), "
+      "model.vocab_size ({}), data.seq_len ({}) or train.micro_batch ({})",
+      c.origin, need / 1073741824.0, have / 1073741824.0, c.model.n_embd, c.model.n_layer, c.model.vocab_size,
+      seq_len, c.micro_batch));
 }
 
 Result<TrainConfig> LoadTrainConfig(const std::string& path,

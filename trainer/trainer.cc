@@ -292,6 +292,7 @@ Status Train(const TrainConfig& config, const TrainOptions& options, TrainResult
         config.origin, config.model.vocab_size, manifest->vocab_size, manifest->origin,
         manifest->vocab_size - 1, manifest->vocab_size));
   }
+  LOCKSTEP_RETURN_IF_ERROR(CheckFitsInMemory(config, static_cast<int>(manifest->seq_len)));
   Result<data::Sampler> sampler =
       data::Sampler::Create(*manifest, static_cast<std::uint64_t>(config.global_batch));
   if (!sampler.ok()) return sampler.status();
