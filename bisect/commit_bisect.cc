@@ -25,6 +25,10 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// An oracle command that could not be started at all: not a verdict on the
+// commit, a mistake in the bisect's own command line.
+constexpr int kOracleCannotRun = -1;
+
 std::string Short(const std::string& hash) { return hash.substr(0, 10); }
 
 bool OnPath(const char* program) {
@@ -219,16 +223,22 @@ void Judge(const State& state, Judgement& j, std::ostream& out) {
     out << "    | " << line << "\n";
   });
   if (!r.ok()) {
-    j.exit_code = 2;
+    j.exit_code = kOracleCannotRun;
     j.summary = r.status().message();
     return;
   }
   j.exit_code = r->exit_code;
+  if (r->exit_code == 126 || r->exit_code == 127) {  // a shell's "not executable" and "not found"
+    j.exit_code = kOracleCannotRun;
+    j.summary = fmt::format("exit {} (the shell could not run it): {}", r->exit_code, LastLine(r->tail));
+    return;
+  }
   j.summary = r->hung ? fmt::format("hang: no output for {} s", o.timeout)
                       : fmt::format("exit {}: {}", r->exit_code, LastLine(r->tail));
 }
 
 std::string VerdictOf(int exit_code, bool hang_is_skip) {
+  if (exit_code == kOracleCannotRun) return "unrunnable";
   if (exit_code == 0) return "good";
   if (exit_code == 125 || exit_code == 2) return "skip";  // untestable here: a config this commit rejects
   if ((exit_code == 124 || exit_code == 3 || exit_code > 128) && hang_is_skip) return "skip";
@@ -264,6 +274,7 @@ int ExitCodeFor(const std::string& verdict) {
   if (verdict == "good") return 0;
   if (verdict == "bad") return 1;
   if (verdict == "interrupted") return 130;
+  if (verdict == "unrunnable") return 128;  // above 127: git bisect run stops
   return 125;
 }
 
@@ -428,6 +439,13 @@ Result<CommitBisectResult> BisectCommits(const CommitBisectOptions& options, std
     out << "\ninterrupted: the worktree is removed; the repository is as it was\n";
     result.exit_code = 130;
     return result;
+  }
+  for (const Judgement& j : result.judgements) {
+    if (j.verdict != "unrunnable") continue;
+    return Status::BadInput(fmt::format(
+        "the oracle `{}` cannot be run at {}: {}. A command is run in the commit's worktree: give a "
+        "path that exists there, or an absolute one",
+        fmt::join(o.command, " "), Short(j.commit), j.summary));
   }
   Result<std::string> log = wt->Run({"bisect", "log"});
   result.log_path = !o.log_path.empty() ? o.log_path

@@ -46,7 +46,7 @@ void RegisterBisectCommits(CLI::App& bisect, int& exit_code) {
       "      --good v0.3.21 --bad v0.3.26 --build 'make -j2 && make PREFIX=/tmp/ob install' \\\n"
       "      --artifact /tmp/ob --case smoke/cases/tiny-openblas.toml\n"
       "Exit codes: 0 culprit found, 1 no bad commit in the range (or the good end already\n"
-      "fails), 2 bad revisions, range or case, 130 interrupted (worktree removed).");
+      "fails), 2 bad revisions, range, case or an oracle that cannot be run, 130 interrupted (worktree removed).");
   cmd->callback([o, hang_is, &exit_code] {
     bisect::CommitBisectOptions options = *o;
     options.hang_is_skip = *hang_is == "skip";

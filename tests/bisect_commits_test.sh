@@ -163,6 +163,12 @@ expect_2() {
 expect_2 "--good nosuchrev: not a commit" "$lockstep" bisect commits --repo repo --good nosuchrev --bad main --case cases/toy.toml
 expect_2 "is not an ancestor of --bad" "$lockstep" bisect commits --repo repo --good "$(c 30)" --bad "$good" --case cases/toy.toml
 expect_2 "give the oracle" "$lockstep" bisect commits --repo repo --good "$good" --bad "$(c 30)"
+# An oracle that does not exist is a mistake in the command line, not a
+# commit to skip (every commit was skipped before).
+expect_2 "the oracle \`./no-such-oracle\` cannot be run at" "$lockstep" bisect commits --repo repo \
+  --good "$good" --bad "$(c 30)" --build "sh build.sh" --artifact train --cache "$work/cache" -- ./no-such-oracle
+expect_2 "exit 127 (the shell could not run it)" "$lockstep" bisect commits --repo repo \
+  --good "$good" --bad "$(c 30)" --build "sh build.sh" --artifact train --cache "$work/cache" -- sh -c ./no-such-oracle
 echo "5. ok: bad revisions and a reversed range -> exit 2"
 
 # --- 6. Ctrl-C in the middle ------------------------------------------------

@@ -7,6 +7,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <stdexcept>
 #include <tuple>
 #include <sstream>
 #include <unistd.h>
@@ -169,20 +170,32 @@ Result<std::vector<TracedTensor>> LoadTrace(const std::string& dir) {
       try {
         const nlohmann::json j = nlohmann::json::parse(line);
         t.phase = j.at("phase").get<std::string>();
-        t.micro_batch = j.at("mb").get<int>();
-        t.seq = j.at("seq").get<int>();
+        // Integers read whole, then range-checked: nothing is narrowed.
+        const std::int64_t mb = j.at("mb").get<std::int64_t>(), seq = j.at("seq").get<std::int64_t>();
+        if (mb < -1 || mb > (1 << 24) || seq < 0 || seq > (1 << 30)) throw std::out_of_range("mb or seq out of range");
+        t.micro_batch = static_cast<int>(mb);
+        t.seq = static_cast<int>(seq);
         t.name = j.at("name").get<std::string>();
+        if (!j.at("count").is_number_unsigned()) throw std::invalid_argument("count must be an integer >= 0");
         t.count = j.at("count").get<std::uint64_t>();
         t.has_values = j.contains("offset");
-        if (t.has_values) t.offset = j["offset"].get<std::uint64_t>();
-        t.digest = std::stoull(j.at("digest").get<std::string>(), nullptr, 16);
+        if (t.has_values) {
+          if (!j["offset"].is_number_unsigned()) throw std::invalid_argument("offset must be an integer >= 0");
+          t.offset = j["offset"].get<std::uint64_t>();
+        }
+        const std::string digest = j.at("digest").get<std::string>();
+        if (digest.size() != 16 || digest.find_first_not_of("0123456789abcdef") != std::string::npos) {
+          throw std::invalid_argument("digest must be 16 hex digits");
+        }
+        t.digest = std::stoull(digest, nullptr, 16);
         t.norm = j.at("norm").get<double>();
         t.max_abs = j.at("max_abs").get<double>();
       } catch (const std::exception& e) {
         return Status::BadInput(fmt::format("{}.jsonl:{}: not a trace line ({})", stem, line_no, e.what()));
       }
       t.rank = rank;
-      if (t.has_values && (t.offset + t.count) * sizeof(float) > bin_bytes) {
+      const std::uint64_t bin_floats = bin_bytes / sizeof(float);
+      if (t.has_values && (t.count > bin_floats || t.offset > bin_floats - t.count)) {
         return Status::BadInput(fmt::format("{}.jsonl:{}: {} points past the end of {}.bin; the "
                                             "trace is incomplete, write it again",
                                             stem, line_no, t.name, stem));
