@@ -3,6 +3,7 @@
 #include <benchmark/benchmark.h>
 
 #include <filesystem>
+#include <sstream>
 #include <unistd.h>
 #include <vector>
 
@@ -10,7 +11,9 @@
 #include "data/manifest.h"
 #include "data/sampler.h"
 #include "data/shard.h"
+#include "data/synth.h"
 #include "data/token_source.h"
+#include "data/verify_cache.h"
 
 namespace lockstep::data {
 namespace {
@@ -43,6 +46,37 @@ void BM_VerifyShard(benchmark::State& state) {
   std::filesystem::remove(path);
 }
 BENCHMARK(BM_VerifyShard)->Arg(1 << 20)->Arg(32 << 20)->Unit(benchmark::kMillisecond);
+
+// The digest alone, without the vocab check Verify adds: the two side by
+// side give the check's cost.
+void BM_DigestOnly(benchmark::State& state) {
+  const std::string path = BenchShard(static_cast<std::uint64_t>(state.range(0)));
+  Result<Shard> shard = Shard::Open(path);
+  if (!shard.ok()) std::abort();
+  for (auto _ : state) benchmark::DoNotOptimize(shard->ComputeDigest());
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) *
+                          static_cast<std::int64_t>(shard->file_bytes() - kShardHeaderBytes));
+  std::filesystem::remove(path);
+}
+BENCHMARK(BM_DigestOnly)->Arg(32 << 20)->Unit(benchmark::kMillisecond);
+
+// TokenSource::Open on the embedded corpora (what `lockstep train` opens):
+// every shard hashed (cache off), or found in the verification cache.
+void BM_OpenEmbeddedCorpora(benchmark::State& state) {
+  const std::string dir = (std::filesystem::temp_directory_path() / ("lockstep_bench_data_" + std::to_string(::getpid()))).string();
+  std::ostringstream log;
+  if (!WriteSyntheticCorpora(dir, log).ok()) std::abort();
+  Result<Manifest> m = LoadManifest(dir + "/manifest.toml");
+  if (!m.ok()) std::abort();
+  const std::string cache_path = state.range(0) ? dir + "/verified.json" : "";
+  for (auto _ : state) {
+    VerifyCache cache = VerifyCache::AtPath(cache_path);
+    Result<TokenSource> source = TokenSource::Open(*m, cache);
+    if (!source.ok()) std::abort();
+  }
+  std::filesystem::remove_all(dir);
+}
+BENCHMARK(BM_OpenEmbeddedCorpora)->ArgName("cache")->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
 
 Manifest BenchManifest(std::size_t corpora) {
   Manifest m;
