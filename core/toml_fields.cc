@@ -35,6 +35,45 @@ std::string Shown(const toml::value& v) {
 
 }  // namespace
 
+Status CheckUtf8(std::string_view text, const std::string& origin) {
+  std::size_t line = 1;
+  for (std::size_t i = 0; i < text.size();) {
+    const auto b = static_cast<unsigned char>(text[i]);
+    if (b == '\n') ++line;
+    if (b < 0x80) {
+      ++i;
+      continue;
+    }
+    // Sequence length and the smallest code point it may encode.
+    const std::size_t len = (b & 0xE0) == 0xC0 ? 2 : (b & 0xF0) == 0xE0 ? 3 : (b & 0xF8) == 0xF0 ? 4 : 0;
+    std::uint32_t cp = len == 2 ? b & 0x1Fu : len == 3 ? b & 0x0Fu : b & 0x07u;
+    bool ok = len != 0 && i + len <= text.size();
+    for (std::size_t k = 1; ok && k < len; ++k) {
+      const auto c = static_cast<unsigned char>(text[i + k]);
+      ok = (c & 0xC0) == 0x80;
+      cp = (cp << 6) | (c & 0x3Fu);
+    }
+    const std::uint32_t min = len == 2 ? 0x80 : len == 3 ? 0x800 : 0x10000;
+    if (!ok || cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
+      return Status::BadInput(fmt::format("{}:{}: byte {} (0x{:02x}) is not UTF-8; TOML files are UTF-8 text: "
+                                          "re-save it as UTF-8",
+                                          origin, line, i, b));
+    }
+    i += len;
+  }
+  return Status::Ok();
+}
+
+Result<toml::value> ParseTomlText(std::string_view text, const std::string& origin) {
+  LOCKSTEP_RETURN_IF_ERROR(CheckUtf8(text, origin));
+  std::istringstream in{std::string(text)};
+  try {
+    return toml::parse(in, origin);
+  } catch (const std::exception& e) {
+    return Status::BadInput(fmt::format("{}: TOML syntax error; fix the file there:\n{}", origin, e.what()));
+  }
+}
+
 std::string NearestName(const std::string& key, const std::vector<std::string>& valid) {
   if (valid.empty()) return "";
   return *std::min_element(valid.begin(), valid.end(), [&](const auto& x, const auto& y) {

@@ -13,12 +13,23 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <toml.hpp>
 #include <vector>
 
 #include "core/status.h"
 
 namespace lockstep {
+
+// BadInput "origin:line: byte N is not UTF-8" unless `text` is well-formed
+// UTF-8 (no overlong forms, surrogates or code points past U+10FFFF). TOML
+// files must be UTF-8, and toml11 3.7 reads out of bounds on some invalid
+// bytes inside literal strings: every TOML reader calls this first.
+Status CheckUtf8(std::string_view text, const std::string& origin);
+
+// CheckUtf8, then toml::parse; a syntax error is BadInput with toml11's
+// message (which shows the line).
+Result<toml::value> ParseTomlText(std::string_view text, const std::string& origin);
 
 // The valid name closest to `key` by edit distance ("" if `valid` is empty).
 std::string NearestName(const std::string& key, const std::vector<std::string>& valid);

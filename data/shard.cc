@@ -188,6 +188,7 @@ std::uint32_t Shard::token(std::uint64_t i) const {
 }
 
 void Shard::CopyTokens(std::uint64_t begin, std::span<std::uint32_t> out) const {
+  if (out.empty()) return;
   const unsigned char* at = map_ + kShardHeaderBytes + begin * header_.token_bytes;
   if (header_.token_bytes == 2) {
     for (std::size_t i = 0; i < out.size(); ++i) out[i] = Get<std::uint16_t>(at + 2 * i);

@@ -10,6 +10,7 @@
 
 #include "core/atomic_file.h"
 #include "core/hexfloat.h"
+#include "core/toml_fields.h"
 #include "golden/metric_text.h"
 
 namespace lockstep::golden {
@@ -199,15 +200,22 @@ std::string MetricValue::ToString() const {
   return "";
 }
 
+std::string JsonText(const nlohmann::json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
 RunHeader HeaderFromJson(const nlohmann::json& h) {
   RunHeader header;
-  header.config_digest = h.value("config_digest", "");
-  header.manifest_digest = h.value("manifest_digest", "");
-  header.profile = h.value("profile", "");
-  header.tool_version = h.value("version", "");
-  if (h.contains("corpora")) header.corpora = h["corpora"];
-  if (h.contains("env")) header.env = h["env"];
-  if (h.contains("config")) header.config = h["config"];
+  if (!h.is_object()) return header;
+  header.config_digest = JsonText(h, "config_digest");
+  header.manifest_digest = JsonText(h, "manifest_digest");
+  header.profile = JsonText(h, "profile");
+  header.tool_version = JsonText(h, "version");
+  for (auto [key, target] : {std::pair{"corpora", &header.corpora}, std::pair{"env", &header.env},
+                             std::pair{"config", &header.config}}) {
+    if (h.contains(key) && h[key].is_object()) *target = h[key];
+  }
   return header;
 }
 
@@ -232,7 +240,7 @@ Result<RunRecord> LoadRecordStream(const std::string& path) {
       return Status::BadInput(fmt::format("{}:{}: not a JSON object; is this a lockstep record stream?", path, number));
     }
     if (number == 1) {
-      if (j.value("type", "") != "header") {
+      if (JsonText(j, "type") != "header") {
         return Status::BadInput(fmt::format(
             "{}:1: the first line is not a record header; pass the file `lockstep train --record` wrote", path));
       }
@@ -296,13 +304,9 @@ std::string GoldenToToml(const RunRecord& r) {
 }
 
 Result<RunRecord> ParseGolden(const std::string& text, const std::string& origin) {
-  toml::value root;
-  std::istringstream in(text);
-  try {
-    root = toml::parse(in, origin);
-  } catch (const std::exception& e) {
-    return Status::BadInput(Badly(origin, std::string("not valid TOML (truncated?)\n") + e.what()));
-  }
+  Result<toml::value> parsed = ParseTomlText(text, origin);
+  if (!parsed.ok()) return Status::BadInput(Badly(origin, "not valid TOML (truncated?)\n" + parsed.status().message()));
+  const toml::value root = std::move(parsed).value();
   for (const auto& [key, value] : root.as_table()) {
     if (key != "header" && key != "record") {
       return Status::BadInput(Badly(origin, fmt::format("unknown top-level key `{}`; a golden holds [header] and [record]", key)));

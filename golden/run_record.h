@@ -54,8 +54,11 @@ struct RunRecord {
   std::vector<StepRow> steps;
 };
 
-// The record stream's header line as a RunHeader.
+// The record stream's header line as a RunHeader; a field of another type
+// than the header's is left empty (and so compares as changed), never thrown on.
 RunHeader HeaderFromJson(const nlohmann::json& header);
+// j[key] if it is a string, else "".
+std::string JsonText(const nlohmann::json& j, const char* key);
 
 // Reads a record stream (JSON Lines). A missing file, a first line that is
 // not a header, a line that is not JSON (but for a last line cut short

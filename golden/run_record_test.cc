@@ -152,6 +152,12 @@ TEST(RunRecordTest, RecordStreamsAreReadStrictly) {
   EXPECT_TRUE(Contains(error(header + "{\"loss\":\"0x1p+0\"}\n"), "run.jsonl:2: a line without a valid \"step\""));
   EXPECT_TRUE(Contains(error(header + "{\"step\":2}\n{\"step\":1}\n"), "step 1 follows step 2"));
   EXPECT_TRUE(Contains(error(header + "not json\n{\"step\":1}\n"), "run.jsonl:2: not a JSON object"));
+  // Fields of another type are not thrown on (the fuzzer found both).
+  EXPECT_TRUE(Contains(error("{\"type\":1}\n"), "not a record header"));
+  ASSERT_TRUE(WriteFileAtomically(path, "{\"type\":\"header\",\"profile\":1,\"env\":[]}\n").ok());
+  Result<RunRecord> odd = LoadRecordStream(path);
+  ASSERT_TRUE(odd.ok()) << odd.status().message();
+  EXPECT_EQ(odd->header.profile, "");
 }
 
 TEST(RunRecordTest, RecordStreamsAreReadWithExactFloats) {

@@ -133,9 +133,25 @@ Status TranslateNamedGroups(const std::string& regex, std::string* out,
                                 ": named backreferences (\\k<name>) are not supported by "
                                 "std::regex; use a numbered one (\\1)");
       }
+      // libstdc++ 12 reads a backreference's number, and a {n,m} count,
+      // into a long without an overflow check: long numbers are refused here.
+      std::size_t digits = 0;
+      while (i + 1 + digits < regex.size() && IsDigit(regex[i + 1 + digits])) ++digits;
+      if (!in_class && digits > 3) {
+        return Status::BadInput(Quoted(regex) + ": a backreference \\N with more than 3 digits is not supported");
+      }
       out->append(regex, i, 2);  // the escape and the escaped character (if any)
       i += 2;
       continue;
+    }
+    if (c == '{' && !in_class) {
+      std::size_t run = 0;
+      for (std::size_t k = i + 1; k < regex.size() && (IsDigit(regex[k]) || regex[k] == ','); ++k) {
+        run = IsDigit(regex[k]) ? run + 1 : 0;
+        if (run > 6) {
+          return Status::BadInput(Quoted(regex) + ": a repetition count {n,m} above 999999 is not supported");
+        }
+      }
     }
     if (in_class) {
       if (c == ']') in_class = false;

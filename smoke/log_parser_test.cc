@@ -401,6 +401,9 @@ TEST(RegexParserTest, BadRegexesAreBadInput) {
        {R"(it (?<iter>\d+) loss (?<loss>\S+))", "has no (?<step>...) group: add one"}},
       {LogFormat::kRegex, R"(step (\d+))", {"has no (?<step>...) group"}},
       {LogFormat::kRegex, R"(step (?<step>\d+) lr (?<lr>\S+))", {"has no (?<loss>...) group"}},
+      // libstdc++ would overflow reading these numbers (found by the fuzzer).
+      {LogFormat::kRegex, R"((?<step>\d+) (?<loss>\S+)\22222222222222222222)", {"more than 3 digits"}},
+      {LogFormat::kRegex, R"((?<step>\d+) (?<loss>\S{1,99999999999}))", {"above 999999"}},
       {LogFormat::kRegex,
        R"((?<step>\d+) (?<loss>\S+) (?<loss>\S+))",
        {"names group \"loss\" twice"}},

@@ -157,13 +157,9 @@ Result<golden::MetricPolicy> ParsePolicy(const toml::value& v, const std::string
 Result<SmokeCase> LoadSmokeCase(const std::string& path) {
   Result<std::string> text = ReadFile(path);
   if (!text.ok()) return text.status();
-  toml::value root;
-  std::istringstream in(*text);
-  try {
-    root = toml::parse(in, path);
-  } catch (const std::exception& e) {
-    return Status::BadInput(fmt::format("{}: TOML syntax error; fix the case file:\n{}", path, e.what()));
-  }
+  Result<toml::value> parsed = ParseTomlText(*text, path);
+  if (!parsed.ok()) return parsed.status();
+  const toml::value root = std::move(parsed).value();
   SmokeCase c;
   c.path = path;
   c.name = fs::path(path).stem().string();

@@ -270,7 +270,7 @@ CaseResult RunCase(const SmokeCase& c, const SmokeOptions& o, std::ostream& out)
         return;
       }
       for (const nlohmann::json& j : tail.Poll()) {
-        if (j.value("type", "") == "header") {
+        if (golden::JsonText(j, "type") == "header") {
           run.header = golden::HeaderFromJson(j);
         } else {
           if (auto row = golden::StepRowFromJson(j)) on_step(*row);

@@ -224,6 +224,9 @@ Result<LoadedCheckpoint> LoadLatestCheckpoint(const std::string& dir, const nloh
                                           "{} ({} bytes)",
                                           path, actual, bytes->size(), want, want_bytes));
     }
+    if (bytes->size() % sizeof(float) != 0) {
+      return Status::BadInput(fmt::format("{}: {} bytes, not a whole number of float32 values", path, bytes->size()));
+    }
     into.resize(bytes->size() / sizeof(float));
     std::memcpy(into.data(), bytes->data(), bytes->size());
     return Status::Ok();

@@ -171,6 +171,9 @@ Result<std::vector<TracedTensor>> LoadTrace(const std::string& dir) {
         const nlohmann::json j = nlohmann::json::parse(line);
         t.phase = j.at("phase").get<std::string>();
         // Integers read whole, then range-checked: nothing is narrowed.
+        if (!j.at("mb").is_number_integer() || !j.at("seq").is_number_integer()) {
+          throw std::invalid_argument("mb and seq must be integers");
+        }
         const std::int64_t mb = j.at("mb").get<std::int64_t>(), seq = j.at("seq").get<std::int64_t>();
         if (mb < -1 || mb > (1 << 24) || seq < 0 || seq > (1 << 30)) throw std::out_of_range("mb or seq out of range");
         t.micro_batch = static_cast<int>(mb);

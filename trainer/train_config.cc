@@ -230,14 +230,13 @@ std::uint64_t TrainConfig::Digest() const {
 Result<TrainConfig> ParseTrainConfig(const std::string& text, const std::string& origin,
                                      const std::string& base_dir,
                                      const std::vector<std::string>& overrides) {
-  toml::value root;
-  std::istringstream in(text);
-  try {
-    root = toml::parse(in, origin);
-  } catch (const std::exception& e) {
-    return Status::BadInput(fmt::format("{}: TOML syntax error; fix the file there:\n{}", origin, e.what()));
+  Result<toml::value> parsed = ParseTomlText(text, origin);
+  if (!parsed.ok()) return parsed.status();
+  toml::value root = std::move(parsed).value();
+  for (const std::string& o : overrides) {
+    LOCKSTEP_RETURN_IF_ERROR(CheckUtf8(o, "--set " + o.substr(0, o.find('='))));
+    LOCKSTEP_RETURN_IF_ERROR(ApplyOverride(root, o));
   }
-  for (const std::string& o : overrides) LOCKSTEP_RETURN_IF_ERROR(ApplyOverride(root, o));
 
   TrainConfig c;
   c.origin = origin;
