@@ -16,7 +16,8 @@ packages=(
   libbenchmark-dev
   nlohmann-json3-dev
   libfmt-dev
-  python3-torch   # the PyTorch reference (bench/torch_reference.py, its test)
+  python3-torch   # the PyTorch reference (bench/torch_reference.py, its test) and python/
+  pybind11-dev python3-dev  # the Python package lockstep (python/), for /usr/bin/python3
   chromium        # renders the smoke HTML report in a test
 )
 

@@ -221,6 +221,16 @@ std::string Manifest::ResolvePath(const ShardEntry& shard) const {
   return (std::filesystem::path(base_dir) / p).string();
 }
 
+std::vector<std::pair<std::string, std::string>> Manifest::CorpusDigests() const {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const Corpus& corpus : corpora) {
+    std::string pins;
+    for (const ShardEntry& s : corpus.shards) pins += fmt::format("{}:{} ", s.tokens, s.digest.Hex());
+    out.emplace_back(corpus.name, Hex64(Xxh3_64(pins.data(), pins.size())));
+  }
+  return out;
+}
+
 std::uint64_t Manifest::Digest() const {
   // A fixed, explicit serialisation: field order and widths never change
   // without a format version bump.

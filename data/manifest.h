@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/digest.h"
@@ -48,6 +49,10 @@ struct Manifest {
   // sequence length, vocab, corpus names, shard digests and sizes, schedule),
   // but not over shard paths: moving the files does not change the data.
   std::uint64_t Digest() const;
+  // Per corpus, the XXH3-64 of its shards' pins ("tokens:digest " each, in
+  // order), as 16 hex digits: what the record header's "corpora" holds, so a
+  // data diagnosis can say which corpus changed.
+  std::vector<std::pair<std::string, std::string>> CorpusDigests() const;
   // The canonical TOML text of this manifest.
   std::string ToToml() const;
 };

@@ -5,8 +5,10 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <functional>
+#include <sstream>
 #include <vector>
 
+#include "core/digest.h"
 #include "data/shard.h"
 #include "data/synth_generators.h"
 
@@ -130,6 +132,18 @@ Status WriteSyntheticCorpora(const std::string& out_dir, std::ostream& log) {
   LOCKSTEP_RETURN_IF_ERROR(SaveManifest(*pinned, manifest_path));
   log << fmt::format("wrote {}\n", manifest_path);
   return Status::Ok();
+}
+
+Result<std::string> EmbeddedManifestPath() {
+  namespace fs = std::filesystem;
+  const std::string_view text = EmbeddedDefaultManifest();
+  const fs::path dir = fs::temp_directory_path() / ("lockstep-embedded-" + Hex64(Xxh3_64(text.data(), text.size())));
+  const std::string manifest_path = (dir / "manifest.toml").string();
+  if (!fs::exists(manifest_path)) {
+    std::ostringstream quiet;
+    LOCKSTEP_RETURN_IF_ERROR(WriteSyntheticCorpora(dir.string(), quiet));
+  }
+  return manifest_path;
 }
 
 }  // namespace lockstep::data

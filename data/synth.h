@@ -25,6 +25,10 @@ std::string_view EmbeddedDefaultManifest();
 // Nothing is written unless every pin matches.
 Status WriteSyntheticCorpora(const std::string& out_dir, std::ostream& log);
 
+// The path of a manifest.toml for the embedded corpora: generated once into
+// $TMPDIR/lockstep-embedded-<digest of the embedded manifest>/ and reused.
+Result<std::string> EmbeddedManifestPath();
+
 // The manifest WriteSyntheticCorpora pins, with shard digests computed from
 // the generators now (what default_manifest.toml should contain).
 Manifest GenerateSyntheticManifest();

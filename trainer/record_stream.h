@@ -55,6 +55,11 @@ struct StepRecord {
 // eval_acc_<corpus> and eval_tokacc_<corpus>, each with its _dec.
 nlohmann::ordered_json StepToJson(const StepRecord& r);
 
+// An exact float field: "key" as a hex float (every bit) and "key_dec" as a
+// decimal for people. `single`: the value is a float32, and its decimal is
+// float32's shortest.
+void PutExactFloat(nlohmann::ordered_json& line, const std::string& key, double value, bool single);
+
 class RecordWriter {
  public:
   // Opens `path` for writing (truncating); "" writes nothing.
@@ -69,6 +74,45 @@ class RecordWriter {
  private:
   explicit RecordWriter(std::FILE* file) : file_(file) {}
   std::FILE* file_;
+};
+
+// A step of another trainer (the Python recorder, python/lockstep): the
+// fields it could measure. Floats keep their width; absent fields are not
+// written.
+struct ExternalStep {
+  std::int64_t step = 0;
+  double loss = 0;
+  bool loss_single = true;
+  std::optional<double> grad_norm;
+  bool grad_norm_single = true;
+  std::optional<double> lr;
+  bool lr_single = false;
+  std::optional<std::uint64_t> tokens, batch_digest, param_digest, mem_peak_bytes, rss_peak_bytes, grad_zeros;
+  std::optional<double> step_ms;
+  std::optional<std::string> params_unchanged;
+  nlohmann::ordered_json params_changed = nlohmann::ordered_json::object();
+};
+
+// The record stream of another trainer, written by the same code as
+// lockstep's own: a header, then one flushed line per step. Steps must come
+// in strictly increasing order; a non-finite loss or gradient norm is
+// recorded with status "nonfinite" (the gate's crash diagnosis), after which
+// no further step is taken.
+class ExternalRecord {
+ public:
+  // Header: tool, version, `config` (any JSON object) and its XXH3-64
+  // digest (of its compact dump), `env`, and optionally the data's
+  // manifest and per-corpus digests (`data`: {"manifest_digest", "corpora"}).
+  static Result<ExternalRecord> Open(const std::string& path, const nlohmann::ordered_json& config,
+                                     const nlohmann::ordered_json& env, const nlohmann::ordered_json& data);
+  Status Step(const ExternalStep& step);
+  bool stopped() const { return stopped_; }
+
+ private:
+  explicit ExternalRecord(RecordWriter writer) : writer_(std::move(writer)) {}
+  RecordWriter writer_;
+  std::int64_t last_step_ = 0;
+  bool stopped_ = false;
 };
 
 }  // namespace lockstep::trainer

@@ -241,14 +241,9 @@ Result<data::Manifest> ResolveTrainingData(const TrainConfig& config) {
   namespace fs = std::filesystem;
   std::string manifest_path;
   if (config.manifest == "embedded") {
-    std::string_view text = data::EmbeddedDefaultManifest();
-    fs::path dir = fs::temp_directory_path() /
-                   ("lockstep-embedded-" + Hex64(Xxh3_64(text.data(), text.size())));
-    manifest_path = (dir / "manifest.toml").string();
-    if (!fs::exists(manifest_path)) {
-      std::ostringstream quiet;
-      LOCKSTEP_RETURN_IF_ERROR(data::WriteSyntheticCorpora(dir.string(), quiet));
-    }
+    Result<std::string> embedded = data::EmbeddedManifestPath();
+    if (!embedded.ok()) return embedded.status();
+    manifest_path = *embedded;
   } else {
     fs::path p(config.manifest);
     manifest_path = p.is_absolute() || config.base_dir.empty()
@@ -375,11 +370,7 @@ Status Train(const TrainConfig& config, const TrainOptions& options, TrainResult
   header["manifest_digest"] = Hex64(manifest->Digest());
   // Per corpus, so a data diagnosis can say which corpus changed.
   nlohmann::ordered_json corpora = nlohmann::ordered_json::object();
-  for (const data::Corpus& corpus : manifest->corpora) {
-    std::string pins;
-    for (const data::ShardEntry& s : corpus.shards) pins += fmt::format("{}:{} ", s.tokens, s.digest.Hex());
-    corpora[corpus.name] = Hex64(Xxh3_64(pins.data(), pins.size()));
-  }
+  for (const auto& [name, digest] : manifest->CorpusDigests()) corpora[name] = digest;
   header["corpora"] = corpora;
   header["profile"] = ProfileName(config.profile);
   header["params"] = model.num_params();
