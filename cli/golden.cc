@@ -26,7 +26,9 @@ int PrintComparison(const golden::Comparison& c) {
   if (!c.detail.empty() && c.diagnosis != golden::Diagnosis::kPass) std::cout << c.detail << "\n";
   for (const auto& d : c.diffs) {
     std::cout << fmt::format("  {:<15} golden {:<22} run {:<22}{}\n", d.metric, d.golden, d.run,
-                             d.ulps ? fmt::format(" {} ULPs", *d.ulps) : "");
+                             d.ulps  ? fmt::format(" {} ULPs", *d.ulps)
+                             : d.abs ? fmt::format(" off by {:.3g} (relative {:.3g})", *d.abs, d.rel.value_or(0))
+                                     : "");
   }
   if (!c.env_diff.empty()) {
     std::cout << "environment, golden -> run:\n";

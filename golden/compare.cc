@@ -14,9 +14,10 @@ namespace {
 // in (the batch), what came out (loss, gradient), what was kept (parameters),
 // what it cost (memory); any other metric after these.
 int Significance(const std::string& metric) {
-  static constexpr std::string_view kOrder[] = {"batch_digest", "tokens",     "loss",
-                                                "grad_norm",    "lr",         "grad_zeros",
-                                                "param_digest", "mem_peak_bytes", "rss_peak_bytes"};
+  static constexpr std::string_view kOrder[] = {"batch_digest",   "tokens",       "loss",
+                                                "grad_norm",      "lr",           "grad_zeros",
+                                                "param_digest",   "mem_peak_bytes", "mem_max_allocated_bytes",
+                                                "rss_peak_bytes"};
   for (std::size_t i = 0; i < std::size(kOrder); ++i) {
     if (metric == kOrder[i]) return static_cast<int>(i);
   }
@@ -114,6 +115,7 @@ const char* DiagnosisName(Diagnosis d) {
     case Diagnosis::kConfig: return "config";
     case Diagnosis::kData: return "data";
     case Diagnosis::kNumerics: return "numerics";
+    case Diagnosis::kDataOrNumerics: return "data-or-numerics";
     case Diagnosis::kState: return "state";
     case Diagnosis::kMemory: return "memory";
     case Diagnosis::kCrash: return "crash";
@@ -210,17 +212,24 @@ Comparison Compare(const RunRecord& golden, const RunRecord& run, const Policies
     for (const char* name : {"loss", "grad_norm", "lr", "tokens", "batch_digest", "param_digest", "mem_peak_bytes"}) {
       const MetricValue* rv = r.Find(name);
       if (rv == nullptr || g.Find(name) != nullptr || policies.For(name).kind == MetricPolicy::Kind::kIgnore) continue;
-      diffs.push_back(MetricDiff{name, "(missing)", rv->ToString(), std::nullopt, std::nullopt});
+      diffs.push_back(MetricDiff{name, "(missing)", rv->ToString(), std::nullopt, std::nullopt, std::nullopt});
     }
     for (const auto& [name, gv] : g.metrics) {
       const MetricPolicy policy = policies.For(name);
       if (policy.kind == MetricPolicy::Kind::kIgnore) continue;
       const MetricValue* rv = r.Find(name);
-      MetricDiff d{name, gv.ToString(), rv ? rv->ToString() : "(missing)", std::nullopt, std::nullopt};
+      MetricDiff d{name, gv.ToString(), rv ? rv->ToString() : "(missing)", std::nullopt, std::nullopt, std::nullopt};
       if (IsFloat(&gv) && IsFloat(rv)) {
-        d.ulps = UlpDistance(gv.f, rv->f);
+        // ULPs of a rounded decimal mean nothing: text logs get absolute and
+        // relative differences.
+        if (gv.exact && rv->exact) {
+          d.ulps = UlpDistance(gv.f, rv->f);
+          c.max_ulps = std::max(c.max_ulps, *d.ulps);
+          c.ulps_measured = true;
+        } else {
+          d.abs = std::abs(rv->f - gv.f);
+        }
         d.rel = Rel(gv.f, rv->f);
-        c.max_ulps = std::max(c.max_ulps, *d.ulps);
         c.max_rel = std::max(c.max_rel, *d.rel);
       } else if (rv && gv.kind == MetricValue::Kind::kInt && rv->kind == MetricValue::Kind::kInt) {
         d.rel = Rel(static_cast<double>(gv.i), static_cast<double>(rv->i));
@@ -257,14 +266,30 @@ Comparison Compare(const RunRecord& golden, const RunRecord& run, const Policies
                      : "Same manifest, yet other tokens at this step: the sampler or the loader "
                        "changed (order, split, or a shard read differently).";
     } else if (has("loss") || has("grad_norm") || has("lr")) {
-      c.diagnosis = Diagnosis::kNumerics;
       const MetricDiff& d = has("loss") ? diff_of("loss") : has("grad_norm") ? diff_of("grad_norm") : diff_of("lr");
-      c.summary = fmt::format("diverged at step {}: same batch, {} differs by {} ULP{} (numerics)", r.step,
-                              d.metric, d.ulps.value_or(0), d.ulps.value_or(0) == 1 ? "" : "s");
-      c.detail = fmt::format("{}: golden {} run {} (relative {:.3g}). The same tokens gave other "
-                             "arithmetic: a BLAS, compiler, MPI or kernel change. `lockstep bisect "
-                             "steps GOLDEN RUN` names the first tensor that differs.",
-                             d.metric, d.golden, d.run, d.rel.value_or(0));
+      const std::string by = d.ulps ? fmt::format("by {} ULP{}", *d.ulps, *d.ulps == 1 ? "" : "s")
+                                    : fmt::format("by {:.3g} (relative {:.3g})", d.abs.value_or(0), d.rel.value_or(0));
+      // A batch digest in both records is what tells data from numerics.
+      const bool batch_checked = g.Find("batch_digest") != nullptr && r.Find("batch_digest") != nullptr;
+      // bisect steps re-runs lockstep's own trainer only.
+      const bool localisable = run.header.profile == "portable" || run.header.profile == "openblas";
+      if (batch_checked) {
+        c.diagnosis = Diagnosis::kNumerics;
+        c.summary = fmt::format("diverged at step {}: same batch, {} differs {} (numerics)", r.step, d.metric, by);
+        c.detail = fmt::format("{}: golden {} run {} (relative {:.3g}). The same tokens gave other "
+                               "arithmetic: a BLAS, compiler, MPI or kernel change.{}",
+                               d.metric, d.golden, d.run, d.rel.value_or(0),
+                               localisable ? " `lockstep bisect steps GOLDEN RUN` names the first tensor that differs."
+                                           : "");
+      } else {
+        c.diagnosis = Diagnosis::kDataOrNumerics;
+        c.summary = fmt::format("diverged at step {}: {} differs {}; data or numerics: this log has no batch digest",
+                                r.step, d.metric, by);
+        c.detail = fmt::format("{}: golden {} run {}. Without a batch digest the batch could not be checked; "
+                               "record the run with lockstep's Python recorder (python/lockstep) to tell data "
+                               "from numerics, with exact values instead of rounded decimals.",
+                               d.metric, d.golden, d.run);
+      }
     } else if (has("grad_zeros")) {
       // The parameters before this step agreed (the step before did), so a
       // different count of zero gradient elements is the backward pass.
@@ -294,10 +319,10 @@ Comparison Compare(const RunRecord& golden, const RunRecord& run, const Policies
                  "(its norm can agree while its elements differ), the optimizer, its state, "
                  "clipping or a parameter that is not trained any more. `lockstep bisect steps "
                  "GOLDEN RUN` names the first tensor that differs.";
-    } else if (has("mem_peak_bytes") || has("rss_peak_bytes")) {
+    } else if (has("mem_peak_bytes") || has("mem_max_allocated_bytes") || has("rss_peak_bytes")) {
       c.diagnosis = Diagnosis::kMemory;
-      const bool tracked = has("mem_peak_bytes");
-      const char* metric = tracked ? "mem_peak_bytes" : "rss_peak_bytes";
+      const bool tracked = has("mem_peak_bytes") || has("mem_max_allocated_bytes");
+      const char* metric = has("mem_peak_bytes") ? "mem_peak_bytes" : tracked ? "mem_max_allocated_bytes" : "rss_peak_bytes";
       const MetricValue* gv = g.Find(metric);
       const MetricValue* rv = r.Find(metric);
       const double delta = rv && gv ? static_cast<double>(rv->i) - static_cast<double>(gv->i) : 0;

@@ -47,14 +47,17 @@ MetricPolicy IgnorePolicy();
 MetricPolicy UlpsPolicy(std::int64_t ulps);
 MetricPolicy TolerancePolicy(double rtol, double atol);
 
-enum class Diagnosis { kPass, kConfig, kData, kNumerics, kState, kMemory, kCrash, kHang };
+// kDataOrNumerics: a loss, gradient norm or learning rate differs in a log
+// that has no batch digest, so the batch could not be checked.
+enum class Diagnosis { kPass, kConfig, kData, kNumerics, kDataOrNumerics, kState, kMemory, kCrash, kHang };
 const char* DiagnosisName(Diagnosis d);
 
 struct MetricDiff {
   std::string metric;
   std::string golden;  // as text (hex floats exact)
   std::string run;
-  std::optional<std::int64_t> ulps;  // float metrics: distance in float32 (or double) ULPs
+  std::optional<std::int64_t> ulps;  // exact float metrics: distance in float32 (or double) ULPs
+  std::optional<double> abs;         // float metrics from rounded decimals (text logs): |run - golden|
   std::optional<double> rel;         // float or count metrics: |run - golden| / |golden|
 };
 
@@ -62,6 +65,7 @@ struct Comparison {
   Diagnosis diagnosis = Diagnosis::kPass;
   std::optional<std::int64_t> first_divergent_step;
   std::vector<MetricDiff> diffs;          // every metric out of policy at that step
+  bool ulps_measured = false;             // some exact float was compared (max_ulps means something)
   std::int64_t steps_compared = 0;
   std::int64_t golden_steps = 0;
   std::int64_t max_ulps = 0;              // over all compared float values

@@ -188,6 +188,27 @@ TEST(CompareTest, AMetricTheGoldenLacksIsADifference) {
   EXPECT_EQ(c.first_divergent_step, 2);
 }
 
+// A rounded decimal without a batch digest: the batch was not checked, and
+// the distance is a decimal one.
+TEST(CompareTest, TextLogsWithoutABatchDigestAreDataOrNumerics) {
+  RunRecord g = Golden(3), r = Golden(3);
+  for (RunRecord* x : {&g, &r}) {
+    for (StepRow& row : x->steps) {
+      row.metrics.erase("batch_digest");
+      row.metrics["loss"].exact = false;
+      row.metrics["grad_norm"].exact = false;
+    }
+  }
+  r.steps[1].metrics["loss"].f += 2e-5;
+  Comparison c = Compare(g, r, {});
+  EXPECT_EQ(c.diagnosis, Diagnosis::kDataOrNumerics);
+  EXPECT_TRUE(Contains(c.summary, "loss differs by 2e-05 (relative"));
+  EXPECT_TRUE(Contains(c.summary, "data or numerics: this log has no batch digest"));
+  EXPECT_FALSE(c.ulps_measured);
+  EXPECT_FALSE(c.diffs.front().ulps.has_value());
+  EXPECT_FALSE(Contains(c.detail, "bisect steps"));
+}
+
 // A non-finite loss from any log is a crash, never a distance in ULPs.
 TEST(CompareTest, NonFiniteLossInALogIsACrashNotUlps) {
   RunRecord g = Golden(3), r = Golden(3);

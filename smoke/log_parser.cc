@@ -386,10 +386,33 @@ std::optional<StepRow> LineParser::FeedTorchtitan(std::string_view raw) {
   return row;
 }
 
+void LineParser::AddLateMetrics(std::vector<StepRow>& steps) const {
+  for (StepRow& row : steps) {
+    auto it = max_allocated_.find(row.step);
+    if (it != max_allocated_.end()) row.metrics["mem_max_allocated_bytes"] = MetricValue::Int(it->second);
+  }
+}
+
 std::optional<StepRow> LineParser::FeedMegatron(std::string_view raw) {
   if (raw.find("iteration") == std::string_view::npos) return std::nullopt;  // fast path
   std::string text = StripAnsi(raw);
   std::string_view line = text;
+  // "[Rank 0] (after 10 iterations) memory (MB) | allocated: ... | max allocated: 2345.6 | ..."
+  if (std::size_t after = line.find("(after "); after != std::string_view::npos &&
+                                                 line.find("iterations) memory (MB)", after) != std::string_view::npos) {
+    std::size_t i = after + 7, digits = i;
+    while (i < line.size() && IsDigit(line[i])) ++i;
+    const std::optional<std::int64_t> step = ParseStep(line.substr(digits, i - digits));
+    const std::size_t key = line.find("| max allocated:");
+    if (step && key != std::string_view::npos && AcceptRank(line, /*is_step_line=*/false)) {
+      std::string_view value = line.substr(key + 16);
+      value = Trim(value.substr(0, value.find('|')));
+      if (std::optional<double> mib = ParseNumber(value); mib && *mib >= 0 && *mib < 1e12) {
+        max_allocated_[*step] = static_cast<std::uint64_t>(std::llround(*mib * 1048576.0));
+      }
+    }
+    return std::nullopt;
+  }
   // "iteration N/ M |"
   std::size_t pos = 0;
   std::optional<std::int64_t> step;
@@ -509,6 +532,7 @@ Result<ParsedLog> ParseLog(std::string_view text, LogFormat format, const std::s
     start = end + 1;
   }
   log.header = parser->header();
+  parser->AddLateMetrics(log.steps);
   if (log.steps.empty()) {
     std::string name(LogFormatName(format));
     if (format == LogFormat::kRegex) name += " \"" + regex + "\"";

@@ -49,6 +49,7 @@
 #define LOCKSTEP_SMOKE_LOG_PARSER_H_
 
 #include <cstddef>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -100,6 +101,12 @@ class LineParser {
   // jsonl only: the header line's JSON (the first one, if several were seen).
   const std::optional<nlohmann::json>& header() const { return header_; }
 
+  // Metrics that a log prints on lines of their own, after their step's line:
+  // Megatron's "[Rank 0] (after N iterations) memory (MB) | ... | max
+  // allocated: X | ..." becomes mem_max_allocated_bytes (X MiB, rounded to a
+  // byte) of step N. AddLateMetrics puts them into the run's rows.
+  void AddLateMetrics(std::vector<golden::StepRow>& steps) const;
+
   LogFormat format() const { return format_; }
 
  private:
@@ -115,6 +122,7 @@ class LineParser {
 
   LogFormat format_;
   std::optional<nlohmann::json> header_;
+  std::map<std::int64_t, std::uint64_t> max_allocated_;  // megatron: step -> bytes
   std::optional<long> rank_;  // torchtitan/megatron: the rank kept
   // kRegex: the compiled pattern (std::regex, kept out of this header) and
   // (metric name, group index) per named group, in pattern order.

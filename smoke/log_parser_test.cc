@@ -310,6 +310,19 @@ TEST(MegatronParserTest, ReadsIterationLinesAndSkipsNoise) {
   ExpectDecimal(rows[1], "loss_scale", 65536.0);
 }
 
+TEST(MegatronParserTest, TheMemoryReportGoesToItsStep) {
+  Result<ParsedLog> log = ParseLog(
+      " iteration        1/       3 | lm loss: 1.023456E+01 |\n"
+      "[Rank 0] (after 1 iterations) memory (MB) | allocated: 1024.5 | max allocated: 2048.25 | reserved: 3000.0\n"
+      " iteration        2/       3 | lm loss: 1.013456E+01 |\n",
+      LogFormat::kMegatron, "", "m.log");
+  ASSERT_TRUE(log.ok()) << log.status().message();
+  ASSERT_EQ(log->steps.size(), 2u);
+  ASSERT_NE(log->steps[0].Find("mem_max_allocated_bytes"), nullptr);
+  EXPECT_EQ(log->steps[0].Find("mem_max_allocated_bytes")->i, 2147745792u);  // 2048.25 MiB
+  EXPECT_EQ(log->steps[1].Find("mem_max_allocated_bytes"), nullptr);
+}
+
 TEST(MegatronParserTest, NanLossAndColoredLine) {
   LineParser parser = MustCreate(LogFormat::kMegatron);
   auto row = parser.Feed(

@@ -302,6 +302,7 @@ CaseResult RunCase(const SmokeCase& c, const SmokeOptions& o, std::ostream& out)
       if (full.ok()) run = std::move(full).value();
     }
     if (c.external() && parser->header()) run.header = golden::HeaderFromJson(*parser->header());
+    if (c.external()) parser->AddLateMetrics(run.steps);
     run.header.case_name = c.name;
     a.steps_reached = static_cast<int>(run.steps.size());
     result.run = run;
@@ -469,8 +470,11 @@ void PrintSummary(const SuiteResult& s, std::ostream& out) {
         if (k.outcome == golden::CheckOutcome::kFail && first == "-") first = "check " + k.check;
       }
     }
+    // Rounded decimals have no ULPs: "-" rather than a 0 that would look exact.
+    const bool no_ulps = !r.comparison.ulps_measured && r.comparison.max_rel > 0;
     out << fmt::format("{:<16} {:<11} {:>6}  {:<24} {:>9} {:>10.3g} {:>6.1f} s\n", r.name, r.outcome,
-                       r.run.steps.size(), first, r.comparison.max_ulps, r.comparison.max_rel, r.seconds);
+                       r.run.steps.size(), first, no_ulps ? "-" : std::to_string(r.comparison.max_ulps),
+                       r.comparison.max_rel, r.seconds);
   }
   int passed = 0;
   for (const CaseResult& r : s.cases) passed += r.exit_code == 0;
@@ -490,6 +494,7 @@ Status WriteJsonReport(const SuiteResult& s, const std::string& path) {
     for (const auto& d : r.comparison.diffs) {
       nlohmann::ordered_json dj = {{"metric", d.metric}, {"golden", d.golden}, {"run", d.run}};
       if (d.ulps) dj["ulps"] = *d.ulps;
+      if (d.abs) dj["abs"] = *d.abs;
       if (d.rel) dj["rel"] = *d.rel;
       c["diffs"].push_back(dj);
     }

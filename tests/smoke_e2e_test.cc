@@ -232,6 +232,50 @@ done
   EXPECT_TRUE(Contains(run.output, "diverged at step 1"));
 }
 
+// A torchtitan log as it really looks (colours, [rank0]: prefixes), its loss
+// changed by 2e-5 at step 7: the gate fails there, honestly: no batch digest,
+// so data or numerics; a decimal distance, not ULPs; no bisect steps.
+TEST_F(SmokeE2E, TextLogsGetAnHonestVerdict) {
+  const std::string titan = R"(
+for s in 1 2 3 4 5 6 7 8; do
+  loss=$(echo "8 - $s / 10" | bc -l | cut -c1-7)
+  if [ "$s" = 7 ] && [ -n "$SHIFT" ]; then loss=$(echo "$loss + 0.00002" | bc -l); fi
+  printf '[rank0]:\033[32m[titan] 2025-01-01 12:00:00,000\033[39m - root - INFO - \033[31mstep: %2d  \033[32mloss: %8.5f  \033[33mmemory: 12.34GiB(15.67%%)\033[39m\n' $s $loss
+done
+)";
+  fs::path c = ScriptCase("titan", titan, "torchtitan");
+  ASSERT_EQ(Lockstep("smoke --update -q " + c.string()).exit_code, 0);
+  ScriptCase("titan", "SHIFT=1\n" + titan, "torchtitan");
+  CommandRun run = Lockstep("smoke -q " + c.string());
+  EXPECT_EQ(run.exit_code, 1) << run.output;
+  EXPECT_TRUE(Contains(run.output, "diverged at step 7: loss differs by 2e-05"));
+  EXPECT_TRUE(Contains(run.output, "data or numerics: this log has no batch digest"));
+  EXPECT_TRUE(Contains(run.output, "record the run with lockstep's Python recorder"));
+  const std::string verdict = run.output.substr(run.output.find("FAIL"), run.output.find("checks:") - run.output.find("FAIL"));
+  EXPECT_FALSE(Contains(verdict, "ULP").operator bool()) << verdict;
+  EXPECT_FALSE(Contains(run.output, "bisect steps").operator bool()) << run.output;
+  EXPECT_TRUE(Contains(run.output, "step 7 loss                      -")) << "no ULPs in the table either";
+}
+
+// Megatron's memory report is gated: its max allocated is a metric.
+TEST_F(SmokeE2E, MegatronMaxAllocatedMemoryIsGated) {
+  const std::string megatron = R"(
+for s in 1 2 3; do
+  echo " [2024-05-01 10:00:00] iteration        $s/       3 | consumed samples:   96 | elapsed time per iteration (ms): 1234.5 | learning rate: 1.500000E-04 | lm loss: 1.023456E+01 | loss scale: 1.0 | grad norm: 12.345 |"
+  if [ "$s" = 1 ]; then echo "[Rank 0] (after 1 iterations) memory (MB) | allocated: 1024.5 | max allocated: ${MAX:-2048.25} | reserved: 3000.0 | max reserved: 3000.0"; fi
+done
+)";
+  const std::string policy = "[policy]\nstep_ms = \"ignore\"\n";
+  fs::path c = ScriptCase("mem", megatron, "megatron", policy);
+  ASSERT_EQ(Lockstep("smoke --update -q " + c.string()).exit_code, 0);
+  EXPECT_TRUE(Contains(Read(Golden("mem")), "mem_max_allocated_bytes = 2147745792"));
+  EXPECT_EQ(Lockstep("smoke -q " + c.string()).exit_code, 0);
+  ScriptCase("mem", "MAX=2100.0\n" + megatron, "megatron", policy);
+  CommandRun run = Lockstep("smoke -q " + c.string());
+  EXPECT_EQ(run.exit_code, 1) << run.output;
+  EXPECT_TRUE(Contains(run.output, "diverged at step 1: tracked peak memory grew by 51.8 MiB (memory)"));
+}
+
 TEST_F(SmokeE2E, DamagedGoldenOrCaseIsExitTwo) {
   fs::path c = TrainerCase("g");
   ASSERT_EQ(Lockstep("smoke --update -q " + c.string()).exit_code, 0);
