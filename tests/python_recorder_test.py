@@ -110,6 +110,19 @@ r = smoke(plain)
 check(r.returncode == 0 and f"bit-exact over {STEPS} steps" in r.stdout, "the gate passes bit-exact", r.stdout)
 
 
+# The shipped case (examples/pytorch/smoke.toml), its golden in the work dir.
+with open(os.path.join(ROOT, "examples", "pytorch", "smoke.toml")) as f:
+    shipped = f.read().replace('"train.py"', json.dumps(EXAMPLE))
+shipped_path = os.path.join(WORK, "shipped.toml")
+with open(shipped_path, "w") as f:
+    f.write(shipped)
+r = smoke(shipped_path, "--update")
+check(r.returncode == 0 and "loss_scale ok" in r.stdout, "the shipped case records its golden, loss_scale ok",
+      r.stdout + r.stderr)
+r = smoke(shipped_path)
+check(r.returncode == 0 and "bit-exact over 20 steps" in r.stdout, "the shipped case passes bit-exact", r.stdout)
+
+
 def against_golden(name, bug, procs=1, checks=""):
     shutil.copy(os.path.join(WORK, "plain.golden.toml"), os.path.join(WORK, name + ".golden.toml"))
     return smoke(case(name, example_command("--bug", bug, procs=procs), checks))

@@ -26,7 +26,9 @@ test, never a default):
 import argparse
 import math
 import os
+import statistics
 import sys
+import time
 
 import torch
 import torch.nn as nn
@@ -106,11 +108,12 @@ def launch(nproc):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--steps", type=int, default=20)
-    ap.add_argument("--record", required=True, help="the record stream to write (/dev/stdout for a smoke case)")
+    ap.add_argument("--record", help="the record stream to write (/dev/stdout for a smoke case); none: no recorder")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--manifest", default="embedded", help="lockstep data: 'embedded' or a manifest.toml")
     ap.add_argument("--global-batch", type=int, default=8)
     ap.add_argument("--seq-len", type=int, default=0, help="0: the manifest's")
+    ap.add_argument("--vocab-size", type=int, default=0, help="0: the data's")
     ap.add_argument("--n-layer", type=int, default=2)
     ap.add_argument("--n-embd", type=int, default=64)
     ap.add_argument("--n-head", type=int, default=4)
@@ -120,6 +123,7 @@ def main():
     ap.add_argument("--track-params", action="store_true", help="record params_changed (the frozen check)")
     ap.add_argument("--bug", choices=BUGS, help="plant a bug on purpose (demo and tests)")
     ap.add_argument("--nproc", type=int, default=1, help="start this many data-parallel processes (gloo)")
+    ap.add_argument("--timing", action="store_true", help="print the median step time (ms, steps 2..) to stderr")
     args = ap.parse_args()
     if args.nproc > 1 and "WORLD_SIZE" not in os.environ:
         sys.exit(launch(args.nproc))
@@ -133,15 +137,22 @@ def main():
     torch.use_deterministic_algorithms(True)
 
     data = lockstep.data.Data(args.manifest, global_batch=args.global_batch, seq_len=args.seq_len)
-    model = GPT(data.vocab_size, data.seq_len, args.n_embd, args.n_layer, args.n_head,
+    if args.vocab_size and args.vocab_size < data.vocab_size:
+        ap.error(f"--vocab-size {args.vocab_size} is below the data's {data.vocab_size}")
+    model = GPT(args.vocab_size or data.vocab_size, data.seq_len, args.n_embd, args.n_layer, args.n_head,
                 "none" if args.bug == "gelu-erf" else "tanh")
     if args.bug == "bf16-master":
         model = model.to(torch.bfloat16)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=(0.9, 0.95), weight_decay=0.0)
-    config = {k: v for k, v in vars(args).items() if k not in ("record", "threads", "bug", "track_params")}
-    rec = lockstep.Recorder(args.record, config=config, data=data, track_params=args.track_params, model=model)
+    config = {k: v for k, v in vars(args).items()
+              if k not in ("record", "threads", "bug", "track_params", "nproc", "timing")}
+    rec = None
+    if args.record:
+        rec = lockstep.Recorder(args.record, config=config, data=data, track_params=args.track_params, model=model)
 
+    step_ms, record_ms = [], []
     for step in range(1, args.steps + 1):
+        started = time.perf_counter()
         rows = torch.from_numpy(data.rank_batch(step, rank, world))
         if args.bug == "data-order" and step == 3 and rows.shape[0] >= 2:
             rows = rows[[1, 0] + list(range(2, rows.shape[0]))]
@@ -163,9 +174,16 @@ def main():
         for group in opt.param_groups:
             group["lr"] = lr
         opt.step()
-        rec.step(step, loss=reported, grad_norm=grad_norm, lr=lr, batch=rows, model=model)
+        recording = time.perf_counter()
+        if rec is not None:
+            rec.step(step, loss=reported, grad_norm=grad_norm, lr=lr, batch=rows, model=model)
+        record_ms.append((time.perf_counter() - recording) * 1000)
+        step_ms.append((time.perf_counter() - started) * 1000)
         if rank == 0:
             print(f"step {step:4d}  loss {reported.item():.6f}", file=sys.stderr, flush=True)
+    if args.timing and rank == 0 and len(step_ms) > 1:
+        print(f"median_step_ms {statistics.median(step_ms[1:]):.3f} median_record_ms "
+              f"{statistics.median(record_ms[1:]):.3f}", file=sys.stderr)
     if world > 1:
         torch.distributed.destroy_process_group()
 
