@@ -118,7 +118,7 @@ void RegisterSmoke(CLI::App& app, int& exit_code) {
     InterruptScope interrupts;
     options.cancel = &InterruptScope::Flag();
     std::cout << "lockstep smoke: " << cases.size() << " case" << (cases.size() == 1 ? "" : "s")
-              << " from " << dir << "\n";
+              << (names->empty() ? " from " + dir : std::string()) << "\n";
     smoke::SuiteResult result = smoke::RunSuite(cases, options, std::cout);
     smoke::PrintSummary(result, std::cout);
     exit_code = result.exit_code;

@@ -202,10 +202,13 @@ CaseResult RunCase(const SmokeCase& c, const SmokeOptions& o, std::ostream& out)
   const auto start = std::chrono::steady_clock::now();
   CaseResult result;
   result.name = c.name;
-  out << fmt::format("-- {}  ({}{}, {} thread{}, {} steps, golden {})\n", c.name,
+  // An external command's threads and steps are its own business.
+  out << fmt::format("-- {}  ({}{}{}, golden {})\n", c.name,
                      c.external() ? "command, parser " + c.parser : c.profile + " profile",
-                     c.world_size > 1 ? fmt::format(", {} ranks", c.world_size) : "", c.threads,
-                     c.threads == 1 ? "" : "s", c.steps, c.golden);
+                     c.world_size > 1 ? fmt::format(", {} ranks", c.world_size) : "",
+                     c.external() ? std::string()
+                                  : fmt::format(", {} thread{}, {} steps", c.threads, c.threads == 1 ? "" : "s", c.steps),
+                     c.golden);
   auto finish = [&](std::string outcome, int code, std::string message) {
     result.outcome = std::move(outcome);
     result.exit_code = code;
