@@ -171,5 +171,18 @@ except ValueError as e:
     check("/proc/lockstep/r.jsonl" in str(e), "an unwritable path is refused, naming it", str(e))
 check(len(records(rec_path)) == 2, "the refused steps wrote nothing")
 
+# A non-finite loss is recorded, then the gate calls it a crash (exit 3), not a distance.
+nan_path = os.path.join(WORK, "nan.jsonl")
+rec = lockstep.Recorder(nan_path, config={"x": 1})
+rec.step(1, loss=torch.tensor(5.5))
+rec.step(2, loss=torch.tensor(float("nan")))
+good_path = os.path.join(WORK, "good.jsonl")
+rec = lockstep.Recorder(good_path, config={"x": 1})
+rec.step(1, loss=torch.tensor(5.5))
+rec.step(2, loss=torch.tensor(5.25))
+r = run([LOCKSTEP, "golden", "diff", good_path, nan_path])
+check(r.returncode == 3 and "crash at step 2: loss is not finite" in r.stdout, "a nan loss: the gate reports a crash",
+      r.stdout + r.stderr)
+
 print(f"{len(failures)} failed" if failures else "all passed")
 sys.exit(1 if failures else 0)
