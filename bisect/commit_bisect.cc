@@ -437,7 +437,7 @@ Result<CommitBisectResult> BisectCommits(const CommitBisectOptions& options, std
   result.judgements = LoadJudgements(state.judgements);
   if (run->cancelled || InterruptScope::Interrupted()) {
     out << "\ninterrupted: the worktree is removed; the repository is as it was\n";
-    result.exit_code = 130;
+    result.exit_code = InterruptScope::Signal() > 0 ? InterruptScope::ExitCode() : 130;
     return result;
   }
   for (const Judgement& j : result.judgements) {

@@ -1,5 +1,7 @@
 #include "bisect/step_bisect.h"
 
+#include "core/interrupt.h"
+
 #include <algorithm>
 #include <bit>
 #include <chrono>
@@ -127,9 +129,14 @@ Result<std::string> ReRun(const Side& side, std::int64_t step, const std::string
   std::string output;
   smoke::WatchOptions wo;
   wo.idle_timeout = timeout;
+  wo.cancel = &InterruptScope::Flag();  // a re-run is ended with lockstep, not orphaned
   Result<smoke::ProcessOutcome> outcome =
       smoke::RunWatched(argv, wo, [&](std::string_view line) { output += std::string(line) + "\n"; });
   if (!outcome.ok()) return outcome.status();
+  if (outcome->cancelled) {
+    return Status::Interrupted(fmt::format("interrupted: the re-run of side {} was ended", side.label),
+                               InterruptScope::Signal());
+  }
   if (outcome->exit_code != 0) {
     return Status::BadInput(fmt::format(
         "re-running side {} ({}) failed with exit {}:\n{}Check --binary-{} and --config-{}",
@@ -267,6 +274,8 @@ nlohmann::ordered_json StepBisectToJson(const StepBisectResult& result) {
 }
 
 Result<StepBisectResult> BisectSteps(const StepBisectOptions& options, std::ostream& out) {
+  InterruptScope interrupts;  // Ctrl-C or a CI cancel ends the re-runs too
+  InterruptScope::Reset();
   Side a, b;
   a.label = 'A';
   a.run_path = options.run_a;

@@ -37,7 +37,8 @@ void RegisterBisectCommits(CLI::App& bisect, int& exit_code) {
   cmd->add_option("--cache", o->cache_dir, "Build cache directory (default: ~/.cache/lockstep/bisect)");
   cmd->add_option("--log", o->log_path, "Save `git bisect log` here (default: in the cache directory)");
   cmd->add_option("CMD", o->command, "After --: a command whose exit code judges each commit (0 good, "
-                                     "125 skip, other bad), run in the worktree");
+                                     "125 or 2 skip, other bad; one that cannot be started, or exits 126 "
+                                     "or 127, stops the bisect with exit 2), run in the worktree");
   cmd->footer(
       "Examples:\n"
       "  lockstep bisect commits --good v0.3.0 --bad main --case smoke/cases/tiny.toml\n"

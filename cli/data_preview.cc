@@ -42,7 +42,7 @@ void RegisterDataPreview(CLI::App& data, int& exit_code) {
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   cmd->add_option("--samples", o->samples, "Samples shown per step")->capture_default_str();
-  cmd->add_option("--chars", o->chars, "Tokens shown per sample")->capture_default_str();
+  cmd->add_option("--chars", o->chars, "Characters of each sample's text shown (detokenized)")->capture_default_str();
   cmd->footer("Example:\n  lockstep data preview --manifest out/data/manifest.toml --steps 1:4\n"
               "Steps count from 1, as the trainer's optimizer steps do.");
   cmd->callback([=, &exit_code] {

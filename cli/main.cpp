@@ -60,7 +60,8 @@ int main(int argc, char** argv) {
   CLI::App app{
       "lockstep: answers \"did this change alter training?\" with a number.\n"
       "Bit-exact training fingerprints, pinned data, golden comparison and bisection.\n"
-      "Exit codes: 0 pass, 1 regression, 2 bad usage or input, 3 crash, 124 hang.",
+      "Exit codes: 0 pass, 1 regression, 2 bad usage or input, 3 crash, 124 hang,\n"
+      "128 + N interrupted by signal N (130 for Ctrl-C).",
       "lockstep"};
   app.set_version_flag("--version", "lockstep " LOCKSTEP_VERSION);
   app.require_subcommand(1);

@@ -59,7 +59,8 @@ void RegisterTrain(CLI::App& app, int& exit_code) {
       "train.steps=10\n"
       "  lockstep train --config C --checkpoint ckpt --checkpoint-every 10 --stop-at 20\n"
       "  lockstep train --config C --resume ckpt      (steps 21.. with the same bits)\n"
-      "Exit codes: 0 done, 2 bad config or data (before any step), 3 loss or gradient not finite.");
+      "Exit codes: 0 done, 2 bad config, data or checkpoint (before any step; or a checkpoint or\n"
+      "trace that cannot be written), 3 loss or gradient not finite, or an MPI failure.");
   cmd->callback([=, &exit_code] {
     Result<trainer::TrainConfig> config = trainer::LoadTrainConfig(*config_path, *overrides);
     if (!config.ok()) {

@@ -21,6 +21,7 @@ class Status {
     kRegression = 1,  // a compared value differs beyond its policy
     kBadInput = 2,    // bad usage, config, manifest, shard, missing file
     kCrash = 3,       // the run under test crashed
+    kInterrupted = 130,  // a signal ended the work (exit 128 + the signal)
   };
 
   Status() = default;
@@ -30,24 +31,36 @@ class Status {
     return Status(Code::kRegression, std::move(message));
   }
   static Status Crash(std::string message) { return Status(Code::kCrash, std::move(message)); }
+  // `signal` ended the work; exit_code() is 128 + signal (130 if unknown).
+  static Status Interrupted(std::string message, int signal) {
+    Status st(Code::kInterrupted, std::move(message));
+    st.signal_ = signal;
+    return st;
+  }
 
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }
   const std::string& message() const { return message_; }
   // The process exit code DESIGN.md assigns to this status.
-  int exit_code() const { return static_cast<int>(code_); }
+  int exit_code() const {
+    if (code_ == Code::kInterrupted) return signal_ > 0 ? 128 + signal_ : 130;
+    return static_cast<int>(code_);
+  }
 
   // Returns a copy whose message is prefixed with `context: `, for adding the
   // file or key an inner function did not know about.
   Status WithContext(const std::string& context) const {
     if (ok()) return *this;
-    return Status(code_, context + ": " + message_);
+    Status st(code_, context + ": " + message_);
+    st.signal_ = signal_;
+    return st;
   }
 
  private:
   Status(Code code, std::string message) : code_(code), message_(std::move(message)) {}
   Code code_ = Code::kOk;
   std::string message_;
+  int signal_ = 0;
 };
 
 // Result<T>: a value or the Status that explains why there is none.

@@ -4,7 +4,7 @@
 // ranks, micro-batch split, threads and resumes by construction.
 //
 //   global sample   step * global_batch + slot, inside segment k at local i
-//   corpus          the cumulative-floor interleave of segment k at i
+//   corpus          the quota-method interleave of segment k at i (blend_schedule.h)
 //   draw number     j = consumed_c at segment k's start + count_c(i)
 //   epoch, rank     j / sequences_c, j % sequences_c
 //   sequence        KeyedPermutation(key(seed, corpus digest, epoch))(rank)

@@ -31,7 +31,7 @@
 //               nan_iterations (Ints): those present. Validation lines
 //               ("validation loss at iteration N | ...") are not steps.
 //   regex       a user's ECMAScript regex with one named group per metric,
-//               (?<name>...) or (?P<name>...); the `step` group is required.
+//               (?<name>...) or (?P<name>...); `step` and `loss` groups are required.
 //
 // Decimal values from logs are rounded, so they become MetricValue::Float
 // with exact = false and are compared under the case's tolerance policy;
@@ -85,15 +85,16 @@ class LineParser {
   // `regex` is used only for kRegex (and must be empty otherwise): an
   // ECMAScript regex, searched in each line (std::regex_search), whose named
   // groups (?<name>...) or (?P<name>...) become metrics. It must have a
-  // `step` group. The value of a group that took part in the match becomes:
+  // `step` and a `loss` group. The value of a group that took part in the match becomes:
   // a hex float ("0x1.8p+1") → Float, exact; a decimal number (thousands
   // commas allowed: "1,234") → Float, not exact; anything else → Text.
   // A line whose `step` capture is not an integer is not a step line.
   //
   // BadInput when the regex does not compile (the message names the regex
-  // and std::regex_error's reason), has no `step` group, names a group twice,
-  // or uses a named backreference (\k<name>, (?P=name)), which std::regex
-  // cannot express.
+  // and std::regex_error's reason), has no `step` or no `loss` group, names a
+  // group twice, uses a named backreference (\k<name>, (?P=name)), which
+  // std::regex cannot express, or a backreference of more than 3 digits or a
+  // {n,m} count above 999999 (libstdc++ 12 overflows reading those).
   static Result<LineParser> Create(LogFormat format, const std::string& regex = "");
 
   std::optional<golden::StepRow> Feed(std::string_view line);

@@ -231,7 +231,17 @@ Result<LoadedCheckpoint> LoadLatestCheckpoint(const std::string& dir, const nloh
     std::memcpy(into.data(), bytes->data(), bytes->size());
     return Status::Ok();
   };
+  if (static_cast<std::uint64_t>(*saved_params) != num_params) {
+    return Status::BadInput(fmt::format("{}: the checkpoint holds {} parameters, the model {}; resume with the "
+                                        "model that wrote it",
+                                        meta_path, *saved_params, num_params));
+  }
   LOCKSTEP_RETURN_IF_ERROR(load("params.bin", out.params));
+  if (out.params.size() != num_params) {
+    return Status::BadInput(fmt::format("{}/params.bin: {} values for a model of {} parameters; resume from "
+                                        "another checkpoint",
+                                        out.path, out.params.size(), num_params));
+  }
   const int ranks = static_cast<int>(*saved_ranks);
   out.m.assign(num_params, 0.0f);
   out.v.assign(num_params, 0.0f);
