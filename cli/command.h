@@ -11,7 +11,7 @@
 namespace lockstep::cli {
 
 // Prints a failed status as "lockstep: error: ..." (or "regression:") and
-// returns the exit code DESIGN.md assigns it.
+// returns the exit code docs/design.md assigns it.
 int Report(const Status& status);
 
 // This executable's path (/proc/self/exe), for the commands that run lockstep again.

@@ -2,7 +2,7 @@
 // program's control (bad input, a missing or unreadable file). Programming
 // errors are not Statuses: they abort or throw.
 //
-// A Status carries a code that maps to lockstep's exit codes (DESIGN.md) and
+// A Status carries a code that maps to lockstep's exit codes (docs/design.md) and
 // one message written for the person at the terminal: what is wrong, where
 // (file, key or line) and what to do about it.
 #ifndef LOCKSTEP_CORE_STATUS_H_
@@ -41,7 +41,7 @@ class Status {
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }
   const std::string& message() const { return message_; }
-  // The process exit code DESIGN.md assigns to this status.
+  // The process exit code docs/design.md assigns to this status.
   int exit_code() const {
     if (code_ == Code::kInterrupted) return signal_ > 0 ? 128 + signal_ : 130;
     return static_cast<int>(code_);

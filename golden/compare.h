@@ -32,7 +32,7 @@ struct MetricPolicy {
   std::string ToString() const;
 };
 
-// Policies for every metric; unnamed metrics use the DESIGN.md defaults:
+// Policies for every metric; unnamed metrics use the defaults of docs/design.md:
 // exact for loss, grad_norm, lr, tokens, digests and mem_peak_bytes;
 // rtol 0.25 for rss_peak_bytes; step_ms ignored; exact for anything else.
 struct Policies {

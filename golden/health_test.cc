@@ -335,7 +335,7 @@ TEST(HealthChecksTest, ShippedGoldensAreHealthy) {
 }
 
 TEST(HealthChecksTest, StepRowsKeepObjectFieldsAsDetailAndGoldensDropThem) {
-  // A line as the trainer writes it (DESIGN.md record stream plus the health fields).
+  // A line as the trainer writes it (docs/design.md record stream plus the health fields).
   nlohmann::json line = nlohmann::json::parse(R"({"step": 3, "loss": "0x1.6p+2", "params_unchanged": "h.0.ln1w",
       "batch_mix": "prose:3 code:5", "grad_zeros": 17,
       "unchanged_detail": {"h.0.ln1w": {"value_rms": "0x1p+0", "update_rms": "0x1p-11"}}})");

@@ -1,7 +1,7 @@
 // StepRow: one step's fingerprint, as recorded by lockstep's trainer or parsed
 // from another trainer's log: a step number and named metric values.
 //
-// Metric names follow the record stream (DESIGN.md): loss, grad_norm, lr,
+// Metric names follow the record stream (docs/design.md): loss, grad_norm, lr,
 // tokens, batch_digest, param_digest, mem_peak_bytes, rss_peak_bytes,
 // step_ms; logs of other trainers may bring others (e.g. "memory").
 // Object-valued fields (e.g. unchanged_detail, per-tensor scales for the

@@ -4,7 +4,7 @@
 //
 // Four formats, chosen by a case's `parser` key (or --parser):
 //
-//   jsonl       lockstep's record stream (DESIGN.md): line 1 a header object
+//   jsonl       lockstep's record stream (docs/design.md): line 1 a header object
 //               with "type": "header", then one JSON object per step (any
 //               object with an integer "step" and no other "type"). loss,
 //               grad_norm, lr: hex strings ("0x1.63d2a4p+2", "nan") → exact

@@ -1,4 +1,4 @@
-// RecordWriter: the record stream of DESIGN.md. JSON Lines; line 1 is the
+// RecordWriter: the record stream of docs/design.md. JSON Lines; line 1 is the
 // header, then one line per optimizer step, flushed as the step ends so a
 // crash or hang leaves every finished step on disk.
 #ifndef LOCKSTEP_TRAINER_RECORD_STREAM_H_
