@@ -4,6 +4,10 @@
 #   bash ci/fuzz.sh            60 s per target
 #   bash ci/fuzz.sh 1800       30 minutes per target
 #   LOCKSTEP_FUZZ_ONLY="golden shard" bash ci/fuzz.sh 300    some targets only
+#   LOCKSTEP_FUZZ_SKIP="log_regex_user" bash ci/fuzz.sh 10   all but these
+# (ONLY picks the targets, then SKIP leaves some of them out.) log_regex_user
+# fuzzes the regex itself: a pathological user regex can take seconds per
+# input in std::regex, so short CI passes leave it out.
 # Each target starts from a copy of tests/fuzz/corpus/<target> (the committed
 # seeds are never written) in build/fuzz/fuzz-work/<target>; crash inputs land
 # in build/fuzz/fuzz-artifacts/<target>/, logs in build/fuzz/fuzz-logs/.
@@ -29,14 +33,24 @@ targets=(train_config smoke_case manifest schedule shard golden step_row record_
 if [ -n "${LOCKSTEP_FUZZ_ONLY:-}" ]; then
   read -r -a targets <<<"$LOCKSTEP_FUZZ_ONLY"
 fi
-for t in "${targets[@]}"; do
+read -r -a skip <<<"${LOCKSTEP_FUZZ_SKIP:-}"
+for t in "${targets[@]}" ${skip[@]+"${skip[@]}"}; do
   if [ -z "${max_len[$t]:-}" ]; then echo "ci/fuzz.sh: no fuzz target $t" >&2; exit 2; fi
 done
+if [ ${#skip[@]} -ne 0 ]; then
+  kept=()
+  for t in "${targets[@]}"; do
+    case " ${skip[*]} " in *" $t "*) ;; *) kept+=("$t") ;; esac
+  done
+  targets=(${kept[@]+"${kept[@]}"})
+  echo "== Leaving out (LOCKSTEP_FUZZ_SKIP): ${skip[*]}"
+fi
+if [ ${#targets[@]} -eq 0 ]; then echo "ci/fuzz.sh: no target left to run" >&2; exit 2; fi
 
 echo "== Fuzz build (clang, libFuzzer + ASan + UBSan) in $build"
 start=$(date +%s)
 CC=clang CXX=clang++ cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLOCKSTEP_FUZZ=ON \
-  -DLOCKSTEP_BENCH=OFF -DLOCKSTEP_SANITIZE=OFF -DLOCKSTEP_WERROR=OFF >/dev/null
+  -DLOCKSTEP_BENCH=OFF -DLOCKSTEP_SANITIZE=OFF -DLOCKSTEP_WERROR=ON >/dev/null
 cmake --build "$build" -j"$jobs" --target lockstep_fuzz
 echo "== built in $(( $(date +%s) - start )) s"
 

@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(
-  build-essential cmake pkg-config ccache git clang python3
+  build-essential cmake pkg-config ccache git clang clang-format python3
   libclang-rt-14-dev  # clang's libFuzzer, ASan and UBSan runtimes (ci/fuzz.sh): only a
                       # Recommends of clang 14, which --no-install-recommends skips
   libopenmpi-dev openmpi-bin

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # The test command: installs what is missing, then builds and runs every test
-# twice, in Release (warnings are errors) and in Debug with ASan + UBSan.
-#   bash ci/test.sh              both builds
-#   LOCKSTEP_SKIP_SANITIZE=1 bash ci/test.sh   Release only (quick local loop)
+# twice, in Release (warnings are errors) and in Debug with ASan + UBSan, and
+# between the two a short pass of every libFuzzer target (ci/fuzz.sh).
+#   bash ci/test.sh              everything
+#   LOCKSTEP_SKIP_SANITIZE=1 bash ci/test.sh   no sanitizer build (quick local loop)
+#   LOCKSTEP_SKIP_FUZZ=1 bash ci/test.sh       no fuzzing pass
+#   LOCKSTEP_FUZZ_SECONDS=60 bash ci/test.sh   longer fuzzing (default 5 s a target)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash ci/setup.sh
@@ -13,6 +16,14 @@ echo "== Release build (-Werror)"
 cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release -DLOCKSTEP_WERROR=ON >/dev/null
 cmake --build build/release -j"$jobs"
 (cd build/release && ctest --output-on-failure -j"$jobs")
+
+if [ "${LOCKSTEP_SKIP_FUZZ:-0}" != 1 ]; then
+  # Replays every saved crash input, then fuzzes each parser briefly. The
+  # user-regex target is left out here: a pathological regex a case author
+  # writes can take seconds per input in std::regex (tests/fuzz/README.md).
+  LOCKSTEP_FUZZ_SKIP="${LOCKSTEP_FUZZ_SKIP-log_regex_user}" LOCKSTEP_JOBS="$jobs" \
+    bash ci/fuzz.sh "${LOCKSTEP_FUZZ_SECONDS:-5}"
+fi
 
 if [ "${LOCKSTEP_SKIP_SANITIZE:-0}" != 1 ]; then
   echo "== Debug build with AddressSanitizer + UndefinedBehaviorSanitizer"

@@ -36,56 +36,6 @@ inline std::pair<std::string_view, std::string_view> SplitOnce(std::string_view 
   std::abort();
 }
 
-// FINDING (toml11 3.7.1, Debian's libtoml11-dev, reached by every TOML file
-// lockstep reads): a literal string ('...' or '''...''') holding invalid UTF-8
-// makes toml::detail::parse_literal_string rewind a location over another
-// buffer (parser.hpp:652, inner_loc.reset(first)): a heap-buffer-overflow
-// read. 8 bytes are enough: a = '\xff'. Saved under regressions/*/crash-toml11-*.
-// Until lockstep rejects such text before toml::parse, the TOML targets skip
-// inputs that have an apostrophe and invalid UTF-8; build with
-// -DLOCKSTEP_FUZZ_KEEP_KNOWN_FINDINGS to fuzz them anyway.
-inline bool IsValidUtf8(std::string_view s) {
-  std::size_t i = 0;
-  while (i < s.size()) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    std::size_t n = 0;
-    std::uint32_t cp = 0;
-    if (c < 0x80) {
-      ++i;
-      continue;
-    } else if ((c & 0xE0) == 0xC0) {
-      n = 1;
-      cp = c & 0x1Fu;
-    } else if ((c & 0xF0) == 0xE0) {
-      n = 2;
-      cp = c & 0x0Fu;
-    } else if ((c & 0xF8) == 0xF0) {
-      n = 3;
-      cp = c & 0x07u;
-    } else {
-      return false;
-    }
-    if (n >= s.size() - i) return false;  // the sequence runs past the end
-    for (std::size_t k = 1; k <= n; ++k) {
-      const auto d = static_cast<unsigned char>(s[i + k]);
-      if ((d & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (d & 0x3Fu);
-    }
-    const std::uint32_t min[] = {0, 0x80, 0x800, 0x10000};
-    if (cp < min[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
-    i += n + 1;
-  }
-  return true;
-}
-inline bool HitsToml11LiteralStringBug(std::string_view toml) {
-#ifdef LOCKSTEP_FUZZ_KEEP_KNOWN_FINDINGS
-  (void)toml;
-  return false;
-#else
-  return toml.find('\'') != std::string_view::npos && !IsValidUtf8(toml);
-#endif
-}
-
 // /tmp/lockstep-fuzz-<name>-<pid>, created on first use and removed at a
 // normal exit. Every file a target writes is inside it.
 inline const std::filesystem::path& ScratchDir(const char* name) {
