@@ -1,10 +1,10 @@
 // Data-layer throughput: shard verification (XXH3-128 over an mmapped
 // payload) and sampler lookups. Figures and the command: bench/README.md.
 #include <benchmark/benchmark.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <sstream>
-#include <unistd.h>
 #include <vector>
 
 #include "core/counter_rng.h"
@@ -20,14 +20,15 @@ namespace {
 
 // A shard of `tokens` uint16 tokens in the temp directory, written once.
 std::string BenchShard(std::uint64_t tokens) {
-  std::string path = (std::filesystem::temp_directory_path() /
-                      ("lockstep_bench_" + std::to_string(::getpid()) + "_" +
-                       std::to_string(tokens) + ".bin"))
-                         .string();
+  std::string path =
+      (std::filesystem::temp_directory_path() /
+       ("lockstep_bench_" + std::to_string(::getpid()) + "_" + std::to_string(tokens) + ".bin"))
+          .string();
   if (!std::filesystem::exists(path)) {
     std::vector<std::uint32_t> t(tokens);
     CounterRng rng(1, "bench/shard");
-    for (std::uint64_t i = 0; i < tokens; ++i) t[i] = static_cast<std::uint32_t>(rng.Below(i, 50257));
+    for (std::uint64_t i = 0; i < tokens; ++i)
+      t[i] = static_cast<std::uint32_t>(rng.Below(i, 50257));
     if (!WriteShard(path, t, 50257).ok()) std::abort();
   }
   return path;
@@ -63,7 +64,9 @@ BENCHMARK(BM_DigestOnly)->Arg(32 << 20)->Unit(benchmark::kMillisecond);
 // TokenSource::Open on the embedded corpora (what `lockstep train` opens):
 // every shard hashed (cache off), or found in the verification cache.
 void BM_OpenEmbeddedCorpora(benchmark::State& state) {
-  const std::string dir = (std::filesystem::temp_directory_path() / ("lockstep_bench_data_" + std::to_string(::getpid()))).string();
+  const std::string dir = (std::filesystem::temp_directory_path() /
+                           ("lockstep_bench_data_" + std::to_string(::getpid())))
+                              .string();
   std::ostringstream log;
   if (!WriteSyntheticCorpora(dir, log).ok()) std::abort();
   Result<Manifest> m = LoadManifest(dir + "/manifest.toml");
@@ -86,7 +89,8 @@ Manifest BenchManifest(std::size_t corpora) {
   m.vocab_size = 50257;
   for (std::size_t c = 0; c < corpora; ++c) {
     Corpus corpus{"c" + std::to_string(c), {}};
-    for (std::uint64_t s = 0; s < 64; ++s) corpus.shards.push_back({"x", 100'000'000 + s * 977, {c, s}});
+    for (std::uint64_t s = 0; s < 64; ++s)
+      corpus.shards.push_back({"x", 100'000'000 + s * 977, {c, s}});
     m.corpora.push_back(std::move(corpus));
   }
   std::vector<double> w(corpora);

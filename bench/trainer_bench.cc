@@ -16,7 +16,8 @@ namespace {
 std::vector<float> Random(std::size_t n) {
   CounterRng rng(3, "bench/gemm");
   std::vector<float> v(n);
-  for (std::size_t i = 0; i < n; ++i) v[i] = static_cast<float>(rng.Below(i, 2001)) / 1000.0f - 1.0f;
+  for (std::size_t i = 0; i < n; ++i)
+    v[i] = static_cast<float>(rng.Below(i, 2001)) / 1000.0f - 1.0f;
   return v;
 }
 
@@ -34,8 +35,9 @@ void BM_SgemmOpenBlasPeak(benchmark::State& state) {
                 kN, 0.0f, c.data(), kN);
     benchmark::DoNotOptimize(c.data());
   }
-  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * kM * kN * kK * state.iterations(),
-                                                 benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(2.0 * kM * kN * kK * state.iterations(), benchmark::Counter::kIsRate,
+                         benchmark::Counter::kIs1000);
   openblas_set_num_threads(1);
 }
 BENCHMARK(BM_SgemmOpenBlasPeak)->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMillisecond);
@@ -54,10 +56,14 @@ void BM_KernelsNN(benchmark::State& state) {
     benchmark::DoNotOptimize(c.data());
   }
   state.SetLabel(ProfileName(profile));
-  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * kM * kN * kK * state.iterations(),
-                                                 benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(2.0 * kM * kN * kK * state.iterations(), benchmark::Counter::kIsRate,
+                         benchmark::Counter::kIs1000);
 }
-BENCHMARK(BM_KernelsNN)->ArgsProduct({{0, 1}, {1, 2}})->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_KernelsNN)
+    ->ArgsProduct({{0, 1}, {1, 2}})
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
 
 // Whole training steps of trainer/configs/bench.toml: tokens per second.
 void BM_TrainStep(benchmark::State& state) {
@@ -76,11 +82,15 @@ void BM_TrainStep(benchmark::State& state) {
     if (!st.ok()) state.SkipWithError(st.message().c_str());
   }
   state.SetLabel(profile);
-  state.counters["tokens/s"] =
-      benchmark::Counter(static_cast<double>(config->global_batch) * 256 * steps * state.iterations(),
-                         benchmark::Counter::kIsRate);
+  state.counters["tokens/s"] = benchmark::Counter(
+      static_cast<double>(config->global_batch) * 256 * steps * state.iterations(),
+      benchmark::Counter::kIsRate);
 }
-BENCHMARK(BM_TrainStep)->ArgsProduct({{0, 1}, {1, 2}})->UseRealTime()->Unit(benchmark::kMillisecond)->Iterations(1);
+BENCHMARK(BM_TrainStep)
+    ->ArgsProduct({{0, 1}, {1, 2}})
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond)
+    ->Iterations(1);
 
 // What the health features cost on the smoke config (50 steps, portable, 1
 // thread), side by side: the run as shipped (held-out evaluation every 10
@@ -94,7 +104,8 @@ void BM_SmokeRun(benchmark::State& state) {
   const auto& variant = kVariants[state.range(0)];
   std::vector<std::string> overrides = {variant[1]};
   if (state.range(0) >= 2) overrides.push_back("eval.every=0");
-  Result<TrainConfig> config = LoadTrainConfig(LOCKSTEP_SOURCE_DIR "/trainer/configs/smoke.toml", overrides);
+  Result<TrainConfig> config =
+      LoadTrainConfig(LOCKSTEP_SOURCE_DIR "/trainer/configs/smoke.toml", overrides);
   if (!config.ok()) {
     state.SkipWithError(config.status().message().c_str());
     return;
@@ -105,7 +116,11 @@ void BM_SmokeRun(benchmark::State& state) {
   }
   state.SetLabel(variant[0]);
 }
-BENCHMARK(BM_SmokeRun)->DenseRange(0, 3)->UseRealTime()->Unit(benchmark::kMillisecond)->Iterations(3);
+BENCHMARK(BM_SmokeRun)
+    ->DenseRange(0, 3)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond)
+    ->Iterations(3);
 
 }  // namespace
 }  // namespace lockstep::trainer

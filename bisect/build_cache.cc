@@ -1,9 +1,9 @@
 #include "bisect/build_cache.h"
 
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <filesystem>
-#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "core/atomic_file.h"
@@ -28,8 +28,10 @@ fs::path Source(const std::string& worktree, const std::string& artifact) {
 void CopyKeepingTimes(const fs::path& from, const fs::path& to, std::error_code& ec) {
   fs::create_directories(to.parent_path(), ec);
   if (ec) return;
-  fs::copy(from, to, fs::copy_options::recursive | fs::copy_options::overwrite_existing |
-                         fs::copy_options::copy_symlinks, ec);
+  fs::copy(from, to,
+           fs::copy_options::recursive | fs::copy_options::overwrite_existing |
+               fs::copy_options::copy_symlinks,
+           ec);
   if (ec) return;
   if (!fs::is_directory(from)) {
     fs::last_write_time(to, fs::last_write_time(from), ec);
@@ -56,7 +58,8 @@ std::optional<CachedBuild> BuildCache::Find(const std::string& tree) const {
   }
 }
 
-std::optional<std::string> BuildCache::ArtifactPath(const std::string& tree, const std::string& artifact) const {
+std::optional<std::string> BuildCache::ArtifactPath(const std::string& tree,
+                                                    const std::string& artifact) const {
   const std::optional<CachedBuild> build = Find(tree);
   if (!build || !build->ok) return std::nullopt;
   const fs::path path = InEntry(fs::path(dir_) / tree, artifact);
@@ -73,15 +76,17 @@ Status BuildCache::Restore(const std::string& tree, const std::string& worktree,
     fs::remove_all(to, ec);
     CopyKeepingTimes(InEntry(entry, a), to, ec);
     if (ec) {
-      return Status::BadInput(fmt::format("build cache {}: cannot restore {} to {}: {}; delete the "
-                                          "entry to rebuild",
-                                          entry.string(), a, to.string(), ec.message()));
+      return Status::BadInput(
+          fmt::format("build cache {}: cannot restore {} to {}: {}; delete the "
+                      "entry to rebuild",
+                      entry.string(), a, to.string(), ec.message()));
     }
   }
   return Status::Ok();
 }
 
-Status BuildCache::Store(const std::string& tree, const CachedBuild& build, const std::string& worktree,
+Status BuildCache::Store(const std::string& tree, const CachedBuild& build,
+                         const std::string& worktree,
                          const std::vector<std::string>& artifacts) const {
   const fs::path entry = fs::path(dir_) / tree;
   const fs::path tmp = fs::path(dir_) / fmt::format(".{}.tmp{}", tree, ::getpid());
@@ -94,14 +99,18 @@ Status BuildCache::Store(const std::string& tree, const CachedBuild& build, cons
       const fs::path from = Source(worktree, a);
       if (!fs::exists(from)) {
         fs::remove_all(tmp, ec);
-        return Status::BadInput(fmt::format(
-            "the build succeeded but did not produce the artifact {}; check --artifact", from.string()));
+        return Status::BadInput(
+            fmt::format("the build succeeded but did not produce the artifact {}; check --artifact",
+                        from.string()));
       }
       CopyKeepingTimes(from, InEntry(tmp, a), ec);
-      if (ec) return Status::BadInput(fmt::format("build cache: copying {}: {}", from.string(), ec.message()));
+      if (ec)
+        return Status::BadInput(
+            fmt::format("build cache: copying {}: {}", from.string(), ec.message()));
     }
   }
-  const nlohmann::json j = {{"ok", build.ok}, {"seconds", build.seconds}, {"log_tail", build.log_tail}};
+  const nlohmann::json j = {
+      {"ok", build.ok}, {"seconds", build.seconds}, {"log_tail", build.log_tail}};
   LOCKSTEP_RETURN_IF_ERROR(WriteFileAtomically((tmp / "build.json").string(), j.dump(2) + "\n"));
   fs::remove_all(entry, ec);
   fs::rename(tmp, entry, ec);

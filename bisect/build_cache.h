@@ -37,7 +37,8 @@ class BuildCache {
                  const std::vector<std::string>& artifacts) const;
   // Where the cache keeps `artifact` of `tree`'s successful build, if it does
   // (for running a cached binary in place: lockstep bisect steps --binary-a).
-  std::optional<std::string> ArtifactPath(const std::string& tree, const std::string& artifact) const;
+  std::optional<std::string> ArtifactPath(const std::string& tree,
+                                          const std::string& artifact) const;
   // Records a build; on success also copies its artifacts (all must exist).
   // Written to a temporary directory and renamed: never half an entry.
   Status Store(const std::string& tree, const CachedBuild& build, const std::string& worktree,

@@ -44,7 +44,10 @@ TEST(BuildCacheTest, StoresAndRestoresArtifactsWithTheirTimes) {
 TEST(BuildCacheTest, RemembersFailedBuildsWithoutArtifacts) {
   const fs::path root = FreshTempDir();
   BuildCache cache((root / "cache").string());
-  ASSERT_TRUE(cache.Store("tree2", {false, 3, "error: expected ';'"}, (root / "wt").string(), {"build/tool"}).ok());
+  ASSERT_TRUE(
+      cache
+          .Store("tree2", {false, 3, "error: expected ';'"}, (root / "wt").string(), {"build/tool"})
+          .ok());
   std::optional<CachedBuild> found = cache.Find("tree2");
   ASSERT_TRUE(found.has_value());
   EXPECT_FALSE(found->ok);

@@ -1,13 +1,13 @@
 #include "bisect/commit_bisect.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cstdlib>
 #include <filesystem>
-#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -29,7 +29,9 @@ namespace {
 // commit, a mistake in the bisect's own command line.
 constexpr int kOracleCannotRun = -1;
 
-std::string Short(const std::string& hash) { return hash.substr(0, 10); }
+std::string Short(const std::string& hash) {
+  return hash.substr(0, 10);
+}
 
 bool OnPath(const char* program) {
   const char* path = std::getenv("PATH");
@@ -43,7 +45,8 @@ bool OnPath(const char* program) {
 
 std::string DefaultBuild() {
   return fmt::format(
-      "cmake -S . -B build -DCMAKE_BUILD_TYPE=Release{} && cmake --build build -j{} --target lockstep",
+      "cmake -S . -B build -DCMAKE_BUILD_TYPE=Release{} && cmake --build build -j{} --target "
+      "lockstep",
       OnPath("ccache") ? " -DCMAKE_CXX_COMPILER_LAUNCHER=ccache" : "",
       std::max(1L, ::sysconf(_SC_NPROCESSORS_ONLN)));
 }
@@ -67,10 +70,11 @@ struct State {
 
 nlohmann::json ToJson(const State& s) {
   const CommitBisectOptions& o = s.options;
-  return {{"build", o.build},         {"artifacts", o.artifacts}, {"trainer", o.trainer},
-          {"case", o.case_path},      {"command", o.command},     {"hang_is_skip", o.hang_is_skip},
-          {"timeout", o.timeout},     {"self", o.self},           {"worktree", s.worktree},
-          {"judgements", s.judgements}, {"cache", s.cache}};
+  return {
+      {"build", o.build},           {"artifacts", o.artifacts}, {"trainer", o.trainer},
+      {"case", o.case_path},        {"command", o.command},     {"hang_is_skip", o.hang_is_skip},
+      {"timeout", o.timeout},       {"self", o.self},           {"worktree", s.worktree},
+      {"judgements", s.judgements}, {"cache", s.cache}};
 }
 
 Result<State> LoadState(const std::string& path) {
@@ -97,10 +101,10 @@ Result<State> LoadState(const std::string& path) {
 }
 
 nlohmann::json ToJson(const Judgement& j) {
-  return {{"commit", j.commit},       {"tree", j.tree},
-          {"build", j.build},         {"build_seconds", j.build_seconds},
-          {"ran", j.ran},             {"exit_code", j.exit_code},
-          {"verdict", j.verdict},     {"summary", j.summary},
+  return {{"commit", j.commit},   {"tree", j.tree},
+          {"build", j.build},     {"build_seconds", j.build_seconds},
+          {"ran", j.ran},         {"exit_code", j.exit_code},
+          {"verdict", j.verdict}, {"summary", j.summary},
           {"record", j.record}};
 }
 
@@ -112,8 +116,9 @@ std::vector<Judgement> LoadJudgements(const std::string& path) {
   for (std::string line; std::getline(in, line);) {
     try {
       const nlohmann::json j = nlohmann::json::parse(line);
-      all.push_back({j.at("commit"), j.at("tree"), j.at("build"), j.at("build_seconds"), j.at("ran"),
-                     j.at("exit_code"), j.at("verdict"), j.at("summary"), j.value("record", "")});
+      all.push_back({j.at("commit"), j.at("tree"), j.at("build"), j.at("build_seconds"),
+                     j.at("ran"), j.at("exit_code"), j.at("verdict"), j.at("summary"),
+                     j.value("record", "")});
     } catch (const std::exception&) {
       // a line cut short by an interrupted judge: not a judgement
     }
@@ -161,8 +166,8 @@ bool Build(const State& state, const std::string& tree, Judgement& j, std::ostre
   wo.working_dir = state.worktree;
   wo.cancel = &InterruptScope::Flag();
   std::string log;
-  Result<smoke::ProcessOutcome> r =
-      smoke::RunWatched({"sh", "-c", o.build}, wo, [&](std::string_view line) { log += std::string(line) + "\n"; });
+  Result<smoke::ProcessOutcome> r = smoke::RunWatched(
+      {"sh", "-c", o.build}, wo, [&](std::string_view line) { log += std::string(line) + "\n"; });
   CachedBuild result;
   result.ok = r.ok() && r->exit_code == 0;
   result.seconds = r.ok() ? r->seconds : 0;
@@ -200,7 +205,8 @@ void Judge(const State& state, Judgement& j, std::ostream& out) {
     }
     smoke::SmokeOptions so;
     const fs::path trainer(o.trainer.empty() ? o.self : o.trainer);
-    so.lockstep_binary = trainer.is_absolute() ? trainer.string() : (fs::path(state.worktree) / trainer).string();
+    so.lockstep_binary =
+        trainer.is_absolute() ? trainer.string() : (fs::path(state.worktree) / trainer).string();
     so.timeout = o.timeout;
     so.live = false;
     so.command_dir = state.worktree;
@@ -210,8 +216,9 @@ void Judge(const State& state, Judgement& j, std::ostream& out) {
     smoke::CaseResult r = smoke::RunCase(*c, so, quiet);
     j.exit_code = r.exit_code;
     j.record = r.record_path;
-    j.summary = r.outcome == "pass" ? "pass: " + r.comparison.summary
-                                    : r.outcome + ": " + (r.message.empty() ? r.comparison.summary : r.message);
+    j.summary = r.outcome == "pass"
+                    ? "pass: " + r.comparison.summary
+                    : r.outcome + ": " + (r.message.empty() ? r.comparison.summary : r.message);
     j.summary = j.summary.substr(0, j.summary.find('\n'));
     return;
   }
@@ -219,9 +226,8 @@ void Judge(const State& state, Judgement& j, std::ostream& out) {
   wo.idle_timeout = o.timeout;
   wo.working_dir = state.worktree;
   wo.cancel = &InterruptScope::Flag();
-  Result<smoke::ProcessOutcome> r = smoke::RunWatched(o.command, wo, [&](std::string_view line) {
-    out << "    | " << line << "\n";
-  });
+  Result<smoke::ProcessOutcome> r = smoke::RunWatched(
+      o.command, wo, [&](std::string_view line) { out << "    | " << line << "\n"; });
   if (!r.ok()) {
     j.exit_code = kOracleCannotRun;
     j.summary = r.status().message();
@@ -230,7 +236,8 @@ void Judge(const State& state, Judgement& j, std::ostream& out) {
   j.exit_code = r->exit_code;
   if (r->exit_code == 126 || r->exit_code == 127) {  // a shell's "not executable" and "not found"
     j.exit_code = kOracleCannotRun;
-    j.summary = fmt::format("exit {} (the shell could not run it): {}", r->exit_code, LastLine(r->tail));
+    j.summary =
+        fmt::format("exit {} (the shell could not run it): {}", r->exit_code, LastLine(r->tail));
     return;
   }
   j.summary = r->hung ? fmt::format("hang: no output for {} s", o.timeout)
@@ -240,7 +247,8 @@ void Judge(const State& state, Judgement& j, std::ostream& out) {
 std::string VerdictOf(int exit_code, bool hang_is_skip) {
   if (exit_code == kOracleCannotRun) return "unrunnable";
   if (exit_code == 0) return "good";
-  if (exit_code == 125 || exit_code == 2) return "skip";  // untestable here: a config this commit rejects
+  if (exit_code == 125 || exit_code == 2)
+    return "skip";  // untestable here: a config this commit rejects
   if ((exit_code == 124 || exit_code == 3 || exit_code > 128) && hang_is_skip) return "skip";
   return "bad";
 }
@@ -249,7 +257,8 @@ std::string VerdictOf(int exit_code, bool hang_is_skip) {
 Judgement JudgeHead(const State& state, std::ostream& out) {
   Judgement j;
   Result<GitRepo> wt = GitRepo::Open(state.worktree);
-  Result<std::string> head = wt.ok() ? wt->Run({"rev-parse", "HEAD"}) : Result<std::string>(wt.status());
+  Result<std::string> head =
+      wt.ok() ? wt->Run({"rev-parse", "HEAD"}) : Result<std::string>(wt.status());
   Result<std::string> tree = head.ok() ? wt->TreeOf(*head) : Result<std::string>(head.status());
   if (!tree.ok()) {
     j.verdict = "skip";
@@ -261,7 +270,9 @@ Judgement JudgeHead(const State& state, std::ostream& out) {
   Result<std::string> subject = wt->Run({"show", "-s", "--format=%s", j.commit});
   out << fmt::format("  {} {}\n", Short(j.commit), subject.ok() ? *subject : "") << std::flush;
   if (Build(state, j.tree, j, out) && !InterruptScope::Interrupted()) Judge(state, j, out);
-  j.verdict = InterruptScope::Interrupted() ? "interrupted" : j.ran ? VerdictOf(j.exit_code, state.options.hang_is_skip) : "skip";
+  j.verdict = InterruptScope::Interrupted() ? "interrupted"
+              : j.ran                       ? VerdictOf(j.exit_code, state.options.hang_is_skip)
+                                            : "skip";
   out << fmt::format("    build {}{}, {} -> {}\n", j.build,
                      j.build_seconds > 0 ? fmt::format(" ({:.1f} s)", j.build_seconds) : "",
                      j.summary.empty() ? "no run" : j.summary, j.verdict)
@@ -305,7 +316,8 @@ class WorktreeGuard {
 // since the run's directory goes), the case's golden, and the trainer as a
 // worktree artifact cached for the parent and the culprit.
 std::string StepsCommand(const State& state, const std::string& golden, const GitRepo& repo,
-                         const std::string& parent, const Judgement* at_culprit, const std::string& log_path) {
+                         const std::string& parent, const Judgement* at_culprit,
+                         const std::string& log_path) {
   const CommitBisectOptions& o = state.options;
   if (golden.empty() || at_culprit == nullptr || at_culprit->record.empty()) return "";
   if (o.trainer.empty() || fs::path(o.trainer).is_absolute()) return "";
@@ -319,8 +331,8 @@ std::string StepsCommand(const State& state, const std::string& golden, const Gi
   std::error_code ec;
   fs::copy_file(at_culprit->record, record, fs::copy_options::overwrite_existing, ec);
   if (ec) return "";
-  return fmt::format("lockstep bisect steps {} {} --binary-a {} --binary-b {}", golden, record, *binary_a,
-                     *binary_b);
+  return fmt::format("lockstep bisect steps {} {} --binary-a {} --binary-b {}", golden, record,
+                     *binary_a, *binary_b);
 }
 
 const Judgement* LastJudgementOf(const std::vector<Judgement>& all, const std::string& commit) {
@@ -352,8 +364,9 @@ Result<CommitBisectResult> BisectCommits(const CommitBisectOptions& options, std
   Result<std::string> bad = repo->ResolveCommit(options.bad, "--bad");
   if (!bad.ok()) return bad.status();
   if (*good == *bad) {
-    return Status::BadInput(fmt::format("--good {} and --bad {} are the same commit: there is no range to bisect",
-                                        options.good, options.bad));
+    return Status::BadInput(
+        fmt::format("--good {} and --bad {} are the same commit: there is no range to bisect",
+                    options.good, options.bad));
   }
   Result<bool> ordered = repo->IsAncestor(*good, *bad);
   if (!ordered.ok()) return ordered.status();
@@ -373,29 +386,34 @@ Result<CommitBisectResult> BisectCommits(const CommitBisectOptions& options, std
     if (o.trainer.empty()) o.trainer = "build/cli/lockstep";
   }
   if (o.case_path.empty() == o.command.empty()) {
-    return Status::BadInput("give the oracle: --case CASE (a smoke case and its golden) or -- CMD... (its exit code)");
+    return Status::BadInput(
+        "give the oracle: --case CASE (a smoke case and its golden) or -- CMD... (its exit code)");
   }
   std::string golden;  // the case's, from the user's checkout
   if (!o.case_path.empty()) {
     o.case_path = fs::absolute(o.case_path).string();
-    Result<smoke::SmokeCase> c = smoke::LoadSmokeCase(o.case_path);  // bad input now, not per commit
+    Result<smoke::SmokeCase> c =
+        smoke::LoadSmokeCase(o.case_path);  // bad input now, not per commit
     if (!c.ok()) return c.status();
     golden = c->golden;
     if (!fs::exists(c->golden)) {
-      return Status::BadInput(fmt::format("--case {}: its golden {} does not exist; record it first with "
-                                          "lockstep smoke --update",
-                                          o.case_path, c->golden));
+      return Status::BadInput(
+          fmt::format("--case {}: its golden {} does not exist; record it first with "
+                      "lockstep smoke --update",
+                      o.case_path, c->golden));
     }
   }
   const std::string cache_root = o.cache_dir.empty() ? DefaultCacheDir() : o.cache_dir;
   const std::string build_key = o.build + "\n" + fmt::format("{}", fmt::join(o.artifacts, "\n"));
-  state.cache = (fs::path(cache_root) / Hex64(Xxh3_64(build_key.data(), build_key.size()))).string();
+  state.cache =
+      (fs::path(cache_root) / Hex64(Xxh3_64(build_key.data(), build_key.size()))).string();
   Result<std::string> count = repo->Run({"rev-list", "--count", *good + ".." + *bad});
   if (!count.ok()) return count.status();
 
   std::string work = (fs::temp_directory_path() / "lockstep-bisect-XXXXXX").string();
   if (::mkdtemp(work.data()) == nullptr) {
-    return Status::BadInput(fmt::format("cannot create {} (set TMPDIR to a writable directory)", work));
+    return Status::BadInput(
+        fmt::format("cannot create {} (set TMPDIR to a writable directory)", work));
   }
   state.worktree = (fs::path(work) / "worktree").string();
   state.judgements = (fs::path(work) / "judgements.jsonl").string();
@@ -407,7 +425,8 @@ Result<CommitBisectResult> BisectCommits(const CommitBisectOptions& options, std
   LOCKSTEP_RETURN_IF_ERROR(WriteFileAtomically(state_path, ToJson(state).dump(2) + "\n"));
 
   out << fmt::format("bisecting {} commits: good {}, bad {}\n", *count, Short(*good), Short(*bad));
-  out << fmt::format("  repository {} (untouched: the commits are checked out in {})\n", repo->root(), state.worktree);
+  out << fmt::format("  repository {} (untouched: the commits are checked out in {})\n",
+                     repo->root(), state.worktree);
   out << fmt::format("  build      {}\n  cache      {}\n", o.build, state.cache);
   out << fmt::format("  oracle     {}\n\n",
                      o.case_path.empty() ? fmt::format("`{}` exit code", fmt::join(o.command, " "))
@@ -424,7 +443,8 @@ Result<CommitBisectResult> BisectCommits(const CommitBisectOptions& options, std
   wo.working_dir = state.worktree;
   wo.cancel = &InterruptScope::Flag();
   Result<smoke::ProcessOutcome> run = smoke::RunWatched(
-      {"git", "bisect", "run", o.self, "bisect", "judge", "--state", state_path}, wo, [&](std::string_view line) {
+      {"git", "bisect", "run", o.self, "bisect", "judge", "--state", state_path}, wo,
+      [&](std::string_view line) {
         transcript += std::string(line) + "\n";
         // The judge's lines and git's progress are what people read; git's
         // "running ..." and its account of the answer (said better below) are not.
@@ -442,14 +462,18 @@ Result<CommitBisectResult> BisectCommits(const CommitBisectOptions& options, std
   }
   for (const Judgement& j : result.judgements) {
     if (j.verdict != "unrunnable") continue;
-    return Status::BadInput(fmt::format(
-        "the oracle `{}` cannot be run at {}: {}. A command is run in the commit's worktree: give a "
-        "path that exists there, or an absolute one",
-        fmt::join(o.command, " "), Short(j.commit), j.summary));
+    return Status::BadInput(
+        fmt::format("the oracle `{}` cannot be run at {}: {}. A command is run in the commit's "
+                    "worktree: give a "
+                    "path that exists there, or an absolute one",
+                    fmt::join(o.command, " "), Short(j.commit), j.summary));
   }
   Result<std::string> log = wt->Run({"bisect", "log"});
-  result.log_path = !o.log_path.empty() ? o.log_path
-                                        : (fs::path(cache_root) / fmt::format("bisect-{}-{}.log", Short(*good), Short(*bad))).string();
+  result.log_path =
+      !o.log_path.empty()
+          ? o.log_path
+          : (fs::path(cache_root) / fmt::format("bisect-{}-{}.log", Short(*good), Short(*bad)))
+                .string();
   if (log.ok()) {
     std::error_code ec;
     fs::create_directories(fs::path(result.log_path).parent_path(), ec);
@@ -460,7 +484,8 @@ Result<CommitBisectResult> BisectCommits(const CommitBisectOptions& options, std
   if (answer == std::string::npos || answer < 40 ||
       transcript.find_first_not_of("0123456789abcdef", answer - 40) != answer) {
     if (transcript.find("only 'skip'ped commits left") != std::string::npos) {
-      out << "\nno answer: the first bad commit is one of several that could not be built or tested:\n"
+      out << "\nno answer: the first bad commit is one of several that could not be built or "
+             "tested:\n"
           << transcript.substr(transcript.find("only 'skip'ped commits left"));
       result.exit_code = 1;
       return result;
@@ -480,8 +505,8 @@ Result<CommitBisectResult> BisectCommits(const CommitBisectOptions& options, std
   if (result.culprit == *bad) {
     out << "\nconfirming the bad end:\n";
     if (judge_end(*bad).verdict == "good") {
-      out << fmt::format("\nno bad commit in {}..{}: the bad end {} passes the gate\n", options.good,
-                         options.bad, Short(*bad));
+      out << fmt::format("\nno bad commit in {}..{}: the bad end {} passes the gate\n",
+                         options.good, options.bad, Short(*bad));
       result.exit_code = 1;
       return result;
     }
@@ -505,16 +530,18 @@ Result<CommitBisectResult> BisectCommits(const CommitBisectOptions& options, std
 
   Result<CommitInfo> info = repo->Describe(result.culprit);
   if (!info.ok()) return info.status();
-  out << fmt::format("\nfirst bad commit: {}\n  {}\n  author {}\n  date   {}\n  files changed:\n", info->hash,
-                     info->subject, info->author, info->date);
+  out << fmt::format("\nfirst bad commit: {}\n  {}\n  author {}\n  date   {}\n  files changed:\n",
+                     info->hash, info->subject, info->author, info->date);
   for (const std::string& f : info->files) out << "    " << f << "\n";
   out << "\nthe gate at its parent and at the culprit:\n";
   const Judgement* at_parent = LastJudgementOf(result.judgements, *parent);
   const Judgement* at_culprit = LastJudgementOf(result.judgements, result.culprit);
   out << fmt::format("  parent  {}  {}\n", Short(*parent),
-                     at_parent != nullptr ? at_parent->verdict + ": " + at_parent->summary : "the good end (not run)");
+                     at_parent != nullptr ? at_parent->verdict + ": " + at_parent->summary
+                                          : "the good end (not run)");
   out << fmt::format("  culprit {}  {}\n", Short(result.culprit),
-                     at_culprit != nullptr ? at_culprit->verdict + ": " + at_culprit->summary : "the bad end (not run)");
+                     at_culprit != nullptr ? at_culprit->verdict + ": " + at_culprit->summary
+                                           : "the bad end (not run)");
   int built = 0, cached = 0, failed = 0, runs = 0;
   for (const Judgement& j : result.judgements) {
     built += j.build == "built";
@@ -522,13 +549,16 @@ Result<CommitBisectResult> BisectCommits(const CommitBisectOptions& options, std
     failed += j.build == "failed" || j.build == "cached failure";
     runs += j.ran;
   }
-  out << fmt::format("\n{} commits judged: {} built, {} from the cache, {} skipped (build failed); {} oracle runs\n",
-                     result.judgements.size(), built, cached, failed, runs);
-  out << fmt::format("git bisect log: {} (replay: git bisect start && git bisect replay {})\n", result.log_path,
-                     result.log_path);
+  out << fmt::format(
+      "\n{} commits judged: {} built, {} from the cache, {} skipped (build failed); {} oracle "
+      "runs\n",
+      result.judgements.size(), built, cached, failed, runs);
+  out << fmt::format("git bisect log: {} (replay: git bisect start && git bisect replay {})\n",
+                     result.log_path, result.log_path);
   result.steps_command = StepsCommand(state, golden, *repo, *parent, at_culprit, result.log_path);
   if (!result.steps_command.empty()) {
-    out << "\nwhere in the math, with both builds from the cache:\n  " << result.steps_command << "\n";
+    out << "\nwhere in the math, with both builds from the cache:\n  " << result.steps_command
+        << "\n";
   }
   result.exit_code = 0;
   return result;

@@ -53,13 +53,14 @@ struct CommitBisectOptions {
 struct Judgement {
   std::string commit;
   std::string tree;
-  std::string build;       // built | cached | failed | cached failure
+  std::string build;  // built | cached | failed | cached failure
   double build_seconds = 0;
-  bool ran = false;        // the case or command ran (not skipped for the build)
-  int exit_code = 0;       // the case's or command's
-  std::string verdict;     // good | bad | skip | interrupted | unrunnable (the oracle could not be started)
-  std::string summary;     // one line: what the gate said
-  std::string record;      // a case of lockstep's trainer that diverged: its run's record
+  bool ran = false;   // the case or command ran (not skipped for the build)
+  int exit_code = 0;  // the case's or command's
+  std::string
+      verdict;  // good | bad | skip | interrupted | unrunnable (the oracle could not be started)
+  std::string summary;  // one line: what the gate said
+  std::string record;   // a case of lockstep's trainer that diverged: its run's record
 };
 
 struct CommitBisectResult {

@@ -18,8 +18,8 @@ Result<GitRepo> GitRepo::Open(const std::string& dir) {
   Result<Captured> r = RunCapture({"git", "-C", dir, "rev-parse", "--show-toplevel"});
   if (!r.ok()) return Status::BadInput("git is needed for bisect commits: " + r.status().message());
   if (r->exit_code != 0) {
-    return Status::BadInput(fmt::format("--repo {}: not a git repository ({}); pass --repo DIR",
-                                        dir, Trim(r->err)));
+    return Status::BadInput(
+        fmt::format("--repo {}: not a git repository ({}); pass --repo DIR", dir, Trim(r->err)));
   }
   return GitRepo(Trim(r->out));
 }
@@ -34,7 +34,8 @@ Result<std::string> GitRepo::Run(const std::vector<std::string>& args) const {
   Result<Captured> r = RunRaw(args);
   if (!r.ok()) return r.status();
   if (r->exit_code != 0) {
-    return Status::BadInput(fmt::format("git {} in {} failed: {}", fmt::join(args, " "), root_, Trim(r->err)));
+    return Status::BadInput(
+        fmt::format("git {} in {} failed: {}", fmt::join(args, " "), root_, Trim(r->err)));
   }
   return Trim(r->out);
 }
@@ -43,9 +44,10 @@ Result<std::string> GitRepo::ResolveCommit(const std::string& rev, const std::st
   Result<Captured> r = RunRaw({"rev-parse", "--verify", "--quiet", rev + "^{commit}"});
   if (!r.ok()) return r.status();
   if (r->exit_code != 0 || rev.empty()) {
-    return Status::BadInput(fmt::format("{} {}: not a commit in {}; give a hash, branch or tag "
-                                        "(git log --oneline shows them)",
-                                        what, rev, root_));
+    return Status::BadInput(
+        fmt::format("{} {}: not a commit in {}; give a hash, branch or tag "
+                    "(git log --oneline shows them)",
+                    what, rev, root_));
   }
   return Trim(r->out);
 }

@@ -13,8 +13,8 @@ namespace lockstep::bisect {
 struct CommitInfo {
   std::string hash;
   std::string subject;
-  std::string author;  // "Name <email>"
-  std::string date;    // ISO 8601, the author date
+  std::string author;              // "Name <email>"
+  std::string date;                // ISO 8601, the author date
   std::vector<std::string> files;  // "M\tpath", as git show --name-status
 };
 

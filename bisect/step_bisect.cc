@@ -1,6 +1,6 @@
 #include "bisect/step_bisect.h"
 
-#include "core/interrupt.h"
+#include <fmt/format.h>
 
 #include <algorithm>
 #include <bit>
@@ -8,13 +8,13 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
-#include <fmt/format.h>
 #include <map>
 #include <sstream>
 #include <toml.hpp>
 #include <tuple>
 
 #include "core/atomic_file.h"
+#include "core/interrupt.h"
 #include "smoke/suite.h"
 #include "smoke/watchdog.h"
 
@@ -52,23 +52,28 @@ Result<toml::value> JsonToToml(const nlohmann::json& j, const std::string& key) 
       }
       return toml::value(std::move(a));
     }
-    case nlohmann::json::value_t::string: return toml::value(j.get<std::string>());
-    case nlohmann::json::value_t::boolean: return toml::value(j.get<bool>());
+    case nlohmann::json::value_t::string:
+      return toml::value(j.get<std::string>());
+    case nlohmann::json::value_t::boolean:
+      return toml::value(j.get<bool>());
     case nlohmann::json::value_t::number_integer:
-    case nlohmann::json::value_t::number_unsigned: return toml::value(j.get<std::int64_t>());
-    case nlohmann::json::value_t::number_float: return toml::value(j.get<double>());
-    default: return Status::BadInput(fmt::format("config key {} has no TOML form", key));
+    case nlohmann::json::value_t::number_unsigned:
+      return toml::value(j.get<std::int64_t>());
+    case nlohmann::json::value_t::number_float:
+      return toml::value(j.get<double>());
+    default:
+      return Status::BadInput(fmt::format("config key {} has no TOML form", key));
   }
 }
 
 // One side of the comparison, re-run to `step` with its trace.
 struct Side {
-  char label = 'A';       // or 'B'
-  char option = 'a';      // its options' suffix: --binary-a, --config-a
+  char label = 'A';   // or 'B'
+  char option = 'a';  // its options' suffix: --binary-a, --config-a
   std::string run_path;
   golden::RunRecord run;
   std::string binary;
-  std::string config;     // a TOML file to run
+  std::string config;  // a TOML file to run
   int world_size = 1;
   std::string dir;        // its re-run records and traces
   std::string trace_dir;  // the trace with values
@@ -85,8 +90,10 @@ Status PrepareConfig(Side& side, const std::string& override_config) {
         "{}: the header has no config to re-run (another trainer's log?); pass --config-{} FILE",
         side.run_path, side.option));
   }
-  const nlohmann::json manifest = config.contains("data") ? config["data"].value("manifest", "") : "";
-  if (manifest.is_string() && manifest != "embedded" && !fs::path(manifest.get<std::string>()).is_absolute()) {
+  const nlohmann::json manifest =
+      config.contains("data") ? config["data"].value("manifest", "") : "";
+  if (manifest.is_string() && manifest != "embedded" &&
+      !fs::path(manifest.get<std::string>()).is_absolute()) {
     return Status::BadInput(fmt::format(
         "{}: data.manifest = \"{}\" is relative to a config file this record does not name; pass "
         "--config-{} FILE (the config that recorded it)",
@@ -113,15 +120,14 @@ int WorldSize(const golden::RunRecord& run) {
 // the values `values` (trainer::TraceValues syntax); returns the trace's
 // directory. `check_record`: say whether the re-run reproduced the record.
 Result<std::string> ReRun(const Side& side, std::int64_t step, const std::string& values,
-                          const std::string& trace_name, std::string_view purpose, bool check_record,
-                          double timeout, std::ostream& out) {
+                          const std::string& trace_name, std::string_view purpose,
+                          bool check_record, double timeout, std::ostream& out) {
   const std::string record = (fs::path(side.dir) / (trace_name + ".jsonl")).string();
   const std::string trace = (fs::path(side.dir) / trace_name).string();
-  std::vector<std::string> argv = {side.binary, "train", "--config", side.config,
-                                   "--stop-at", std::to_string(step),
-                                   "--trace-step", std::to_string(step),
-                                   "--trace", trace, "--trace-values", values,
-                                   "--record", record, "--quiet"};
+  std::vector<std::string> argv = {
+      side.binary,          "train",        "--config",           side.config, "--stop-at",
+      std::to_string(step), "--trace-step", std::to_string(step), "--trace",   trace,
+      "--trace-values",     values,         "--record",           record,      "--quiet"};
   argv = smoke::UnderMpirun(side.world_size, std::move(argv));
   out << fmt::format("re-running {} to step {} ({}): {}\n", side.label, step, purpose,
                      fmt::join(argv, " "))
@@ -130,26 +136,28 @@ Result<std::string> ReRun(const Side& side, std::int64_t step, const std::string
   smoke::WatchOptions wo;
   wo.idle_timeout = timeout;
   wo.cancel = &InterruptScope::Flag();  // a re-run is ended with lockstep, not orphaned
-  Result<smoke::ProcessOutcome> outcome =
-      smoke::RunWatched(argv, wo, [&](std::string_view line) { output += std::string(line) + "\n"; });
+  Result<smoke::ProcessOutcome> outcome = smoke::RunWatched(
+      argv, wo, [&](std::string_view line) { output += std::string(line) + "\n"; });
   if (!outcome.ok()) return outcome.status();
   if (outcome->cancelled) {
-    return Status::Interrupted(fmt::format("interrupted: the re-run of side {} was ended", side.label),
-                               InterruptScope::Signal());
+    return Status::Interrupted(
+        fmt::format("interrupted: the re-run of side {} was ended", side.label),
+        InterruptScope::Signal());
   }
   if (outcome->exit_code != 0) {
     return Status::BadInput(fmt::format(
         "re-running side {} ({}) failed with exit {}:\n{}Check --binary-{} and --config-{}",
-        side.label, side.run_path, outcome->exit_code, output, side.option,
-        side.option));
+        side.label, side.run_path, outcome->exit_code, output, side.option, side.option));
   }
   if (check_record) {
     Result<golden::RunRecord> rerun = golden::LoadRecordStream(record);
     if (!rerun.ok()) return rerun.status();
     std::string what;
-    if (std::optional<std::int64_t> s = FirstDivergentStep(side.run, *rerun, &what); s && *s <= step) {
+    if (std::optional<std::int64_t> s = FirstDivergentStep(side.run, *rerun, &what);
+        s && *s <= step) {
       out << fmt::format(
-          "  warning: the re-run of {} differs from {} at step {} ({}): this binary or machine is not "
+          "  warning: the re-run of {} differs from {} at step {} ({}): this binary or machine is "
+          "not "
           "the one that recorded it; the trace shows the re-run\n",
           side.label, side.run_path, *s, what);
     }
@@ -176,8 +184,8 @@ void PrintTable(const std::vector<TensorDiff>& rows, std::ostream& out) {
 
 }  // namespace
 
-std::optional<std::int64_t> FirstDivergentStep(const golden::RunRecord& a, const golden::RunRecord& b,
-                                               std::string* what) {
+std::optional<std::int64_t> FirstDivergentStep(const golden::RunRecord& a,
+                                               const golden::RunRecord& b, std::string* what) {
   std::map<std::int64_t, const golden::StepRow*> by_step;
   for (const golden::StepRow& row : b.steps) by_step[row.step] = &row;
   for (const golden::StepRow& row : a.steps) {
@@ -245,9 +253,9 @@ std::vector<TensorDiff> FirstDivergentTensor(const std::vector<trainer::TracedTe
 
 nlohmann::ordered_json StepBisectToJson(const StepBisectResult& result) {
   auto tensor = [](const TensorDiff& d) {
-    nlohmann::ordered_json j = {{"phase", d.phase},       {"micro_batch", d.micro_batch},
-                                {"name", d.name},         {"count", d.count},
-                                {"shape_differs", d.shape_differs}, {"digest_only", d.digest_only}};
+    nlohmann::ordered_json j = {
+        {"phase", d.phase}, {"micro_batch", d.micro_batch},     {"name", d.name},
+        {"count", d.count}, {"shape_differs", d.shape_differs}, {"digest_only", d.digest_only}};
     if (!d.shape_differs && !d.digest_only) {
       j["differing"] = d.differing;
       if (d.first_index) j["first_index"] = *d.first_index;
@@ -265,7 +273,8 @@ nlohmann::ordered_json StepBisectToJson(const StepBisectResult& result) {
     j["identical_before"] = result.identical_before;
     j["traced"] = result.traced;
     j["spread"] = nlohmann::ordered_json::array();
-    for (std::size_t i = 1; i < result.tensors.size(); ++i) j["spread"].push_back(tensor(result.tensors[i]));
+    for (std::size_t i = 1; i < result.tensors.size(); ++i)
+      j["spread"].push_back(tensor(result.tensors[i]));
   }
   j["not_deterministic"] = nlohmann::ordered_json::array();
   for (char side : result.not_deterministic) j["not_deterministic"].push_back(std::string(1, side));
@@ -299,15 +308,17 @@ Result<StepBisectResult> BisectSteps(const StepBisectOptions& options, std::ostr
   std::string& what = result.step_differs;
   result.step = FirstDivergentStep(a.run, b.run, &what);
   if (!result.step) {
-    out << fmt::format("{} and {} agree on all common steps ({} vs {} steps): nothing to localise\n",
-                       a.run_path, b.run_path, a.run.steps.size(), b.run.steps.size());
+    out << fmt::format(
+        "{} and {} agree on all common steps ({} vs {} steps): nothing to localise\n", a.run_path,
+        b.run_path, a.run.steps.size(), b.run.steps.size());
     return result;
   }
   out << fmt::format("first divergent step: {} ({})\n", *result.step, what);
 
   std::string work = options.work_dir;
   if (work.empty()) {
-    work = (fs::temp_directory_path() / fmt::format("lockstep-bisect-steps-{}", ::getpid())).string();
+    work =
+        (fs::temp_directory_path() / fmt::format("lockstep-bisect-steps-{}", ::getpid())).string();
   }
   result.work_dir = work;
   a.dir = (fs::path(work) / "a").string();
@@ -316,16 +327,19 @@ Result<StepBisectResult> BisectSteps(const StepBisectOptions& options, std::ostr
     std::error_code ec;
     fs::remove_all(side->dir, ec);
     fs::create_directories(side->dir, ec);
-    if (ec) return Status::BadInput(fmt::format("{}: cannot create it: {}", side->dir, ec.message()));
-    LOCKSTEP_RETURN_IF_ERROR(PrepareConfig(*side, side == &a ? options.config_a : options.config_b));
+    if (ec)
+      return Status::BadInput(fmt::format("{}: cannot create it: {}", side->dir, ec.message()));
+    LOCKSTEP_RETURN_IF_ERROR(
+        PrepareConfig(*side, side == &a ? options.config_a : options.config_b));
   }
 
   // Pass 1: digests of every tensor, which say which tensors differ.
   std::vector<trainer::TracedTensor> digests[2];
   for (int i = 0; i < 2; ++i) {
     const Side& side = i == 0 ? a : b;
-    Result<std::string> dir = ReRun(side, *result.step, "none", "trace-digests", "digests of every tensor",
-                                    /*check_record=*/true, options.timeout, out);
+    Result<std::string> dir =
+        ReRun(side, *result.step, "none", "trace-digests", "digests of every tensor",
+              /*check_record=*/true, options.timeout, out);
     if (!dir.ok()) return dir.status();
     Result<std::vector<trainer::TracedTensor>> trace = trainer::LoadTrace(*dir);
     if (!trace.ok()) return trace.status();
@@ -344,7 +358,8 @@ Result<StepBisectResult> BisectSteps(const StepBisectOptions& options, std::ostr
   // Pass 2: the values of the tensors the report shows, wherever they occur.
   std::vector<std::string> names;
   for (std::size_t i = 0; i < differ.size() && std::ssize(names) < options.spread_rows; ++i) {
-    if (std::find(names.begin(), names.end(), differ[i].name) == names.end()) names.push_back(differ[i].name);
+    if (std::find(names.begin(), names.end(), differ[i].name) == names.end())
+      names.push_back(differ[i].name);
   }
   std::vector<trainer::TracedTensor> traces[2];
   for (int i = 0; i < 2; ++i) {
@@ -362,7 +377,8 @@ Result<StepBisectResult> BisectSteps(const StepBisectOptions& options, std::ostr
     if (!moved.empty()) {
       result.not_deterministic.push_back(side.label);
       out << fmt::format(
-          "  warning: {} is not deterministic: its two re-runs to step {} traced different bits, first "
+          "  warning: {} is not deterministic: its two re-runs to step {} traced different bits, "
+          "first "
           "in {} {} ({} of its tensors differ); the comparison below uses the second re-run\n",
           side.label, *result.step, Where(moved.front()), moved.front().name, moved.size());
     }
@@ -373,7 +389,8 @@ Result<StepBisectResult> BisectSteps(const StepBisectOptions& options, std::ostr
   for (trainer::TracedTensor& t : traces[1]) in_b[{t.micro_batch, t.phase, t.name}] = &t;
   for (trainer::TracedTensor& t : traces[0]) {
     auto it = in_b.find({t.micro_batch, t.phase, t.name});
-    if (it == in_b.end() || it->second->digest == t.digest || it->second->count != t.count) continue;
+    if (it == in_b.end() || it->second->digest == t.digest || it->second->count != t.count)
+      continue;
     if (!t.has_values || !it->second->has_values) continue;
     LOCKSTEP_RETURN_IF_ERROR(trainer::ReadTraceValues(a.trace_dir, &t));
     LOCKSTEP_RETURN_IF_ERROR(trainer::ReadTraceValues(b.trace_dir, it->second));
@@ -383,18 +400,21 @@ Result<StepBisectResult> BisectSteps(const StepBisectOptions& options, std::ostr
   result.traced = traces[0].size();
   if (result.tensors.empty()) {
     out << fmt::format(
-        "the second re-runs of step {} agree in all {} tensors, the first did not: see the warnings "
+        "the second re-runs of step {} agree in all {} tensors, the first did not: see the "
+        "warnings "
         "above; traces in {}\n",
         *result.step, traces[0].size(), work);
     return result;
   }
   const TensorDiff& first = result.tensors.front();
   if (first.shape_differs) {
-    out << fmt::format("\nfirst divergent tensor: step {}, {}: {} has a different shape ({} elements in A)\n",
-                       *result.step, Where(first), first.name, first.count);
+    out << fmt::format(
+        "\nfirst divergent tensor: step {}, {}: {} has a different shape ({} elements in A)\n",
+        *result.step, Where(first), first.name, first.count);
   } else if (first.digest_only) {  // only when a side is not deterministic
-    out << fmt::format("\nfirst divergent tensor: step {}, {}: {} (digests differ; values not traced)\n",
-                       *result.step, Where(first), first.name);
+    out << fmt::format(
+        "\nfirst divergent tensor: step {}, {}: {} (digests differ; values not traced)\n",
+        *result.step, Where(first), first.name);
   } else {
     out << fmt::format(
         "\nfirst divergent tensor: step {}, {}: {}, max abs diff {:.3g}, first differing element "
@@ -402,19 +422,22 @@ Result<StepBisectResult> BisectSteps(const StepBisectOptions& options, std::ostr
         *result.step, Where(first), first.name, first.max_abs_diff, first.first_index.value_or(0),
         first.count, first.differing);
   }
-  out << fmt::format("the {} tensor{} before it, in the order the step computes them, are bit-identical\n\n",
-                     identical, identical == 1 ? "" : "s");
+  out << fmt::format(
+      "the {} tensor{} before it, in the order the step computes them, are bit-identical\n\n",
+      identical, identical == 1 ? "" : "s");
   const std::size_t compared_after = traces[0].size() - identical - 1;
-  out << fmt::format("how it spreads: {} of the {} tensors after it differ too{}\n", result.tensors.size() - 1,
-                     compared_after, result.tensors.size() > 1 ? "; the first of them:" : "");
-  std::vector<TensorDiff> shown(result.tensors.begin(),
-                                result.tensors.begin() + std::min<std::ptrdiff_t>(options.spread_rows,
-                                                                                 std::ssize(result.tensors)));
+  out << fmt::format("how it spreads: {} of the {} tensors after it differ too{}\n",
+                     result.tensors.size() - 1, compared_after,
+                     result.tensors.size() > 1 ? "; the first of them:" : "");
+  std::vector<TensorDiff> shown(
+      result.tensors.begin(),
+      result.tensors.begin() +
+          std::min<std::ptrdiff_t>(options.spread_rows, std::ssize(result.tensors)));
   PrintTable(shown, out);
   if (result.tensors.size() > shown.size()) {
     const TensorDiff& last = result.tensors.back();
-    out << fmt::format("  ... and {} more, the last: {} {}\n", result.tensors.size() - shown.size(), Where(last),
-                       last.name);
+    out << fmt::format("  ... and {} more, the last: {} {}\n", result.tensors.size() - shown.size(),
+                       Where(last), last.name);
   }
   out << fmt::format("\ntraces and re-run records: {}\n", work);
   result.exit_code = 0;

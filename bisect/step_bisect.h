@@ -47,12 +47,12 @@ struct TensorDiff {
   int micro_batch = -1;
   std::string name;
   std::uint64_t count = 0;
-  std::uint64_t differing = 0;        // elements whose bits differ
+  std::uint64_t differing = 0;  // elements whose bits differ
   std::optional<std::uint64_t> first_index;
   double max_abs_diff = 0;
-  double rel_diff = 0;                // ||a - b|| / ||a||
+  double rel_diff = 0;  // ||a - b|| / ||a||
   bool shape_differs = false;
-  bool digest_only = false;           // values not at hand: only the digests say they differ
+  bool digest_only = false;  // values not at hand: only the digests say they differ
   bool same() const { return differing == 0 && !shape_differs && !digest_only; }
 };
 
@@ -64,25 +64,25 @@ std::optional<std::int64_t> FirstDivergentStep(const golden::RunRecord& a,
 // Compares two traces of the same step tensor by tensor, in A's order,
 // matched by (micro-batch, phase, name): by digest, then element by element
 // where the digests differ and both sides' values are filled in (see
-// trainer::ReadTraceValues; without them the diff is `digest_only`). Tensors only one side has are skipped (a
-// micro-batch another world size ran elsewhere). Returns the first differing
-// tensor and every differing tensor after it, in order, or nothing if all
-// agree; `identical_before` counts the tensors compared equal before it.
+// trainer::ReadTraceValues; without them the diff is `digest_only`). Tensors only one side has are
+// skipped (a micro-batch another world size ran elsewhere). Returns the first differing tensor and
+// every differing tensor after it, in order, or nothing if all agree; `identical_before` counts the
+// tensors compared equal before it.
 std::vector<TensorDiff> FirstDivergentTensor(const std::vector<trainer::TracedTensor>& a,
                                              const std::vector<trainer::TracedTensor>& b,
                                              std::size_t* identical_before);
 
 struct StepBisectResult {
-  std::optional<std::int64_t> step;  // none: the runs agree on every common step
-  std::string step_differs;          // what differs at `step`: "param_digest 1a.. vs 2b.."
-  std::size_t identical_before = 0;  // tensors bit-identical before the first that differs
-  std::size_t traced = 0;            // tensors in side A's trace of `step`
-  std::vector<TensorDiff> tensors;   // the first differing tensor and every later one
-                                     // that differs; empty: the traces agree
+  std::optional<std::int64_t> step;     // none: the runs agree on every common step
+  std::string step_differs;             // what differs at `step`: "param_digest 1a.. vs 2b.."
+  std::size_t identical_before = 0;     // tensors bit-identical before the first that differs
+  std::size_t traced = 0;               // tensors in side A's trace of `step`
+  std::vector<TensorDiff> tensors;      // the first differing tensor and every later one
+                                        // that differs; empty: the traces agree
   std::vector<char> not_deterministic;  // the sides ('A', 'B') whose two re-runs traced
                                         // different bits
-  int exit_code = 1;                 // 0 when a first divergent tensor was found
-  std::string work_dir;              // the re-runs' records and traces
+  int exit_code = 1;                    // 0 when a first divergent tensor was found
+  std::string work_dir;                 // the re-runs' records and traces
 };
 
 // The result for machines (`bisect steps --json`): step, step_differs,

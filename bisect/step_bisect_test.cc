@@ -60,8 +60,8 @@ trainer::TracedTensor Tensor(std::string phase, int mb, std::string name, std::v
 TEST(FirstDivergentTensorTest, FirstDifferingTensorWithIndexAndSize) {
   std::vector<trainer::TracedTensor> a = {
       Tensor("forward", 0, "encoded", {1, 2, 3}), Tensor("forward", 0, "h.0.ln1", {4, 5, 6}),
-      Tensor("backward", 0, "h.0.fcb.grad", {1, 1, 1, 1}), Tensor("backward", 0, "wte.grad", {7, 8}),
-      Tensor("update", -1, "wte", {9, 9})};
+      Tensor("backward", 0, "h.0.fcb.grad", {1, 1, 1, 1}),
+      Tensor("backward", 0, "wte.grad", {7, 8}), Tensor("update", -1, "wte", {9, 9})};
   std::vector<trainer::TracedTensor> b = a;
   b[2] = Tensor("backward", 0, "h.0.fcb.grad", {1, 1, 1.5f, 0.75f});
   b[4] = Tensor("update", -1, "wte", {9, 10});
@@ -80,7 +80,8 @@ TEST(FirstDivergentTensorTest, FirstDifferingTensorWithIndexAndSize) {
 
 TEST(FirstDivergentTensorTest, TensorsOnlyOneSideHasAreSkipped) {
   // B ran micro-batch 1 on another rank whose trace is missing: not a divergence.
-  std::vector<trainer::TracedTensor> a = {Tensor("forward", 0, "x", {1}), Tensor("forward", 1, "x", {2})};
+  std::vector<trainer::TracedTensor> a = {Tensor("forward", 0, "x", {1}),
+                                          Tensor("forward", 1, "x", {2})};
   std::vector<trainer::TracedTensor> b = {Tensor("forward", 0, "x", {1})};
   EXPECT_TRUE(FirstDivergentTensor(a, b, nullptr).empty());
   std::vector<trainer::TracedTensor> c = {Tensor("forward", 0, "x", {1, 1})};
@@ -122,8 +123,10 @@ TEST(TensorTraceTest, RoundTripAcrossRanksInCanonicalOrder) {
 }
 
 TEST(FirstDivergentTensorTest, DigestOnlyWhereValuesAreNotAtHand) {
-  std::vector<trainer::TracedTensor> a = {Tensor("forward", 0, "x", {1, 2}), Tensor("forward", 0, "y", {3})};
-  std::vector<trainer::TracedTensor> b = {Tensor("forward", 0, "x", {1, 2}), Tensor("forward", 0, "y", {4})};
+  std::vector<trainer::TracedTensor> a = {Tensor("forward", 0, "x", {1, 2}),
+                                          Tensor("forward", 0, "y", {3})};
+  std::vector<trainer::TracedTensor> b = {Tensor("forward", 0, "x", {1, 2}),
+                                          Tensor("forward", 0, "y", {4})};
   a[1].values.clear();  // a digests-only trace
   std::size_t before = 0;
   std::vector<TensorDiff> d = FirstDivergentTensor(a, b, &before);
@@ -217,11 +220,13 @@ TEST(TensorTraceTest, KeepsOnlyTheNamedValuesButEveryDigest) {
   EXPECT_TRUE(Contains(st.message(), "--trace-values encoded"));
   ASSERT_TRUE(trainer::ReadTraceValues(dir, &grad).ok());
   EXPECT_EQ(grad.values, (std::vector<float>{-4, 2}));
-  EXPECT_EQ(std::filesystem::file_size(std::filesystem::path(dir) / "rank0.bin"), 2 * sizeof(float));
+  EXPECT_EQ(std::filesystem::file_size(std::filesystem::path(dir) / "rank0.bin"),
+            2 * sizeof(float));
 }
 
 TEST(TensorTraceTest, MissingTraceSaysHowToWriteOne) {
-  Result<std::vector<trainer::TracedTensor>> all = trainer::LoadTrace((FreshTempDir() / "none").string());
+  Result<std::vector<trainer::TracedTensor>> all =
+      trainer::LoadTrace((FreshTempDir() / "none").string());
   ASSERT_FALSE(all.ok());
   EXPECT_TRUE(Contains(all.status().message(), "--trace-step"));
 }

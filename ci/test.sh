@@ -12,6 +12,9 @@ bash ci/setup.sh
 
 jobs=${LOCKSTEP_JOBS:-2}
 
+echo "== Format (.clang-format)"
+bash ci/format.sh
+
 echo "== Release build (-Werror)"
 cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release -DLOCKSTEP_WERROR=ON >/dev/null
 cmake --build build/release -j"$jobs"

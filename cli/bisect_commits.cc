@@ -32,13 +32,17 @@ void RegisterBisectCommits(CLI::App& bisect, int& exit_code) {
   cmd->add_option("--case", o->case_path, "Smoke case whose golden decides good or bad");
   cmd->add_option("--hang-is", *hang_is, "What a hang (124) or crash (3) means: bad or skip")
       ->check(CLI::IsMember({"bad", "skip"}));
-  cmd->add_option("--timeout", o->timeout, "Seconds without output before a build or run counts as hung")
+  cmd->add_option("--timeout", o->timeout,
+                  "Seconds without output before a build or run counts as hung")
       ->check(CLI::PositiveNumber);
-  cmd->add_option("--cache", o->cache_dir, "Build cache directory (default: ~/.cache/lockstep/bisect)");
-  cmd->add_option("--log", o->log_path, "Save `git bisect log` here (default: in the cache directory)");
-  cmd->add_option("CMD", o->command, "After --: a command whose exit code judges each commit (0 good, "
-                                     "125 or 2 skip, other bad; one that cannot be started, or exits 126 "
-                                     "or 127, stops the bisect with exit 2), run in the worktree");
+  cmd->add_option("--cache", o->cache_dir,
+                  "Build cache directory (default: ~/.cache/lockstep/bisect)");
+  cmd->add_option("--log", o->log_path,
+                  "Save `git bisect log` here (default: in the cache directory)");
+  cmd->add_option("CMD", o->command,
+                  "After --: a command whose exit code judges each commit (0 good, "
+                  "125 or 2 skip, other bad; one that cannot be started, or exits 126 "
+                  "or 127, stops the bisect with exit 2), run in the worktree");
   cmd->footer(
       "Examples:\n"
       "  lockstep bisect commits --good v0.3.0 --bad main --case smoke/cases/tiny.toml\n"
@@ -47,7 +51,8 @@ void RegisterBisectCommits(CLI::App& bisect, int& exit_code) {
       "      --good v0.3.21 --bad v0.3.26 --build 'make -j2 && make PREFIX=/tmp/ob install' \\\n"
       "      --artifact /tmp/ob --case smoke/cases/tiny-openblas.toml\n"
       "Exit codes: 0 culprit found, 1 no bad commit in the range (or the good end already\n"
-      "fails), 2 bad revisions, range, case or an oracle that cannot be run, 130 interrupted (worktree removed).");
+      "fails), 2 bad revisions, range, case or an oracle that cannot be run, 130 interrupted "
+      "(worktree removed).");
   cmd->callback([o, hang_is, &exit_code] {
     bisect::CommitBisectOptions options = *o;
     options.hang_is_skip = *hang_is == "skip";
@@ -56,8 +61,9 @@ void RegisterBisectCommits(CLI::App& bisect, int& exit_code) {
     exit_code = r.ok() ? r->exit_code : Report(r.status());
   });
 
-  auto* judge = bisect.add_subcommand("judge", "Judge the commit checked out in a bisect worktree "
-                                               "(called by git bisect run)");
+  auto* judge = bisect.add_subcommand("judge",
+                                      "Judge the commit checked out in a bisect worktree "
+                                      "(called by git bisect run)");
   judge->group("");  // hidden: an implementation detail of `commits`
   auto state = std::make_shared<std::string>();
   judge->add_option("--state", *state, "The bisection's state file")->required();

@@ -19,12 +19,17 @@ void RegisterBisectSteps(CLI::App& bisect, int& exit_code) {
   cmd->add_option("RUN_A", o->run_a, "Record stream (.jsonl) or golden (.toml) of side A")
       ->required()
       ->check(CLI::ExistingFile);
-  cmd->add_option("RUN_B", o->run_b, "Record stream or golden of side B")->required()->check(CLI::ExistingFile);
+  cmd->add_option("RUN_B", o->run_b, "Record stream or golden of side B")
+      ->required()
+      ->check(CLI::ExistingFile);
   cmd->add_option("--binary-a", o->binary_a, "lockstep binary that re-runs A (default: this one)");
   cmd->add_option("--binary-b", o->binary_b, "lockstep binary that re-runs B (default: this one)");
-  cmd->add_option("--config-a", o->config_a, "Config to re-run A (default: the config in A's header)");
-  cmd->add_option("--config-b", o->config_b, "Config to re-run B (default: the config in B's header)");
-  cmd->add_option("--work-dir", o->work_dir, "Keep the re-run records and traces here (default: a temp dir)");
+  cmd->add_option("--config-a", o->config_a,
+                  "Config to re-run A (default: the config in A's header)");
+  cmd->add_option("--config-b", o->config_b,
+                  "Config to re-run B (default: the config in B's header)");
+  cmd->add_option("--work-dir", o->work_dir,
+                  "Keep the re-run records and traces here (default: a temp dir)");
   cmd->add_option("--rows", o->spread_rows, "Rows of the spread table")->check(CLI::PositiveNumber);
   auto json = std::make_shared<std::string>();
   cmd->add_option("--json", *json,
@@ -35,7 +40,8 @@ void RegisterBisectSteps(CLI::App& bisect, int& exit_code) {
       "its record's header), so the two runs may differ in any of them.\n"
       "Example: an OpenBLAS upgrade changed the goldens; which op moved?\n"
       "  lockstep train --config trainer/configs/smoke.toml --record new.jsonl\n"
-      "  lockstep bisect steps golden/cases/tiny.toml new.jsonl --binary-a /opt/lockstep-old/bin/lockstep\n"
+      "  lockstep bisect steps golden/cases/tiny.toml new.jsonl --binary-a "
+      "/opt/lockstep-old/bin/lockstep\n"
       "Exit codes: 0 first divergent tensor found, 1 the runs agree (or the re-runs did not\n"
       "reproduce the divergence), 2 bad input or a re-run that failed.");
   cmd->callback([o, json, &exit_code] {

@@ -15,7 +15,8 @@ void RegisterDataBuild(CLI::App& data, int& exit_code) {
   cmd->add_option("--corpus", o->corpus, "Corpus name in the manifest")->required();
   cmd->add_option("--out", o->out_dir, "Output directory; shards go to OUT/CORPUS/NNN.bin")
       ->required();
-  cmd->add_option("--manifest", o->manifest_path, "Manifest to append to [default: OUT/manifest.toml]");
+  cmd->add_option("--manifest", o->manifest_path,
+                  "Manifest to append to [default: OUT/manifest.toml]");
   cmd->add_option("--shard-tokens", o->shard_tokens, "Tokens per shard")->capture_default_str();
   cmd->add_option("--seq-len", o->seq_len, "Sequence length of a newly created manifest")
       ->capture_default_str();

@@ -17,7 +17,8 @@ void RegisterDataImport(CLI::App& data, int& exit_code) {
   cmd->add_option("--corpus", o->corpus, "Corpus name in the manifest")->required();
   cmd->add_option("--out", o->out_dir, "Output directory; shards go to OUT/CORPUS/NNN.bin")
       ->required();
-  cmd->add_option("--manifest", o->manifest_path, "Manifest to append to [default: OUT/manifest.toml]");
+  cmd->add_option("--manifest", o->manifest_path,
+                  "Manifest to append to [default: OUT/manifest.toml]");
   cmd->add_option("--format", *format, "Input format")
       ->check(CLI::IsMember({"auto", "llmc", "megatron"}))
       ->capture_default_str();

@@ -42,18 +42,20 @@ void RegisterDataPreview(CLI::App& data, int& exit_code) {
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   cmd->add_option("--samples", o->samples, "Samples shown per step")->capture_default_str();
-  cmd->add_option("--chars", o->chars, "Characters of each sample's text shown (detokenized)")->capture_default_str();
-  cmd->footer("Example:\n  lockstep data preview --manifest out/data/manifest.toml --steps 1:4\n"
-              "Steps count from 1, as the trainer's optimizer steps do.");
+  cmd->add_option("--chars", o->chars, "Characters of each sample's text shown (detokenized)")
+      ->capture_default_str();
+  cmd->footer(
+      "Example:\n  lockstep data preview --manifest out/data/manifest.toml --steps 1:4\n"
+      "Steps count from 1, as the trainer's optimizer steps do.");
   cmd->callback([=, &exit_code] {
     if (!ParseStepRange(*steps, *o)) {
-      exit_code = Report(Status::BadInput("--steps \"" + *steps +
-                                          "\": give A:B (steps A to B-1) or one step A"));
+      exit_code = Report(
+          Status::BadInput("--steps \"" + *steps + "\": give A:B (steps A to B-1) or one step A"));
       return;
     }
     Result<data::Manifest> manifest = data::LoadManifest(*manifest_path);
-    exit_code = Report(manifest.ok() ? data::PreviewSteps(*manifest, *o, std::cout)
-                                     : manifest.status());
+    exit_code =
+        Report(manifest.ok() ? data::PreviewSteps(*manifest, *o, std::cout) : manifest.status());
   });
 }
 

@@ -14,11 +14,13 @@ void RegisterDataVerify(CLI::App& data, int& exit_code) {
       "prints a line per shard with its status and hashing throughput");
   auto manifest_path = std::make_shared<std::string>();
   cmd->add_option("--manifest", *manifest_path, "Manifest (TOML)")->required();
-  cmd->footer("Example:\n  lockstep data verify --manifest out/data/manifest.toml\n"
-              "Exit 0 when every shard matches, 2 otherwise (each failure is named).");
+  cmd->footer(
+      "Example:\n  lockstep data verify --manifest out/data/manifest.toml\n"
+      "Exit 0 when every shard matches, 2 otherwise (each failure is named).");
   cmd->callback([=, &exit_code] {
     Result<data::Manifest> manifest = data::LoadManifest(*manifest_path);
-    exit_code = Report(manifest.ok() ? data::VerifyManifest(*manifest, std::cout) : manifest.status());
+    exit_code =
+        Report(manifest.ok() ? data::VerifyManifest(*manifest, std::cout) : manifest.status());
   });
 }
 

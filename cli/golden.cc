@@ -25,20 +25,25 @@ int PrintComparison(const golden::Comparison& c) {
   std::cout << golden::DiagnosisName(c.diagnosis) << ": " << c.summary << "\n";
   if (!c.detail.empty() && c.diagnosis != golden::Diagnosis::kPass) std::cout << c.detail << "\n";
   for (const auto& d : c.diffs) {
-    std::cout << fmt::format("  {:<15} golden {:<22} run {:<22}{}\n", d.metric, d.golden, d.run,
-                             d.ulps  ? fmt::format(" {} ULPs", *d.ulps)
-                             : d.abs ? fmt::format(" off by {:.3g} (relative {:.3g})", *d.abs, d.rel.value_or(0))
-                                     : "");
+    std::cout << fmt::format(
+        "  {:<15} golden {:<22} run {:<22}{}\n", d.metric, d.golden, d.run,
+        d.ulps  ? fmt::format(" {} ULPs", *d.ulps)
+        : d.abs ? fmt::format(" off by {:.3g} (relative {:.3g})", *d.abs, d.rel.value_or(0))
+                : "");
   }
   if (!c.env_diff.empty()) {
     std::cout << "environment, golden -> run:\n";
     for (const auto& e : c.env_diff) std::cout << "  " << e << "\n";
   }
   switch (c.diagnosis) {
-    case golden::Diagnosis::kPass: return 0;
-    case golden::Diagnosis::kConfig: return 2;
-    case golden::Diagnosis::kCrash: return 3;
-    default: return 1;
+    case golden::Diagnosis::kPass:
+      return 0;
+    case golden::Diagnosis::kConfig:
+      return 2;
+    case golden::Diagnosis::kCrash:
+      return 3;
+    default:
+      return 1;
   }
 }
 
@@ -55,7 +60,8 @@ void RegisterGolden(CLI::App& app, int& exit_code) {
       "Files ending in .toml are goldens; others are record streams (lockstep train --record).");
 
   auto show_path = std::make_shared<std::string>();
-  auto* show = cmd->add_subcommand("show", "Print a golden's (or record stream's) header and steps");
+  auto* show =
+      cmd->add_subcommand("show", "Print a golden's (or record stream's) header and steps");
   show->add_option("FILE", *show_path, "Golden file or record stream")->required();
   show->callback([=, &exit_code] {
     Result<golden::RunRecord> r = LoadRun(*show_path);
@@ -64,23 +70,27 @@ void RegisterGolden(CLI::App& app, int& exit_code) {
       return;
     }
     const auto& h = r->header;
-    std::cout << fmt::format("{}\n  case            {}\n  config digest   {}\n  manifest digest {}\n"
-                             "  profile         {}\n  tool version    {}\n",
-                             *show_path, h.case_name, h.config_digest, h.manifest_digest, h.profile, h.tool_version);
+    std::cout << fmt::format(
+        "{}\n  case            {}\n  config digest   {}\n  manifest digest {}\n"
+        "  profile         {}\n  tool version    {}\n",
+        *show_path, h.case_name, h.config_digest, h.manifest_digest, h.profile, h.tool_version);
     for (const auto& [k, v] : h.env.items()) {
-      std::cout << fmt::format("  env.{:<12} {}\n", k, v.is_string() ? v.get<std::string>() : v.dump());
+      std::cout << fmt::format("  env.{:<12} {}\n", k,
+                               v.is_string() ? v.get<std::string>() : v.dump());
     }
-    std::cout << fmt::format("{:>6}  {:>12}  {:>12}  {:>12}  {:<16}  {:<16}  {:>12}\n", "step", "loss",
-                             "grad_norm", "lr", "batch_digest", "param_digest", "mem_peak");
+    std::cout << fmt::format("{:>6}  {:>12}  {:>12}  {:>12}  {:<16}  {:<16}  {:>12}\n", "step",
+                             "loss", "grad_norm", "lr", "batch_digest", "param_digest", "mem_peak");
     for (const auto& s : r->steps) {
       std::cout << fmt::format("{:>6}  {:>12}  {:>12}  {:>12}  {:<16}  {:<16}  {:>12}\n", s.step,
                                Cell(&s, "loss"), Cell(&s, "grad_norm"), Cell(&s, "lr"),
-                               Cell(&s, "batch_digest"), Cell(&s, "param_digest"), Cell(&s, "mem_peak_bytes"));
+                               Cell(&s, "batch_digest"), Cell(&s, "param_digest"),
+                               Cell(&s, "mem_peak_bytes"));
     }
   });
 
   auto a = std::make_shared<std::string>(), b = std::make_shared<std::string>();
-  auto* diff = cmd->add_subcommand("diff", "Side by side, per metric, up to and at the first divergence");
+  auto* diff =
+      cmd->add_subcommand("diff", "Side by side, per metric, up to and at the first divergence");
   diff->add_option("A", *a, "Golden or record stream (the reference)")->required();
   diff->add_option("B", *b, "Golden or record stream")->required();
   diff->callback([=, &exit_code] {
@@ -91,8 +101,8 @@ void RegisterGolden(CLI::App& app, int& exit_code) {
     }
     golden::Comparison c = golden::Compare(*ra, *rb, {});
     const std::int64_t stop = c.first_divergent_step.value_or(INT64_MAX);
-    std::cout << fmt::format("{:>6}  {:>14} {:>14}  {:>12} {:>12}  {}\n", "step", "loss A", "loss B",
-                             "grad_norm A", "grad_norm B", "");
+    std::cout << fmt::format("{:>6}  {:>14} {:>14}  {:>12} {:>12}  {}\n", "step", "loss A",
+                             "loss B", "grad_norm A", "grad_norm B", "");
     const std::size_t n = std::max(ra->steps.size(), rb->steps.size());
     for (std::size_t i = 0; i < n; ++i) {
       const golden::StepRow* x = i < ra->steps.size() ? &ra->steps[i] : nullptr;
@@ -107,7 +117,8 @@ void RegisterGolden(CLI::App& app, int& exit_code) {
   });
 
   auto run = std::make_shared<std::string>(), gold = std::make_shared<std::string>();
-  auto* check = cmd->add_subcommand("check", "Compare a run with a golden under the default policies");
+  auto* check =
+      cmd->add_subcommand("check", "Compare a run with a golden under the default policies");
   check->add_option("RUN", *run, "Record stream (or golden) of the run")->required();
   check->add_option("GOLDEN", *gold, "Golden file")->required();
   check->callback([=, &exit_code] {

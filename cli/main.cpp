@@ -1,13 +1,13 @@
 // lockstep: did this change alter training? The subcommands, one file each.
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
-#include <fmt/format.h>
-#include <fmt/ranges.h>
+#include <iostream>
 #include <new>
 #include <stdexcept>
-#include <iostream>
 #include <string>
 
 #include "cli/command.h"
@@ -26,8 +26,8 @@ int Report(const Status& status) {
   const char* kind = status.code() == Status::Code::kRegression ? "regression" : "error";
   // Under mpirun every rank may report the same problem: say which one spoke.
   const char* rank = std::getenv("OMPI_COMM_WORLD_RANK");
-  std::cerr << "lockstep" << (rank != nullptr ? std::string(" (rank ") + rank + ")" : std::string()) << ": "
-            << kind << ": " << status.message() << "\n";
+  std::cerr << "lockstep" << (rank != nullptr ? std::string(" (rank ") + rank + ")" : std::string())
+            << ": " << kind << ": " << status.message() << "\n";
   return status.exit_code();
 }
 
@@ -43,8 +43,8 @@ int RefuseUnknownCommand(const CLI::App& app, int argc, char** argv) {
     }
     if (names.empty()) return 0;  // a command's positional arguments
     if (std::find(names.begin(), names.end(), word) == names.end()) {
-      std::cerr << fmt::format("{}: unknown command '{}'; did you mean {}? (commands: {})\n", path, word,
-                               lockstep::NearestName(word, names), fmt::join(names, ", "));
+      std::cerr << fmt::format("{}: unknown command '{}'; did you mean {}? (commands: {})\n", path,
+                               word, lockstep::NearestName(word, names), fmt::join(names, ", "));
       return 2;
     }
     at = at->get_subcommand(word);
@@ -104,8 +104,8 @@ int main(int argc, char** argv) {
         "out of memory: this run needs more memory than the machine gave it; lower model.n_embd, "
         "model.n_layer, data.seq_len or train.micro_batch, or use a larger machine"));
   } catch (const std::length_error& e) {
-    return Report(lockstep::Status::BadInput(std::string("a size too large to allocate (") + e.what() +
-                                             "): lower the config's sizes"));
+    return Report(lockstep::Status::BadInput(std::string("a size too large to allocate (") +
+                                             e.what() + "): lower the config's sizes"));
   }
   return exit_code;
 }

@@ -1,10 +1,10 @@
 // lockstep smoke: the gate. Runs the suite against its goldens.
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
-#include <fmt/format.h>
 #include <iostream>
 
 #include "cli/command.h"
@@ -52,19 +52,23 @@ void RegisterSmoke(CLI::App& app, int& exit_code) {
   auto quiet = std::make_shared<bool>(false);
   cmd->add_option("CASE", *names, "Cases to run (default: all in --cases)");
   cmd->add_option("--cases", *cases_dir, "Directory of case files [default: smoke/cases]");
-  cmd->add_flag("--update", o->update, "Record or re-record the goldens (atomically) instead of comparing");
+  cmd->add_flag("--update", o->update,
+                "Record or re-record the goldens (atomically) instead of comparing");
   cmd->add_flag("--force", o->force, "With --update: record even a run that failed");
-  cmd->add_option("--json", *json, "Write a JSON summary (one object per case, with every attempt)");
+  cmd->add_option("--json", *json,
+                  "Write a JSON summary (one object per case, with every attempt)");
   cmd->add_option("--junit", *junit, "Write a JUnit XML report");
   cmd->add_option("--report", *report,
                   "Write DIR/index.html: summary and loss/grad-norm plots, run against golden");
-  cmd->add_option("--timeout", o->timeout, "Seconds without output before the watchdog kills a run (exit 124)")
+  cmd->add_option("--timeout", o->timeout,
+                  "Seconds without output before the watchdog kills a run (exit 124)")
       ->capture_default_str()
       ->check(FinitePositive);
   cmd->add_option("--retries", o->retries, "Re-run a case that crashed or hung, up to N times")
       ->capture_default_str()
       ->check(CLI::Range(0, 100));
-  cmd->add_option("--retry-backoff", o->backoff_base, "First retry delay in seconds, doubled each time, at most 60")
+  cmd->add_option("--retry-backoff", o->backoff_base,
+                  "First retry delay in seconds, doubled each time, at most 60")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 60.0))
       ->group("");  // for tests; the default is the documented 5 s
@@ -77,7 +81,8 @@ void RegisterSmoke(CLI::App& app, int& exit_code) {
       "  lockstep smoke                      the whole suite\n"
       "  lockstep smoke tiny --junit out/junit.xml\n"
       "  lockstep smoke blend-shift --update re-record one golden\n"
-      "Exit codes: 0 all pass, 1 regression or a failed health check, 2 bad case/golden/config, 3 crash, 124 hang\n"
+      "Exit codes: 0 all pass, 1 regression or a failed health check, 2 bad case/golden/config, 3 "
+      "crash, 124 hang\n"
       "(the most severe over all cases).");
   cmd->callback([=, &exit_code] {
     const std::string dir = cases_dir->empty() ? DefaultCasesDir() : *cases_dir;
@@ -91,7 +96,8 @@ void RegisterSmoke(CLI::App& app, int& exit_code) {
       cases = std::move(all).value();
     } else {
       for (const std::string& n : *names) {
-        std::string path = n.ends_with(".toml") ? n : (std::filesystem::path(dir) / (n + ".toml")).string();
+        std::string path =
+            n.ends_with(".toml") ? n : (std::filesystem::path(dir) / (n + ".toml")).string();
         Result<smoke::SmokeCase> c = smoke::LoadSmokeCase(path);
         if (!c.ok()) {
           exit_code = Report(c.status());
@@ -107,8 +113,8 @@ void RegisterSmoke(CLI::App& app, int& exit_code) {
       std::filesystem::create_directories(options.work_dir, ec);
       if (ec) {
         exit_code = Report(Status::BadInput(
-            fmt::format("--runs {}: cannot create it ({}); give a writable directory", options.work_dir,
-                        ec.message())));
+            fmt::format("--runs {}: cannot create it ({}); give a writable directory",
+                        options.work_dir, ec.message())));
         return;
       }
     }
@@ -124,9 +130,10 @@ void RegisterSmoke(CLI::App& app, int& exit_code) {
     exit_code = result.exit_code;
     // A report that cannot be written is a failure of the gate: CI would
     // publish nothing, or an old report.
-    for (const Status& st : {json->empty() ? Status::Ok() : smoke::WriteJsonReport(result, *json),
-                             junit->empty() ? Status::Ok() : smoke::WriteJUnitReport(result, *junit),
-                             report->empty() ? Status::Ok() : smoke::WriteHtmlReport(result, *report)}) {
+    for (const Status& st :
+         {json->empty() ? Status::Ok() : smoke::WriteJsonReport(result, *json),
+          junit->empty() ? Status::Ok() : smoke::WriteJUnitReport(result, *junit),
+          report->empty() ? Status::Ok() : smoke::WriteHtmlReport(result, *report)}) {
       if (!st.ok() && exit_code <= 128) exit_code = Report(st);
     }
   });

@@ -38,11 +38,13 @@ void RegisterTrain(CLI::App& app, int& exit_code) {
   cmd->add_option("--stop-at", options->stop_at,
                   "End after step S, as an interrupted run would (for resume tests and drills)")
       ->check(CLI::NonNegativeNumber);
-  auto* trace_step = cmd->add_option("--trace-step", options->trace_step,
-                  "Trace every tensor of step S (forward, backward, reduce, update) into "
-                  "--trace DIR, for lockstep bisect steps")
-      ->check(CLI::PositiveNumber);
-  trace_step->needs(cmd->add_option("--trace", options->trace_dir, "Directory for --trace-step's files"));
+  auto* trace_step =
+      cmd->add_option("--trace-step", options->trace_step,
+                      "Trace every tensor of step S (forward, backward, reduce, update) into "
+                      "--trace DIR, for lockstep bisect steps")
+          ->check(CLI::PositiveNumber);
+  trace_step->needs(
+      cmd->add_option("--trace", options->trace_dir, "Directory for --trace-step's files"));
   auto trace_values = std::make_shared<std::string>("all");
   cmd->add_option("--trace-values", *trace_values,
                   "Whose values the trace keeps: all, none (digests and statistics only), or "

@@ -12,7 +12,9 @@
 namespace lockstep {
 namespace {
 
-std::string ErrnoText() { return std::strerror(errno); }
+std::string ErrnoText() {
+  return std::strerror(errno);
+}
 
 Status SyncDirectoryOf(const std::string& path) {
   std::filesystem::path dir = std::filesystem::path(path).parent_path();
@@ -107,14 +109,16 @@ Result<int> OpenRegularFile(const std::string& path, std::uint64_t max_bytes, st
                        : S_ISBLK(st.st_mode)  ? "a block device"
                        : S_ISSOCK(st.st_mode) ? "a socket"
                                               : "not a regular file";
-    return Status::BadInput(fmt::format("{}: is {}, not a regular file; pass the path of a file", path, what));
+    return Status::BadInput(
+        fmt::format("{}: is {}, not a regular file; pass the path of a file", path, what));
   }
   const auto bytes = static_cast<std::uint64_t>(st.st_size);
   if (bytes > max_bytes) {
     ::close(fd);
-    return Status::BadInput(fmt::format("{}: {} bytes, over the limit of {} bytes for this kind of file; "
-                                        "is it the right file?",
-                                        path, bytes, max_bytes));
+    return Status::BadInput(
+        fmt::format("{}: {} bytes, over the limit of {} bytes for this kind of file; "
+                    "is it the right file?",
+                    path, bytes, max_bytes));
   }
   // Regular files never block; reads go on as usual.
   ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);

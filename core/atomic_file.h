@@ -46,7 +46,8 @@ Status WriteFileAtomically(const std::string& path, std::string_view contents);
 // Inputs are read only from regular files of a sane size: a directory, a
 // FIFO (which would block), a device such as /dev/zero (which never ends) or
 // a file over the limit is BadInput naming the path, what it is and the limit.
-inline constexpr std::uint64_t kMaxTextFileBytes = std::uint64_t{64} << 20;  // configs, goldens, cases
+inline constexpr std::uint64_t kMaxTextFileBytes = std::uint64_t{64}
+                                                   << 20;  // configs, goldens, cases
 
 // Opens `path` read-only if it is a regular file of at most `max_bytes`
 // (O_NONBLOCK, so that a FIFO is refused instead of waited on). Returns the

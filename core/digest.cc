@@ -45,7 +45,9 @@ Xxh3_128Stream::Xxh3_128Stream() : state_(XXH3_createState()) {
   if (state_ == nullptr) std::abort();
   XXH3_128bits_reset(static_cast<XXH3_state_t*>(state_));
 }
-Xxh3_128Stream::~Xxh3_128Stream() { XXH3_freeState(static_cast<XXH3_state_t*>(state_)); }
+Xxh3_128Stream::~Xxh3_128Stream() {
+  XXH3_freeState(static_cast<XXH3_state_t*>(state_));
+}
 void Xxh3_128Stream::Update(const void* data, std::size_t size) {
   XXH3_128bits_update(static_cast<XXH3_state_t*>(state_), data, size);
 }
@@ -58,7 +60,9 @@ Xxh3_64Stream::Xxh3_64Stream() : state_(XXH3_createState()) {
   if (state_ == nullptr) std::abort();
   XXH3_64bits_reset(static_cast<XXH3_state_t*>(state_));
 }
-Xxh3_64Stream::~Xxh3_64Stream() { XXH3_freeState(static_cast<XXH3_state_t*>(state_)); }
+Xxh3_64Stream::~Xxh3_64Stream() {
+  XXH3_freeState(static_cast<XXH3_state_t*>(state_));
+}
 void Xxh3_64Stream::Update(const void* data, std::size_t size) {
   XXH3_64bits_update(static_cast<XXH3_state_t*>(state_), data, size);
 }

@@ -14,7 +14,8 @@ void OnSignal(int sig) {
   g_interrupted.store(true);
 }
 
-static_assert(SIGINT == 2 && SIGTERM == 15 && SIGHUP == 1, "the signal numbers InterruptScope lists");
+static_assert(SIGINT == 2 && SIGTERM == 15 && SIGHUP == 1,
+              "the signal numbers InterruptScope lists");
 
 }  // namespace
 
@@ -34,8 +35,12 @@ InterruptScope::~InterruptScope() {
   delete saved_;
 }
 
-const std::atomic<bool>& InterruptScope::Flag() { return g_interrupted; }
-int InterruptScope::Signal() { return g_signal.load(); }
+const std::atomic<bool>& InterruptScope::Flag() {
+  return g_interrupted;
+}
+int InterruptScope::Signal() {
+  return g_signal.load();
+}
 void InterruptScope::Reset() {
   g_interrupted.store(false);
   g_signal.store(0);

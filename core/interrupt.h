@@ -12,7 +12,7 @@ namespace lockstep {
 
 class InterruptScope {
  public:
-  InterruptScope();  // installs the handlers (without SA_RESTART: blocking calls return)
+  InterruptScope();   // installs the handlers (without SA_RESTART: blocking calls return)
   ~InterruptScope();  // restores the previous ones
   InterruptScope(const InterruptScope&) = delete;
   InterruptScope& operator=(const InterruptScope&) = delete;

@@ -18,15 +18,17 @@ class Status {
  public:
   enum class Code {
     kOk = 0,
-    kRegression = 1,  // a compared value differs beyond its policy
-    kBadInput = 2,    // bad usage, config, manifest, shard, missing file
-    kCrash = 3,       // the run under test crashed
+    kRegression = 1,     // a compared value differs beyond its policy
+    kBadInput = 2,       // bad usage, config, manifest, shard, missing file
+    kCrash = 3,          // the run under test crashed
     kInterrupted = 130,  // a signal ended the work (exit 128 + the signal)
   };
 
   Status() = default;
   static Status Ok() { return Status(); }
-  static Status BadInput(std::string message) { return Status(Code::kBadInput, std::move(message)); }
+  static Status BadInput(std::string message) {
+    return Status(Code::kBadInput, std::move(message));
+  }
   static Status Regression(std::string message) {
     return Status(Code::kRegression, std::move(message));
   }
@@ -67,7 +69,7 @@ class Status {
 template <typename T>
 class Result {
  public:
-  Result(T value) : value_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : value_(std::move(value)) {}          // NOLINT: implicit by design
   Result(Status status) : status_(std::move(status)) {}  // NOLINT: implicit by design
 
   bool ok() const { return status_.ok(); }
@@ -88,10 +90,10 @@ class Result {
 }  // namespace lockstep
 
 // Returns early from the enclosing function when `expr` yields a failed Status.
-#define LOCKSTEP_RETURN_IF_ERROR(expr)         \
-  do {                                         \
-    ::lockstep::Status _st = (expr);           \
-    if (!_st.ok()) return _st;                 \
+#define LOCKSTEP_RETURN_IF_ERROR(expr) \
+  do {                                 \
+    ::lockstep::Status _st = (expr);   \
+    if (!_st.ok()) return _st;         \
   } while (0)
 
 #endif  // LOCKSTEP_CORE_STATUS_H_

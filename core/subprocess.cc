@@ -13,7 +13,8 @@ namespace lockstep {
 Result<Captured> RunCapture(const std::vector<std::string>& argv, const std::string& working_dir) {
   if (argv.empty()) return Status::BadInput("empty command");
   int out[2], err[2], exec_err[2];
-  if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0 || ::pipe2(exec_err, O_CLOEXEC) != 0) {
+  if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0 ||
+      ::pipe2(exec_err, O_CLOEXEC) != 0) {
     return Status::BadInput(std::string("pipe: ") + std::strerror(errno));
   }
   const pid_t pid = ::fork();

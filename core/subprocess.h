@@ -18,7 +18,8 @@ struct Captured {
 };
 
 // BadInput only when the command cannot be started; any exit code is a result.
-Result<Captured> RunCapture(const std::vector<std::string>& argv, const std::string& working_dir = "");
+Result<Captured> RunCapture(const std::vector<std::string>& argv,
+                            const std::string& working_dir = "");
 
 }  // namespace lockstep
 

@@ -45,7 +45,10 @@ Status CheckUtf8(std::string_view text, const std::string& origin) {
       continue;
     }
     // Sequence length and the smallest code point it may encode.
-    const std::size_t len = (b & 0xE0) == 0xC0 ? 2 : (b & 0xF0) == 0xE0 ? 3 : (b & 0xF8) == 0xF0 ? 4 : 0;
+    const std::size_t len = (b & 0xE0) == 0xC0   ? 2
+                            : (b & 0xF0) == 0xE0 ? 3
+                            : (b & 0xF8) == 0xF0 ? 4
+                                                 : 0;
     std::uint32_t cp = len == 2 ? b & 0x1Fu : len == 3 ? b & 0x0Fu : b & 0x07u;
     bool ok = len != 0 && i + len <= text.size();
     for (std::size_t k = 1; ok && k < len; ++k) {
@@ -55,9 +58,10 @@ Status CheckUtf8(std::string_view text, const std::string& origin) {
     }
     const std::uint32_t min = len == 2 ? 0x80 : len == 3 ? 0x800 : 0x10000;
     if (!ok || cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
-      return Status::BadInput(fmt::format("{}:{}: byte {} (0x{:02x}) is not UTF-8; TOML files are UTF-8 text: "
-                                          "re-save it as UTF-8",
-                                          origin, line, i, b));
+      return Status::BadInput(
+          fmt::format("{}:{}: byte {} (0x{:02x}) is not UTF-8; TOML files are UTF-8 text: "
+                      "re-save it as UTF-8",
+                      origin, line, i, b));
     }
     i += len;
   }
@@ -70,7 +74,8 @@ Result<toml::value> ParseTomlText(std::string_view text, const std::string& orig
   try {
     return toml::parse(in, origin);
   } catch (const std::exception& e) {
-    return Status::BadInput(fmt::format("{}: TOML syntax error; fix the file there:\n{}", origin, e.what()));
+    return Status::BadInput(
+        fmt::format("{}: TOML syntax error; fix the file there:\n{}", origin, e.what()));
   }
 }
 
@@ -87,26 +92,31 @@ std::string TomlWhere(const toml::value& v, const std::string& origin) {
   return fmt::format("{}:{}", origin, loc.line());
 }
 
-std::string TomlTypeName(const toml::value& v) { return toml::stringize(v.type()); }
+std::string TomlTypeName(const toml::value& v) {
+  return toml::stringize(v.type());
+}
 
 TomlFields::TomlFields(const toml::value& table, std::string origin, std::string prefix)
     : table_(table), origin_(std::move(origin)), prefix_(std::move(prefix)) {}
 
-bool TomlFields::Has(const std::string& key) const { return table_.is_table() && table_.contains(key); }
+bool TomlFields::Has(const std::string& key) const {
+  return table_.is_table() && table_.contains(key);
+}
 
 Status TomlFields::OnlyKeys(const std::vector<std::string>& valid) const {
   for (const auto& [key, value] : table_.as_table()) {
     if (std::find(valid.begin(), valid.end(), key) != valid.end()) continue;
-    return Status::BadInput(fmt::format("{}: unknown key \"{}{}\"; did you mean \"{}{}\"?", TomlWhere(value, origin_),
-                                        prefix_, key, prefix_, NearestName(key, valid)));
+    return Status::BadInput(fmt::format("{}: unknown key \"{}{}\"; did you mean \"{}{}\"?",
+                                        TomlWhere(value, origin_), prefix_, key, prefix_,
+                                        NearestName(key, valid)));
   }
   return Status::Ok();
 }
 
 Status TomlFields::Wrong(const std::string& key, const std::string& expected) const {
   const toml::value& v = table_.at(key);
-  return Status::BadInput(fmt::format("{}: {}{} = {} ({}): must be {}", TomlWhere(v, origin_), prefix_, key, Shown(v),
-                                      TomlTypeName(v), expected));
+  return Status::BadInput(fmt::format("{}: {}{} = {} ({}): must be {}", TomlWhere(v, origin_),
+                                      prefix_, key, Shown(v), TomlTypeName(v), expected));
 }
 
 Status TomlFields::Missing(const std::string& key, const std::string& expected) const {
@@ -145,7 +155,8 @@ Result<double> TomlFields::Number(const std::string& key, double min, double max
   return d;
 }
 
-Result<std::string> TomlFields::String(const std::string& key, std::optional<std::string> fallback) const {
+Result<std::string> TomlFields::String(const std::string& key,
+                                       std::optional<std::string> fallback) const {
   if (!Has(key)) {
     if (fallback) return *fallback;
     return Missing(key, "a string");
@@ -165,8 +176,8 @@ Result<bool> TomlFields::Bool(const std::string& key, std::optional<bool> fallba
   return v.as_boolean();
 }
 
-Result<std::vector<std::string>> TomlFields::Strings(const std::string& key,
-                                                     std::optional<std::vector<std::string>> fallback) const {
+Result<std::vector<std::string>> TomlFields::Strings(
+    const std::string& key, std::optional<std::vector<std::string>> fallback) const {
   if (!Has(key)) {
     if (fallback) return *fallback;
     return Missing(key, "an array of strings");

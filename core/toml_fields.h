@@ -58,10 +58,12 @@ class TomlFields {
   // An integer or a float, finite and in [min, max].
   Result<double> Number(const std::string& key, double min, double max,
                         std::optional<double> fallback = std::nullopt) const;
-  Result<std::string> String(const std::string& key, std::optional<std::string> fallback = std::nullopt) const;
+  Result<std::string> String(const std::string& key,
+                             std::optional<std::string> fallback = std::nullopt) const;
   Result<bool> Bool(const std::string& key, std::optional<bool> fallback = std::nullopt) const;
-  Result<std::vector<std::string>> Strings(const std::string& key,
-                                           std::optional<std::vector<std::string>> fallback = std::nullopt) const;
+  Result<std::vector<std::string>> Strings(
+      const std::string& key,
+      std::optional<std::vector<std::string>> fallback = std::nullopt) const;
 
   const std::string& origin() const { return origin_; }
 

@@ -23,7 +23,8 @@ constexpr float FormatSpacing(float x, int mantissa_bits) {
                             : std::numeric_limits<float>::quiet_NaN();
   }
   if (e == 0) e = 1;  // subnormals share the smallest normal binade's spacing
-  if (e > mantissa_bits) return std::bit_cast<float>(static_cast<std::uint32_t>(e - mantissa_bits) << 23);
+  if (e > mantissa_bits)
+    return std::bit_cast<float>(static_cast<std::uint32_t>(e - mantissa_bits) << 23);
   return std::bit_cast<float>(std::uint32_t{1} << (e - 1 + 23 - mantissa_bits));
 }
 
@@ -31,8 +32,12 @@ constexpr float FormatSpacing(float x, int mantissa_bits) {
 // representable value <= |x| to the next one above (2^-7 and 2^-23 at 1.0;
 // the smallest subnormal for 0 and subnormals). Inf for +-Inf, NaN for NaN.
 // An update smaller than half of this leaves x unchanged.
-constexpr float Bf16Ulp(float x) { return FormatSpacing(x, 7); }
-constexpr float Fp32Ulp(float x) { return FormatSpacing(x, 23); }
+constexpr float Bf16Ulp(float x) {
+  return FormatSpacing(x, 7);
+}
+constexpr float Fp32Ulp(float x) {
+  return FormatSpacing(x, 23);
+}
 
 }  // namespace lockstep
 

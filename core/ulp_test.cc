@@ -12,7 +12,9 @@
 namespace lockstep {
 namespace {
 
-float FromBits(std::uint32_t u) { return std::bit_cast<float>(u); }
+float FromBits(std::uint32_t u) {
+  return std::bit_cast<float>(u);
+}
 
 TEST(UlpTest, IsTheSpacingAtTheValue) {
   EXPECT_EQ(Bf16Ulp(1.0f), 0x1p-7f);
@@ -35,7 +37,8 @@ TEST(UlpTest, IsTheSpacingAtTheValue) {
     ASSERT_EQ(static_cast<double>(Bf16Ulp(FromBits(u))), next - here) << std::hex << u;
     const std::uint32_t f = static_cast<std::uint32_t>(rng.Below(i, 0x7f7fffffu));
     ASSERT_EQ(static_cast<double>(Fp32Ulp(FromBits(f))),
-              static_cast<double>(FromBits(f + 1)) - FromBits(f)) << std::hex << f;
+              static_cast<double>(FromBits(f + 1)) - FromBits(f))
+        << std::hex << f;
   }
 }
 

@@ -1,11 +1,11 @@
 #include "data/blend_schedule.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cassert>
 #include <cmath>
-#include <fmt/format.h>
 #include <numeric>
-
 
 namespace lockstep::data {
 
@@ -126,7 +126,8 @@ std::uint64_t SegmentInterleave::CountBefore(std::size_t corpus, std::uint64_t n
   const std::uint64_t full_periods = n / kWeightQuantum;
   const auto in_period = static_cast<std::uint32_t>(n % kWeightQuantum);
   return full_periods * pos.size() +
-         static_cast<std::uint64_t>(std::lower_bound(pos.begin(), pos.end(), in_period) - pos.begin());
+         static_cast<std::uint64_t>(std::lower_bound(pos.begin(), pos.end(), in_period) -
+                                    pos.begin());
 }
 
 }  // namespace lockstep::data

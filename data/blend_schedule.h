@@ -69,8 +69,8 @@ class SegmentInterleave {
   std::size_t corpora() const { return positions_.size(); }
 
  private:
-  std::vector<std::uint16_t> corpus_at_;                // one period, Q entries
-  std::vector<std::uint32_t> rank_in_period_;           // earlier entries of the same corpus
+  std::vector<std::uint16_t> corpus_at_;               // one period, Q entries
+  std::vector<std::uint32_t> rank_in_period_;          // earlier entries of the same corpus
   std::vector<std::vector<std::uint32_t>> positions_;  // per corpus: its positions in the period
 };
 

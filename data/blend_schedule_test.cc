@@ -91,7 +91,8 @@ TEST(BlendScheduleTest, EveryWindowIsWithinTwoOfItsShare) {
   for (std::uint64_t trial = 0; trial < 40; ++trial) {
     std::size_t corpora = 1 + rng.Below(trial * 32, 5);
     std::vector<double> w(corpora);
-    for (std::size_t c = 0; c < corpora; ++c) w[c] = static_cast<double>(rng.Below(trial * 32 + 1 + c, 100));
+    for (std::size_t c = 0; c < corpora; ++c)
+      w[c] = static_cast<double>(rng.Below(trial * 32 + 1 + c, 100));
     w[0] += 1;
     auto q = QuantizeWeights(w);
     SegmentInterleave il(q);

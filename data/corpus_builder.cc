@@ -1,7 +1,8 @@
 #include "data/corpus_builder.h"
 
-#include <filesystem>
 #include <fmt/format.h>
+
+#include <filesystem>
 #include <span>
 
 #include "core/atomic_file.h"
@@ -75,9 +76,9 @@ Status AppendCorpus(const CorpusBuildOptions& o, Manifest manifest, bool created
     shard_paths.push_back(fs::path(o.out_dir) / o.corpus /
                           fmt::format("{:03}.bin", corpus.shards.size() + shard_paths.size()));
     if (fs::exists(shard_paths.back())) {
-      return Status::BadInput(fmt::format(
-          "{}: already exists but is not in {}; move it away or pick another --out",
-          shard_paths.back().string(), manifest.origin));
+      return Status::BadInput(
+          fmt::format("{}: already exists but is not in {}; move it away or pick another --out",
+                      shard_paths.back().string(), manifest.origin));
     }
   }
   for (std::size_t i = 0; i < shard_paths.size(); ++i) {
@@ -136,9 +137,9 @@ Status ImportTokenCorpus(const CorpusBuildOptions& o, const std::string& format,
     tokens.insert(tokens.end(), imported->tokens.begin(), imported->tokens.end());
   }
   if (vocab_size != 0 && max_token >= vocab_size) {
-    return Status::BadInput(fmt::format(
-        "--vocab {} is too small: the input holds token {}; pass --vocab {} or more", vocab_size,
-        max_token, std::uint64_t{max_token} + 1));
+    return Status::BadInput(
+        fmt::format("--vocab {} is too small: the input holds token {}; pass --vocab {} or more",
+                    vocab_size, max_token, std::uint64_t{max_token} + 1));
   }
   bool created = false;
   Result<Manifest> manifest =

@@ -15,9 +15,9 @@
 namespace lockstep::data {
 
 struct CorpusBuildOptions {
-  std::string corpus;          // corpus name in the manifest
-  std::string out_dir;         // shards go to out_dir/corpus/NNN.bin
-  std::string manifest_path;   // default: out_dir/manifest.toml
+  std::string corpus;         // corpus name in the manifest
+  std::string out_dir;        // shards go to out_dir/corpus/NNN.bin
+  std::string manifest_path;  // default: out_dir/manifest.toml
   std::uint64_t shard_tokens = 1 << 20;
   std::uint32_t seq_len = 64;  // only used when a new manifest is created
   std::uint64_t seed = 1234;   // only used when a new manifest is created

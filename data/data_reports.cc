@@ -1,8 +1,9 @@
 #include "data/data_reports.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <chrono>
-#include <fmt/format.h>
 #include <map>
 #include <vector>
 
@@ -18,7 +19,9 @@ double SecondsSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-std::string Megabytes(std::uint64_t bytes) { return fmt::format("{:.2f} MB", bytes / 1e6); }
+std::string Megabytes(std::uint64_t bytes) {
+  return fmt::format("{:.2f} MB", bytes / 1e6);
+}
 
 // Byte tokens as printable text: control bytes escaped, end of document as ⏎.
 std::string Detokenize(const std::uint32_t* tokens, std::size_t n, std::uint32_t vocab) {
@@ -89,8 +92,8 @@ Status VerifyManifest(const Manifest& manifest, std::ostream& out) {
                      hash_seconds > 0 ? bytes / hash_seconds / 1e9 : 0.0);
   if (failed == 0) return Status::Ok();
   if (failed == 1) return first_failure;
-  return Status::BadInput(fmt::format("{} shards failed verification; first: {}", failed,
-                                      first_failure.message()));
+  return Status::BadInput(
+      fmt::format("{} shards failed verification; first: {}", failed, first_failure.message()));
 }
 
 Status InspectShard(const std::string& path, std::ostream& out) {
@@ -98,19 +101,20 @@ Status InspectShard(const std::string& path, std::ostream& out) {
   if (!shard.ok()) return shard.status();
   const ShardHeader& h = shard->header();
   Digest128 actual = shard->ComputeDigest();
-  out << fmt::format("{}\n  format version  {}\n  token type      uint{}\n  vocab size      {}\n"
-                     "  tokens          {}\n  xxh3_128        {} ({})\n",
-                     path, h.version, h.token_bytes * 8, h.vocab_size, h.token_count,
-                     h.payload_digest.Hex(),
-                     actual == h.payload_digest ? std::string("payload matches")
-                                                : fmt::format("PAYLOAD DIFFERS: {}", actual.Hex()));
+  out << fmt::format(
+      "{}\n  format version  {}\n  token type      uint{}\n  vocab size      {}\n"
+      "  tokens          {}\n  xxh3_128        {} ({})\n",
+      path, h.version, h.token_bytes * 8, h.vocab_size, h.token_count, h.payload_digest.Hex(),
+      actual == h.payload_digest ? std::string("payload matches")
+                                 : fmt::format("PAYLOAD DIFFERS: {}", actual.Hex()));
   std::map<std::uint32_t, std::uint64_t> histogram;
   for (std::uint64_t i = 0; i < shard->size(); ++i) ++histogram[shard->token(i)];
   std::vector<std::pair<std::uint64_t, std::uint32_t>> by_count;
   for (auto [token, count] : histogram) by_count.emplace_back(count, token);
   // Most frequent first; equal counts by token id, so the report is stable.
-  std::sort(by_count.begin(), by_count.end(),
-            [](auto a, auto b) { return a.first != b.first ? a.first > b.first : a.second < b.second; });
+  std::sort(by_count.begin(), by_count.end(), [](auto a, auto b) {
+    return a.first != b.first ? a.first > b.first : a.second < b.second;
+  });
   out << fmt::format("  distinct tokens {}\n  most frequent:\n", histogram.size());
   for (std::size_t i = 0; i < std::min<std::size_t>(10, by_count.size()); ++i) {
     auto [count, token] = by_count[i];
@@ -166,14 +170,15 @@ Status PreviewSteps(const Manifest& manifest, const PreviewOptions& o, std::ostr
     out << fmt::format("step {}  batch_digest {}  slots {}{}  ({})\n", step,
                        Hex64(BatchDigest(*sampler, *source, step)), mix,
                        o.global_batch > 64 ? "..." : "", counts);
-    for (std::uint64_t slot = 0; slot < std::min<std::uint64_t>(o.samples, o.global_batch); ++slot) {
+    for (std::uint64_t slot = 0; slot < std::min<std::uint64_t>(o.samples, o.global_batch);
+         ++slot) {
       SampleRef ref = sampler->Locate(step, slot);
       source->Fetch(ref, manifest.seq_len, sample);
       const Corpus& corpus = manifest.corpora[ref.corpus];
-      out << fmt::format("  slot {:<3} {:<8} epoch {} seq {:<7} {}  \"{}\"\n", slot, corpus.name,
-                         ref.epoch, ref.sequence, corpus.shards[ref.shard].path,
-                         Detokenize(sample.data(), std::min<std::size_t>(o.chars, width),
-                                    manifest.vocab_size));
+      out << fmt::format(
+          "  slot {:<3} {:<8} epoch {} seq {:<7} {}  \"{}\"\n", slot, corpus.name, ref.epoch,
+          ref.sequence, corpus.shards[ref.shard].path,
+          Detokenize(sample.data(), std::min<std::size_t>(o.chars, width), manifest.vocab_size));
     }
   }
   return Status::Ok();

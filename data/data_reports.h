@@ -26,8 +26,8 @@ struct PreviewOptions {
   std::uint64_t first_step = 0;
   std::uint64_t end_step = 4;  // exclusive
   std::uint64_t global_batch = 8;
-  std::uint32_t samples = 3;   // samples shown in full per step
-  std::uint32_t chars = 64;    // detokenized characters shown per sample
+  std::uint32_t samples = 3;  // samples shown in full per step
+  std::uint32_t chars = 64;   // detokenized characters shown per sample
 };
 
 // Per step: the corpus of every slot, the batch digest and the head of a few

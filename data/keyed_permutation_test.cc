@@ -8,7 +8,8 @@ namespace lockstep::data {
 namespace {
 
 TEST(KeyedPermutationTest, IsABijectionForManySizes) {
-  for (std::uint64_t n : {1ull, 2ull, 3ull, 5ull, 16ull, 17ull, 255ull, 1000ull, 4097ull, 65537ull}) {
+  for (std::uint64_t n :
+       {1ull, 2ull, 3ull, 5ull, 16ull, 17ull, 255ull, 1000ull, 4097ull, 65537ull}) {
     KeyedPermutation perm(0x1234 + n, n);
     std::vector<bool> hit(n, false);
     for (std::uint64_t i = 0; i < n; ++i) {

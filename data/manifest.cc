@@ -1,15 +1,15 @@
 #include "data/manifest.h"
 
-#include "core/toml_fields.h"
+#include <fmt/format.h>
 
 #include <filesystem>
-#include <fmt/format.h>
 #include <map>
 #include <set>
 #include <sstream>
 #include <toml.hpp>
 
 #include "core/atomic_file.h"
+#include "core/toml_fields.h"
 
 namespace lockstep::data {
 namespace {
@@ -57,8 +57,8 @@ Result<std::uint64_t> NonNegative(const toml::value& table, const std::string& k
   Result<std::int64_t> v = Required<std::int64_t>(table, key, origin, context);
   if (!v.ok()) return v.status();
   if (*v < 0) {
-    return Status::BadInput(fmt::format("{}: must be >= 0, got {}",
-                                        Where(origin, table.at(key), key), *v));
+    return Status::BadInput(
+        fmt::format("{}: must be >= 0, got {}", Where(origin, table.at(key), key), *v));
   }
   return static_cast<std::uint64_t>(*v);
 }
@@ -75,7 +75,8 @@ Result<BlendSchedule> ParseSchedule(const toml::value& array, const std::string&
     if (!seg_value.is_table()) {
       return Status::BadInput(fmt::format("{}: {} is not a table", origin, context));
     }
-    LOCKSTEP_RETURN_IF_ERROR(RejectUnknownKeys(seg_value, {"from_step", "weights"}, origin, context));
+    LOCKSTEP_RETURN_IF_ERROR(
+        RejectUnknownKeys(seg_value, {"from_step", "weights"}, origin, context));
     BlendSegment seg;
     Result<std::uint64_t> from = NonNegative(seg_value, "from_step", origin, context);
     if (!from.ok()) return from.status();
@@ -90,9 +91,9 @@ Result<BlendSchedule> ParseSchedule(const toml::value& array, const std::string&
       if (it == names.end()) {
         std::string known;
         for (const auto& n : names) known += (known.empty() ? "" : ", ") + n;
-        return Status::BadInput(fmt::format(
-            "{}: {} names unknown corpus \"{}\"; corpora in the manifest: {}",
-            Where(origin, w, "weights." + name), context, name, known));
+        return Status::BadInput(
+            fmt::format("{}: {} names unknown corpus \"{}\"; corpora in the manifest: {}",
+                        Where(origin, w, "weights." + name), context, name, known));
       }
       if (!w.is_floating() && !w.is_integer()) {
         return Status::BadInput(
@@ -143,9 +144,9 @@ Result<toml::value> ParseToml(std::string_view text, const std::string& origin) 
       line = e.location().line();
       column = e.location().column();
     }
-    return Status::BadInput(fmt::format(
-        "{}:{}:{}: TOML syntax error; fix the file at that line and column\n{}", origin, line,
-        column, e.what()));
+    return Status::BadInput(
+        fmt::format("{}:{}:{}: TOML syntax error; fix the file at that line and column\n{}", origin,
+                    line, column, e.what()));
   } catch (const std::exception& e) {
     return Status::BadInput(fmt::format("{}: cannot parse TOML: {}", origin, e.what()));
   }
@@ -153,7 +154,8 @@ Result<toml::value> ParseToml(std::string_view text, const std::string& origin) 
 
 Result<Corpus> ParseCorpus(const toml::value& cv, const std::string& origin, std::size_t index) {
   std::string context = fmt::format("[[corpus]] {}", index + 1);
-  if (!cv.is_table()) return Status::BadInput(fmt::format("{}: {} is not a table", origin, context));
+  if (!cv.is_table())
+    return Status::BadInput(fmt::format("{}: {} is not a table", origin, context));
   LOCKSTEP_RETURN_IF_ERROR(RejectUnknownKeys(cv, {"name", "shards"}, origin, context));
   Corpus corpus;
   Result<std::string> name = Required<std::string>(cv, "name", origin, context);
@@ -225,7 +227,8 @@ std::vector<std::pair<std::string, std::string>> Manifest::CorpusDigests() const
   std::vector<std::pair<std::string, std::string>> out;
   for (const Corpus& corpus : corpora) {
     std::string pins;
-    for (const ShardEntry& s : corpus.shards) pins += fmt::format("{}:{} ", s.tokens, s.digest.Hex());
+    for (const ShardEntry& s : corpus.shards)
+      pins += fmt::format("{}:{} ", s.tokens, s.digest.Hex());
     out.emplace_back(corpus.name, Hex64(Xxh3_64(pins.data(), pins.size())));
   }
   return out;
@@ -234,8 +237,8 @@ std::vector<std::pair<std::string, std::string>> Manifest::CorpusDigests() const
 std::uint64_t Manifest::Digest() const {
   // A fixed, explicit serialisation: field order and widths never change
   // without a format version bump.
-  std::string canon = fmt::format("lockstep-manifest-v1 seed={} seq_len={} vocab={}\n", seed,
-                                  seq_len, vocab_size);
+  std::string canon =
+      fmt::format("lockstep-manifest-v1 seed={} seq_len={} vocab={}\n", seed, seq_len, vocab_size);
   for (const Corpus& c : corpora) {
     canon += fmt::format("corpus {}\n", c.name);
     for (const ShardEntry& s : c.shards) canon += fmt::format("{} {}\n", s.tokens, s.digest.Hex());
@@ -298,9 +301,8 @@ Result<Manifest> ParseManifest(std::string_view text, const std::string& origin,
   Result<std::uint64_t> vocab = NonNegative(doc, "vocab_size", origin, "the manifest");
   if (!vocab.ok()) return vocab.status();
   if (*vocab == 0 || *vocab > 0xffffffffULL) {
-    return Status::BadInput(
-        fmt::format("{}: vocab_size = {} must be between 1 and 2^32 - 1",
-                    Where(origin, doc.at("vocab_size"), "vocab_size"), *vocab));
+    return Status::BadInput(fmt::format("{}: vocab_size = {} must be between 1 and 2^32 - 1",
+                                        Where(origin, doc.at("vocab_size"), "vocab_size"), *vocab));
   }
   m.vocab_size = static_cast<std::uint32_t>(*vocab);
 

@@ -20,13 +20,16 @@ vocab_size = 257
 [[corpus]]
 name = "prose"
 shards = [
-  { path = "prose/000.bin", tokens = 1000, xxh3_128 = ")") + kDigestA + R"(" },
-  { path = "prose/001.bin", tokens = 500, xxh3_128 = ")" + kDigestB + R"(" },
+  { path = "prose/000.bin", tokens = 1000, xxh3_128 = ")") +
+         kDigestA + R"(" },
+  { path = "prose/001.bin", tokens = 500, xxh3_128 = ")" +
+         kDigestB + R"(" },
 ]
 
 [[corpus]]
 name = "code"
-shards = [ { path = "/abs/code.bin", tokens = 800, xxh3_128 = ")" + kDigestB + R"(" } ]
+shards = [ { path = "/abs/code.bin", tokens = 800, xxh3_128 = ")" +
+         kDigestB + R"(" } ]
 
 [[schedule]]
 from_step = 0
@@ -124,24 +127,27 @@ TEST(ManifestTest, ScheduleErrorsNameTheProblem) {
                        "weight of corpus \"code\" is -0.5"));
   EXPECT_TRUE(Contains(ParseError(Replace(ValidText(), "code = 0.5", "code = 0.0")).message(),
                        "all weights are zero"));
-  EXPECT_TRUE(Contains(ParseError(Replace(ValidText(), "from_step = 100", "from_step = 0")).message(),
-                       "out of order"));
+  EXPECT_TRUE(
+      Contains(ParseError(Replace(ValidText(), "from_step = 100", "from_step = 0")).message(),
+               "out of order"));
   EXPECT_TRUE(Contains(ParseError(Replace(ValidText(), "from_step = 0", "from_step = 3")).message(),
                        "from_step = 0"));
   std::string text = ValidText();
-  EXPECT_TRUE(Contains(ParseError(text.substr(0, text.find("[[schedule]]"))).message(),
-                       "no [[schedule]]"));
+  EXPECT_TRUE(
+      Contains(ParseError(text.substr(0, text.find("[[schedule]]"))).message(), "no [[schedule]]"));
 }
 
 TEST(ManifestTest, CorpusAndShardErrorsNameTheProblem) {
-  EXPECT_TRUE(Contains(ParseError(Replace(ValidText(), "name = \"code\"", "name = \"prose\"")).message(),
-                       "listed twice"));
+  EXPECT_TRUE(
+      Contains(ParseError(Replace(ValidText(), "name = \"code\"", "name = \"prose\"")).message(),
+               "listed twice"));
   EXPECT_TRUE(Contains(ParseError(Replace(ValidText(), kDigestA, "xyz")).message(),
                        "is not 32 hex digits"));
   EXPECT_TRUE(Contains(ParseError(Replace(ValidText(), "seed = 7", "seed = -7")).message(),
                        "must be >= 0"));
-  EXPECT_TRUE(Contains(ParseError(Replace(ValidText(), "seq_len = 16", "seq_len = \"16\"")).message(),
-                       "wrong type"));
+  EXPECT_TRUE(
+      Contains(ParseError(Replace(ValidText(), "seq_len = 16", "seq_len = \"16\"")).message(),
+               "wrong type"));
   EXPECT_TRUE(Contains(ParseError(Replace(ValidText(), "seq_len = 16\n", "")).message(),
                        "missing the required key \"seq_len\""));
 }

@@ -1,7 +1,8 @@
 #include "data/sampler.h"
 
-#include <algorithm>
 #include <fmt/format.h>
+
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "core/counter_rng.h"
@@ -10,7 +11,8 @@
 namespace lockstep::data {
 
 std::string SamplerCursor::ToJson() const {
-  nlohmann::json j = {{"step", step}, {"segment_from_step", segment_from_step}, {"consumed", consumed}};
+  nlohmann::json j = {
+      {"step", step}, {"segment_from_step", segment_from_step}, {"consumed", consumed}};
   return j.dump();
 }
 
@@ -89,8 +91,9 @@ void Sampler::PropagateConsumed(std::size_t from_segment) {
 
 std::size_t Sampler::SegmentOf(std::uint64_t step) const {
   const auto& segs = schedule_.segments;
-  auto it = std::upper_bound(segs.begin(), segs.end(), step,
-                             [](std::uint64_t s, const BlendSegment& seg) { return s < seg.from_step; });
+  auto it =
+      std::upper_bound(segs.begin(), segs.end(), step,
+                       [](std::uint64_t s, const BlendSegment& seg) { return s < seg.from_step; });
   return static_cast<std::size_t>(it - segs.begin()) - 1;  // segment 0 starts at step 0
 }
 

@@ -1,16 +1,16 @@
 #include "data/shard.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <bit>
-#include <limits>
 #include <cerrno>
 #include <cstring>
-#include <fmt/format.h>
+#include <limits>
 
 #include "core/atomic_file.h"
 
@@ -43,7 +43,9 @@ void EncodeHeader(const ShardHeader& h, unsigned char out[kShardHeaderBytes]) {
   Put<std::uint64_t>(out + 40, h.payload_digest.low);
 }
 
-std::uint32_t TokenBytesFor(std::uint32_t vocab_size) { return vocab_size <= 65536 ? 2 : 4; }
+std::uint32_t TokenBytesFor(std::uint32_t vocab_size) {
+  return vocab_size <= 65536 ? 2 : 4;
+}
 
 std::vector<unsigned char> EncodePayload(std::span<const std::uint32_t> tokens,
                                          std::uint32_t token_bytes) {
@@ -98,18 +100,19 @@ Result<Shard> Shard::Open(const std::string& path) {
   if (!opened.ok()) {
     std::string why = opened.status().message();
     if (why.rfind(path + ": ", 0) == 0) why.erase(0, path.size() + 2);
-    return Status::BadInput(fmt::format(
-        "{}: cannot open shard: {} (is the path in the manifest relative to the manifest's directory? "
-        "run `lockstep data synth` or `lockstep data build` to create it)",
-        path, why));
+    return Status::BadInput(
+        fmt::format("{}: cannot open shard: {} (is the path in the manifest relative to the "
+                    "manifest's directory? "
+                    "run `lockstep data synth` or `lockstep data build` to create it)",
+                    path, why));
   }
   const int fd = *opened;
   const std::size_t size = static_cast<std::size_t>(file_size);
   if (size < kShardHeaderBytes) {
     ::close(fd);
-    return Status::BadInput(fmt::format(
-        "{}: truncated shard: {} bytes, smaller than the {}-byte header; re-create it", path, size,
-        kShardHeaderBytes));
+    return Status::BadInput(
+        fmt::format("{}: truncated shard: {} bytes, smaller than the {}-byte header; re-create it",
+                    path, size, kShardHeaderBytes));
   }
   void* map = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
   ::close(fd);
@@ -218,11 +221,12 @@ Token MaxToken(const unsigned char* payload, std::uint64_t begin, std::uint64_t 
 
 }  // namespace
 
-std::optional<std::uint64_t> Shard::FirstTokenOutOfVocab(std::uint64_t begin, std::uint64_t end) const {
+std::optional<std::uint64_t> Shard::FirstTokenOutOfVocab(std::uint64_t begin,
+                                                         std::uint64_t end) const {
   const std::uint32_t vocab = header_.vocab_size;
   const unsigned char* at = map_ + kShardHeaderBytes;
   const std::uint32_t max = header_.token_bytes == 2 ? MaxToken<std::uint16_t>(at, begin, end)
-                                                      : MaxToken<std::uint32_t>(at, begin, end);
+                                                     : MaxToken<std::uint32_t>(at, begin, end);
   if (end == begin || max < vocab) return std::nullopt;
   for (std::uint64_t i = begin; i < end; ++i) {
     if (token(i) >= vocab) return i;
@@ -238,7 +242,8 @@ Status Shard::Verify() const {
   std::optional<std::uint64_t> out_of_vocab;
   for (std::uint64_t begin = 0; begin < header_.token_count; begin += kBlockTokens) {
     const std::uint64_t end = std::min(header_.token_count, begin + kBlockTokens);
-    digest.Update(map_ + kShardHeaderBytes + begin * header_.token_bytes, (end - begin) * header_.token_bytes);
+    digest.Update(map_ + kShardHeaderBytes + begin * header_.token_bytes,
+                  (end - begin) * header_.token_bytes);
     if (!out_of_vocab) out_of_vocab = FirstTokenOutOfVocab(begin, end);
   }
   const Digest128 actual = digest.Finish();
@@ -250,10 +255,11 @@ Status Shard::Verify() const {
   }
   if (out_of_vocab) {
     return Status::BadInput(fmt::format(
-        "{}: token {} at index {} (byte offset {}) is not below the shard's vocab size {}: the shard "
+        "{}: token {} at index {} (byte offset {}) is not below the shard's vocab size {}: the "
+        "shard "
         "was not written by lockstep, or its header lies; re-create it with `lockstep data import`",
-        path_, token(*out_of_vocab), *out_of_vocab, kShardHeaderBytes + *out_of_vocab * header_.token_bytes,
-        header_.vocab_size));
+        path_, token(*out_of_vocab), *out_of_vocab,
+        kShardHeaderBytes + *out_of_vocab * header_.token_bytes, header_.vocab_size));
   }
   return Status::Ok();
 }

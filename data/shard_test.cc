@@ -119,7 +119,9 @@ TEST(ShardTest, VerifyChecksEveryTokenAgainstTheVocab) {
   EXPECT_EQ(shard->FirstTokenOutOfVocab(0, 5), 3u);
   Status st = shard->Verify();
   ASSERT_FALSE(st.ok());
-  EXPECT_TRUE(Contains(st.message(), "token 250 at index 3 (byte offset 70) is not below the shard's vocab size 200"));
+  EXPECT_TRUE(
+      Contains(st.message(),
+               "token 250 at index 3 (byte offset 70) is not below the shard's vocab size 200"));
 }
 
 TEST(ShardTest, AFifoIsRefusedInsteadOfWaitedOn) {

@@ -1,9 +1,10 @@
 #include "data/synth.h"
 
-#include <cstddef>
-#include <filesystem>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+
+#include <cstddef>
+#include <filesystem>
 #include <functional>
 #include <sstream>
 #include <vector>
@@ -33,7 +34,8 @@ constexpr SynthCorpus kCorpora[] = {
 std::vector<std::span<const std::uint32_t>> Split(const std::vector<std::uint32_t>& tokens) {
   std::vector<std::span<const std::uint32_t>> pieces;
   for (std::size_t at = 0; at < tokens.size(); at += kShardTokens) {
-    pieces.emplace_back(tokens.data() + at, std::min<std::size_t>(kShardTokens, tokens.size() - at));
+    pieces.emplace_back(tokens.data() + at,
+                        std::min<std::size_t>(kShardTokens, tokens.size() - at));
   }
   return pieces;
 }
@@ -44,7 +46,9 @@ std::string ShardPath(const std::string& corpus, std::size_t index) {
 
 }  // namespace
 
-std::string_view EmbeddedDefaultManifest() { return kDefaultManifestToml; }
+std::string_view EmbeddedDefaultManifest() {
+  return kDefaultManifestToml;
+}
 
 Manifest GenerateSyntheticManifest() {
   Manifest m;
@@ -86,8 +90,8 @@ Result<std::vector<std::uint32_t>> HeldOutSynthetic(std::string_view corpus_name
 }
 
 Status WriteSyntheticCorpora(const std::string& out_dir, std::ostream& log) {
-  Result<Manifest> pinned = ParseManifest(EmbeddedDefaultManifest(), "<embedded default manifest>",
-                                          out_dir);
+  Result<Manifest> pinned =
+      ParseManifest(EmbeddedDefaultManifest(), "<embedded default manifest>", out_dir);
   if (!pinned.ok()) return pinned.status();
   // Compare everything first, write after: a generator that drifted leaves
   // nothing behind.
@@ -100,8 +104,8 @@ Status WriteSyntheticCorpora(const std::string& out_dir, std::ostream& log) {
       const ShardEntry& now = corpus.shards[i];
       if (pins == nullptr || i >= pins->size() || (*pins)[i].digest != now.digest ||
           (*pins)[i].tokens != now.tokens) {
-        drift.push_back(fmt::format("  {}: {} tokens, xxh3_128 {}", now.path, now.tokens,
-                                    now.digest.Hex()));
+        drift.push_back(
+            fmt::format("  {}: {} tokens, xxh3_128 {}", now.path, now.tokens, now.digest.Hex()));
       }
     }
     if (pins != nullptr && pins->size() > corpus.shards.size()) {
@@ -137,7 +141,8 @@ Status WriteSyntheticCorpora(const std::string& out_dir, std::ostream& log) {
 Result<std::string> EmbeddedManifestPath() {
   namespace fs = std::filesystem;
   const std::string_view text = EmbeddedDefaultManifest();
-  const fs::path dir = fs::temp_directory_path() / ("lockstep-embedded-" + Hex64(Xxh3_64(text.data(), text.size())));
+  const fs::path dir =
+      fs::temp_directory_path() / ("lockstep-embedded-" + Hex64(Xxh3_64(text.data(), text.size())));
   const std::string manifest_path = (dir / "manifest.toml").string();
   if (!fs::exists(manifest_path)) {
     std::ostringstream quiet;

@@ -64,7 +64,9 @@ struct GeneratorCase {
   Generator generate;
 };
 // Names the case in test listings (ctest shows the parameter).
-void PrintTo(const GeneratorCase& c, std::ostream* os) { *os << c.name; }
+void PrintTo(const GeneratorCase& c, std::ostream* os) {
+  *os << c.name;
+}
 
 class AnyCorpusTest : public ::testing::TestWithParam<GeneratorCase> {};
 

@@ -47,7 +47,8 @@ Result<TokenSource> TokenSource::Open(const Manifest& manifest, VerifyCache& cac
       Status verified = cache.Verify(*shard, pin.digest);
       if (!verified.ok()) {
         cache.Save();
-        return verified.WithContext(fmt::format("corpus \"{}\" of {}", corpus.name, manifest.origin));
+        return verified.WithContext(
+            fmt::format("corpus \"{}\" of {}", corpus.name, manifest.origin));
       }
       shards.push_back(std::move(shard).value());
     }

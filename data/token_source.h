@@ -28,9 +28,7 @@ class TokenSource {
 
   // Copies the seq_len + 1 tokens of `ref` into `out`.
   void Fetch(const SampleRef& ref, std::uint32_t seq_len, std::span<std::uint32_t> out) const;
-  const Shard& shard(std::size_t corpus, std::size_t index) const {
-    return shards_[corpus][index];
-  }
+  const Shard& shard(std::size_t corpus, std::size_t index) const { return shards_[corpus][index]; }
 
  private:
   TokenSource() = default;

@@ -1,10 +1,10 @@
 #include "data/verify_cache.h"
 
+#include <fmt/format.h>
 #include <sys/stat.h>
 
 #include <cstdlib>
 #include <filesystem>
-#include <fmt/format.h>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
@@ -31,12 +31,15 @@ std::string DefaultPath() {
 }
 
 std::uint64_t Nanos(const struct timespec& t) {
-  return static_cast<std::uint64_t>(t.tv_sec) * 1'000'000'000u + static_cast<std::uint64_t>(t.tv_nsec);
+  return static_cast<std::uint64_t>(t.tv_sec) * 1'000'000'000u +
+         static_cast<std::uint64_t>(t.tv_nsec);
 }
 
 }  // namespace
 
-VerifyCache VerifyCache::Open() { return AtPath(DefaultPath()); }
+VerifyCache VerifyCache::Open() {
+  return AtPath(DefaultPath());
+}
 
 VerifyCache VerifyCache::AtPath(std::string path) {
   VerifyCache cache;
@@ -45,8 +48,8 @@ VerifyCache VerifyCache::AtPath(std::string path) {
   Result<std::string> text = ReadFile(cache.path_);
   if (!text.ok()) return cache;  // none yet
   nlohmann::json j = nlohmann::json::parse(*text, nullptr, false);
-  if (j.is_discarded() || !j.is_object() || j.value("version", 0) != kCacheVersion || !j.contains("files") ||
-      !j["files"].is_object()) {
+  if (j.is_discarded() || !j.is_object() || j.value("version", 0) != kCacheVersion ||
+      !j.contains("files") || !j["files"].is_object()) {
     return cache;  // damaged or another version: start afresh
   }
   for (const auto& [file, e] : j["files"].items()) {
@@ -73,10 +76,15 @@ Status VerifyCache::Verify(const Shard& shard, const Digest128& digest) {
   const bool can_key = !ec && ::stat(shard.path().c_str(), &st) == 0;
   Entry now;
   if (can_key) {
-    now = {static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino),
-           static_cast<std::uint64_t>(st.st_size), Nanos(st.st_mtim), Nanos(st.st_ctim), digest.Hex()};
+    now = {static_cast<std::uint64_t>(st.st_dev),
+           static_cast<std::uint64_t>(st.st_ino),
+           static_cast<std::uint64_t>(st.st_size),
+           Nanos(st.st_mtim),
+           Nanos(st.st_ctim),
+           digest.Hex()};
     auto it = entries_.find(key);
-    if (it != entries_.end() && it->second == now && now.size == shard.file_bytes()) return Status::Ok();
+    if (it != entries_.end() && it->second == now && now.size == shard.file_bytes())
+      return Status::Ok();
   }
   ++hashed_;
   LOCKSTEP_RETURN_IF_ERROR(shard.Verify());
@@ -102,7 +110,8 @@ void VerifyCache::Save() {
   Status st = WriteFileAtomically(path_, j.dump(1) + "\n");
   if (!st.ok()) {
     std::cerr << "lockstep: note: the shard verification cache was not saved (" << st.message()
-              << "); the next run hashes the shards again. Set LOCKSTEP_CACHE_DIR to a writable directory.\n";
+              << "); the next run hashes the shards again. Set LOCKSTEP_CACHE_DIR to a writable "
+                 "directory.\n";
   }
   dirty_ = false;
 }

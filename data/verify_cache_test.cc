@@ -1,8 +1,7 @@
 #include "data/verify_cache.h"
 
-#include <gtest/gtest.h>
-
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 
 #include <fstream>
@@ -21,7 +20,8 @@ using ::lockstep::testing::FreshTempDir;
 // caught, even if its size and modification time are put back.
 TEST(VerifyCacheTest, HashesOnceAndAgainAfterAnyWrite) {
   auto dir = FreshTempDir();
-  const std::string shard_path = (dir / "s.bin").string(), cache_path = (dir / "cache" / "v.json").string();
+  const std::string shard_path = (dir / "s.bin").string(),
+                    cache_path = (dir / "cache" / "v.json").string();
   std::vector<std::uint32_t> tokens(1000, 7);
   Result<ShardHeader> header = WriteShard(shard_path, tokens, 257);
   ASSERT_TRUE(header.ok());
@@ -50,7 +50,8 @@ TEST(VerifyCacheTest, HashesOnceAndAgainAfterAnyWrite) {
     f.put('\x01');
   }
   const struct timespec times[2] = {before.st_atim, before.st_mtim};
-  ASSERT_EQ(::utimensat(AT_FDCWD, shard_path.c_str(), times, 0), 0);  // mtime put back; ctime moves on
+  ASSERT_EQ(::utimensat(AT_FDCWD, shard_path.c_str(), times, 0),
+            0);  // mtime put back; ctime moves on
   VerifyCache cache = VerifyCache::AtPath(cache_path);
   Result<Shard> shard = Shard::Open(shard_path);
   Status st = cache.Verify(*shard, header->payload_digest);
@@ -63,7 +64,9 @@ TEST(VerifyCacheTest, ADamagedCacheIsAnEmptyOne) {
   const std::string shard_path = (dir / "s.bin").string(), cache_path = (dir / "v.json").string();
   std::vector<std::uint32_t> tokens(10, 3);
   Result<ShardHeader> header = WriteShard(shard_path, tokens, 257);
-  ASSERT_TRUE(WriteFileAtomically(cache_path, "{\"version\": 1, \"files\": {\"x\": {\"dev\": \"a\"}}").ok());
+  ASSERT_TRUE(
+      WriteFileAtomically(cache_path, "{\"version\": 1, \"files\": {\"x\": {\"dev\": \"a\"}}")
+          .ok());
   VerifyCache cache = VerifyCache::AtPath(cache_path);
   Result<Shard> shard = Shard::Open(shard_path);
   EXPECT_TRUE(cache.Verify(*shard, header->payload_digest).ok());

@@ -1,9 +1,10 @@
 #include "golden/compare.h"
 
-#include <bit>
-#include <cmath>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+
+#include <bit>
+#include <cmath>
 
 #include "core/hexfloat.h"
 
@@ -14,9 +15,15 @@ namespace {
 // in (the batch), what came out (loss, gradient), what was kept (parameters),
 // what it cost (memory); any other metric after these.
 int Significance(const std::string& metric) {
-  static constexpr std::string_view kOrder[] = {"batch_digest",   "tokens",       "loss",
-                                                "grad_norm",      "lr",           "grad_zeros",
-                                                "param_digest",   "mem_peak_bytes", "mem_max_allocated_bytes",
+  static constexpr std::string_view kOrder[] = {"batch_digest",
+                                                "tokens",
+                                                "loss",
+                                                "grad_norm",
+                                                "lr",
+                                                "grad_zeros",
+                                                "param_digest",
+                                                "mem_peak_bytes",
+                                                "mem_max_allocated_bytes",
                                                 "rss_peak_bytes"};
   for (std::size_t i = 0; i < std::size(kOrder); ++i) {
     if (metric == kOrder[i]) return static_cast<int>(i);
@@ -37,7 +44,9 @@ double Rel(double golden, double run) {
   return std::abs(run - golden) / std::max(std::abs(golden), 1e-300);
 }
 
-bool IsFloat(const MetricValue* m) { return m && m->kind == MetricValue::Kind::kFloat; }
+bool IsFloat(const MetricValue* m) {
+  return m && m->kind == MetricValue::Kind::kFloat;
+}
 
 std::string Bytes(double b) {
   const char* units[] = {"B", "KiB", "MiB", "GiB"};
@@ -81,7 +90,9 @@ std::string MetricPolicy::ToString() const {
   return "?";
 }
 
-MetricPolicy ExactPolicy() { return {}; }
+MetricPolicy ExactPolicy() {
+  return {};
+}
 MetricPolicy IgnorePolicy() {
   MetricPolicy p;
   p.kind = MetricPolicy::Kind::kIgnore;
@@ -111,23 +122,34 @@ MetricPolicy Policies::For(const std::string& metric) const {
 
 const char* DiagnosisName(Diagnosis d) {
   switch (d) {
-    case Diagnosis::kPass: return "pass";
-    case Diagnosis::kConfig: return "config";
-    case Diagnosis::kData: return "data";
-    case Diagnosis::kNumerics: return "numerics";
-    case Diagnosis::kDataOrNumerics: return "data-or-numerics";
-    case Diagnosis::kState: return "state";
-    case Diagnosis::kMemory: return "memory";
-    case Diagnosis::kCrash: return "crash";
-    case Diagnosis::kHang: return "hang";
+    case Diagnosis::kPass:
+      return "pass";
+    case Diagnosis::kConfig:
+      return "config";
+    case Diagnosis::kData:
+      return "data";
+    case Diagnosis::kNumerics:
+      return "numerics";
+    case Diagnosis::kDataOrNumerics:
+      return "data-or-numerics";
+    case Diagnosis::kState:
+      return "state";
+    case Diagnosis::kMemory:
+      return "memory";
+    case Diagnosis::kCrash:
+      return "crash";
+    case Diagnosis::kHang:
+      return "hang";
   }
   return "?";
 }
 
 std::int64_t UlpDistance(double a, double b) {
   if (std::isnan(a) || std::isnan(b)) return a == b ? 0 : std::numeric_limits<std::int64_t>::max();
-  if (static_cast<double>(static_cast<float>(a)) == a && static_cast<double>(static_cast<float>(b)) == b) {
-    return std::abs(Ordered<std::uint32_t>(static_cast<float>(a)) - Ordered<std::uint32_t>(static_cast<float>(b)));
+  if (static_cast<double>(static_cast<float>(a)) == a &&
+      static_cast<double>(static_cast<float>(b)) == b) {
+    return std::abs(Ordered<std::uint32_t>(static_cast<float>(a)) -
+                    Ordered<std::uint32_t>(static_cast<float>(b)));
   }
   std::int64_t x = Ordered<std::uint64_t>(a), y = Ordered<std::uint64_t>(b);
   return x > y ? x - y : y - x;
@@ -139,12 +161,15 @@ bool Within(const MetricValue& g, const MetricValue& r, const MetricPolicy& p) {
     // A float compared with a count (decimal logs): compare as numbers.
     if (g.kind == MetricValue::Kind::kText || r.kind == MetricValue::Kind::kText) return false;
   }
-  auto num = [](const MetricValue& m) { return m.kind == MetricValue::Kind::kInt ? static_cast<double>(m.i) : m.f; };
+  auto num = [](const MetricValue& m) {
+    return m.kind == MetricValue::Kind::kInt ? static_cast<double>(m.i) : m.f;
+  };
   if (g.kind == MetricValue::Kind::kText) return g.s == r.s;
   const double a = num(g), b = num(r);
   switch (p.kind) {
     case MetricPolicy::Kind::kExact:
-      return std::bit_cast<std::uint64_t>(a) == std::bit_cast<std::uint64_t>(b) || (a == b && a != 0);
+      return std::bit_cast<std::uint64_t>(a) == std::bit_cast<std::uint64_t>(b) ||
+             (a == b && a != 0);
     case MetricPolicy::Kind::kUlps:
       return UlpDistance(a, b) <= p.ulps;
     case MetricPolicy::Kind::kTolerance:
@@ -183,9 +208,10 @@ Comparison Compare(const RunRecord& golden, const RunRecord& run, const Policies
     c.detail = c.config_diff.empty()
                    ? "The config digests differ but the recorded configs agree key by key; the "
                      "golden may come from another lockstep version. Re-record it with --update."
-                   : fmt::format("Keys that differ (golden -> run):\n  {}\nRe-record the golden "
-                                 "with --update if the change is intended.",
-                                 fmt::join(c.config_diff, "\n  "));
+                   : fmt::format(
+                         "Keys that differ (golden -> run):\n  {}\nRe-record the golden "
+                         "with --update if the change is intended.",
+                         fmt::join(c.config_diff, "\n  "));
     return c;
   }
   if (golden.steps.empty()) {
@@ -201,24 +227,32 @@ Comparison Compare(const RunRecord& golden, const RunRecord& run, const Policies
     if (g.step != r.step) {
       c.diagnosis = Diagnosis::kConfig;
       c.first_divergent_step = std::min(g.step, r.step);
-      c.summary = fmt::format("the run's step {} stands where the golden has step {}: not compared", r.step, g.step);
-      c.detail = "The two record other steps (a changed log frequency, or a run that skipped or repeated a "
-                 "step). Re-record the golden with --update if the change is intended.";
+      c.summary = fmt::format("the run's step {} stands where the golden has step {}: not compared",
+                              r.step, g.step);
+      c.detail =
+          "The two record other steps (a changed log frequency, or a run that skipped or repeated "
+          "a "
+          "step). Re-record the golden with --update if the change is intended.";
       return c;
     }
     ++c.steps_compared;
     std::vector<MetricDiff> diffs;
     // A core metric the run records and the golden lacks is a difference too.
-    for (const char* name : {"loss", "grad_norm", "lr", "tokens", "batch_digest", "param_digest", "mem_peak_bytes"}) {
+    for (const char* name :
+         {"loss", "grad_norm", "lr", "tokens", "batch_digest", "param_digest", "mem_peak_bytes"}) {
       const MetricValue* rv = r.Find(name);
-      if (rv == nullptr || g.Find(name) != nullptr || policies.For(name).kind == MetricPolicy::Kind::kIgnore) continue;
-      diffs.push_back(MetricDiff{name, "(missing)", rv->ToString(), std::nullopt, std::nullopt, std::nullopt});
+      if (rv == nullptr || g.Find(name) != nullptr ||
+          policies.For(name).kind == MetricPolicy::Kind::kIgnore)
+        continue;
+      diffs.push_back(
+          MetricDiff{name, "(missing)", rv->ToString(), std::nullopt, std::nullopt, std::nullopt});
     }
     for (const auto& [name, gv] : g.metrics) {
       const MetricPolicy policy = policies.For(name);
       if (policy.kind == MetricPolicy::Kind::kIgnore) continue;
       const MetricValue* rv = r.Find(name);
-      MetricDiff d{name, gv.ToString(), rv ? rv->ToString() : "(missing)", std::nullopt, std::nullopt, std::nullopt};
+      MetricDiff d{name,         gv.ToString(), rv ? rv->ToString() : "(missing)",
+                   std::nullopt, std::nullopt,  std::nullopt};
       if (IsFloat(&gv) && IsFloat(rv)) {
         // ULPs of a rounded decimal mean nothing: text logs get absolute and
         // relative differences.
@@ -245,10 +279,12 @@ Comparison Compare(const RunRecord& golden, const RunRecord& run, const Policies
     });
     c.diffs = diffs;
     auto has = [&](const char* m) {
-      return std::any_of(diffs.begin(), diffs.end(), [&](const MetricDiff& d) { return d.metric == m; });
+      return std::any_of(diffs.begin(), diffs.end(),
+                         [&](const MetricDiff& d) { return d.metric == m; });
     };
     auto diff_of = [&](const char* m) {
-      return *std::find_if(diffs.begin(), diffs.end(), [&](const MetricDiff& d) { return d.metric == m; });
+      return *std::find_if(diffs.begin(), diffs.end(),
+                           [&](const MetricDiff& d) { return d.metric == m; });
     };
     if (nonfinite) {
       c.diagnosis = Diagnosis::kCrash;
@@ -260,35 +296,43 @@ Comparison Compare(const RunRecord& golden, const RunRecord& run, const Policies
       std::string corpora = ChangedCorpora(golden.header, run.header);
       c.summary = fmt::format("diverged at step {}: the batch differs (data)", r.step);
       c.detail = manifest_changed
-                     ? fmt::format("The data manifest changed (digest {} -> {}){}.", golden.header.manifest_digest,
-                                   run.header.manifest_digest,
+                     ? fmt::format("The data manifest changed (digest {} -> {}){}.",
+                                   golden.header.manifest_digest, run.header.manifest_digest,
                                    corpora.empty() ? "" : "; changed corpora: " + corpora)
                      : "Same manifest, yet other tokens at this step: the sampler or the loader "
                        "changed (order, split, or a shard read differently).";
     } else if (has("loss") || has("grad_norm") || has("lr")) {
-      const MetricDiff& d = has("loss") ? diff_of("loss") : has("grad_norm") ? diff_of("grad_norm") : diff_of("lr");
-      const std::string by = d.ulps ? fmt::format("by {} ULP{}", *d.ulps, *d.ulps == 1 ? "" : "s")
-                                    : fmt::format("by {:.3g} (relative {:.3g})", d.abs.value_or(0), d.rel.value_or(0));
+      const MetricDiff& d = has("loss")        ? diff_of("loss")
+                            : has("grad_norm") ? diff_of("grad_norm")
+                                               : diff_of("lr");
+      const std::string by =
+          d.ulps ? fmt::format("by {} ULP{}", *d.ulps, *d.ulps == 1 ? "" : "s")
+                 : fmt::format("by {:.3g} (relative {:.3g})", d.abs.value_or(0), d.rel.value_or(0));
       // A batch digest in both records is what tells data from numerics.
-      const bool batch_checked = g.Find("batch_digest") != nullptr && r.Find("batch_digest") != nullptr;
+      const bool batch_checked =
+          g.Find("batch_digest") != nullptr && r.Find("batch_digest") != nullptr;
       // bisect steps re-runs lockstep's own trainer only.
       const bool localisable = run.header.profile == "portable" || run.header.profile == "openblas";
       if (batch_checked) {
         c.diagnosis = Diagnosis::kNumerics;
-        c.summary = fmt::format("diverged at step {}: same batch, {} differs {} (numerics)", r.step, d.metric, by);
-        c.detail = fmt::format("{}: golden {} run {} (relative {:.3g}). The same tokens gave other "
-                               "arithmetic: a BLAS, compiler, MPI or kernel change.{}",
-                               d.metric, d.golden, d.run, d.rel.value_or(0),
-                               localisable ? " `lockstep bisect steps GOLDEN RUN` names the first tensor that differs."
-                                           : "");
+        c.summary = fmt::format("diverged at step {}: same batch, {} differs {} (numerics)", r.step,
+                                d.metric, by);
+        c.detail = fmt::format(
+            "{}: golden {} run {} (relative {:.3g}). The same tokens gave other "
+            "arithmetic: a BLAS, compiler, MPI or kernel change.{}",
+            d.metric, d.golden, d.run, d.rel.value_or(0),
+            localisable ? " `lockstep bisect steps GOLDEN RUN` names the first tensor that differs."
+                        : "");
       } else {
         c.diagnosis = Diagnosis::kDataOrNumerics;
-        c.summary = fmt::format("diverged at step {}: {} differs {}; data or numerics: this log has no batch digest",
-                                r.step, d.metric, by);
-        c.detail = fmt::format("{}: golden {} run {}. Without a batch digest the batch could not be checked; "
-                               "record the run with lockstep's Python recorder (python/lockstep) to tell data "
-                               "from numerics, with exact values instead of rounded decimals.",
-                               d.metric, d.golden, d.run);
+        c.summary = fmt::format(
+            "diverged at step {}: {} differs {}; data or numerics: this log has no batch digest",
+            r.step, d.metric, by);
+        c.detail = fmt::format(
+            "{}: golden {} run {}. Without a batch digest the batch could not be checked; "
+            "record the run with lockstep's Python recorder (python/lockstep) to tell data "
+            "from numerics, with exact values instead of rounded decimals.",
+            d.metric, d.golden, d.run);
       }
     } else if (has("grad_zeros")) {
       // The parameters before this step agreed (the step before did), so a
@@ -296,44 +340,52 @@ Comparison Compare(const RunRecord& golden, const RunRecord& run, const Policies
       c.diagnosis = Diagnosis::kNumerics;
       const MetricDiff& d = diff_of("grad_zeros");
       c.summary = fmt::format(
-          "diverged at step {}: same batch, loss and gradient norm, but grad_zeros {} instead of {}: "
+          "diverged at step {}: same batch, loss and gradient norm, but grad_zeros {} instead of "
+          "{}: "
           "the gradient differs (numerics)",
           r.step, d.run, d.golden);
-      c.detail = "The parameters entering this step agreed, the gradient did not: its norm can agree "
-                 "while its elements differ. A backward kernel or the reduction over micro-batches or "
-                 "ranks changed. `lockstep bisect steps GOLDEN RUN` names the first tensor that differs.";
+      c.detail =
+          "The parameters entering this step agreed, the gradient did not: its norm can agree "
+          "while its elements differ. A backward kernel or the reduction over micro-batches or "
+          "ranks changed. `lockstep bisect steps GOLDEN RUN` names the first tensor that differs.";
     } else if (has("param_digest") && i == 0 && r.step == 1) {
       // Before the first update there is no optimizer state that could differ.
       c.diagnosis = Diagnosis::kNumerics;
       c.summary = fmt::format(
-          "diverged at step 1: same batch, loss and gradient norm, parameters differ after the first "
+          "diverged at step 1: same batch, loss and gradient norm, parameters differ after the "
+          "first "
           "update (numerics)");
-      c.detail = "A fresh run has no optimizer state before step 1, so the backward pass or the "
-                 "update computed other bits: a gradient's elements (its norm can agree while they "
-                 "differ), the reduction over micro-batches or ranks, clipping or AdamW's arithmetic. "
-                 "`lockstep bisect steps GOLDEN RUN` names the first tensor that differs.";
+      c.detail =
+          "A fresh run has no optimizer state before step 1, so the backward pass or the "
+          "update computed other bits: a gradient's elements (its norm can agree while they "
+          "differ), the reduction over micro-batches or ranks, clipping or AdamW's arithmetic. "
+          "`lockstep bisect steps GOLDEN RUN` names the first tensor that differs.";
     } else if (has("param_digest")) {
       c.diagnosis = Diagnosis::kState;
-      c.summary = fmt::format("diverged at step {}: same batch and loss, parameters differ (state)", r.step);
-      c.detail = "The loss and the gradient norm agreed but the update did not: a gradient "
-                 "(its norm can agree while its elements differ), the optimizer, its state, "
-                 "clipping or a parameter that is not trained any more. `lockstep bisect steps "
-                 "GOLDEN RUN` names the first tensor that differs.";
+      c.summary = fmt::format("diverged at step {}: same batch and loss, parameters differ (state)",
+                              r.step);
+      c.detail =
+          "The loss and the gradient norm agreed but the update did not: a gradient "
+          "(its norm can agree while its elements differ), the optimizer, its state, "
+          "clipping or a parameter that is not trained any more. `lockstep bisect steps "
+          "GOLDEN RUN` names the first tensor that differs.";
     } else if (has("mem_peak_bytes") || has("mem_max_allocated_bytes") || has("rss_peak_bytes")) {
       c.diagnosis = Diagnosis::kMemory;
       const bool tracked = has("mem_peak_bytes") || has("mem_max_allocated_bytes");
-      const char* metric = has("mem_peak_bytes") ? "mem_peak_bytes" : tracked ? "mem_max_allocated_bytes" : "rss_peak_bytes";
+      const char* metric = has("mem_peak_bytes") ? "mem_peak_bytes"
+                           : tracked             ? "mem_max_allocated_bytes"
+                                                 : "rss_peak_bytes";
       const MetricValue* gv = g.Find(metric);
       const MetricValue* rv = r.Find(metric);
       const double delta = rv && gv ? static_cast<double>(rv->i) - static_cast<double>(gv->i) : 0;
       c.summary = fmt::format("diverged at step {}: {} {} by {} (memory)", r.step,
-                              tracked ? "tracked peak memory" : "peak RSS", delta >= 0 ? "grew" : "shrank",
-                              Bytes(std::abs(delta)));
-      c.detail = fmt::format("{}: golden {} run {}: {}", metric, gv ? gv->ToString() : "?",
-                             rv ? rv->ToString() : "?",
-                             tracked ? "something holds tensors longer, or allocates more, than before."
-                                     : "the process's resident set (from the OS, not deterministic) "
-                                       "moved beyond the case's policy.");
+                              tracked ? "tracked peak memory" : "peak RSS",
+                              delta >= 0 ? "grew" : "shrank", Bytes(std::abs(delta)));
+      c.detail = fmt::format(
+          "{}: golden {} run {}: {}", metric, gv ? gv->ToString() : "?", rv ? rv->ToString() : "?",
+          tracked ? "something holds tensors longer, or allocates more, than before."
+                  : "the process's resident set (from the OS, not deterministic) "
+                    "moved beyond the case's policy.");
     } else {
       c.diagnosis = Diagnosis::kNumerics;
       c.summary = fmt::format("diverged at step {}: {} differs", r.step, diffs.front().metric);
@@ -345,20 +397,25 @@ Comparison Compare(const RunRecord& golden, const RunRecord& run, const Policies
   if (run.steps.size() < golden.steps.size()) {
     c.diagnosis = Diagnosis::kCrash;
     c.first_divergent_step = run.steps.empty() ? 1 : run.steps.back().step + 1;
-    c.summary = fmt::format("the run stopped after {} of {} steps (crash)", run.steps.size(), golden.steps.size());
-    c.detail = run.steps.empty() ? "No step finished." : fmt::format("Last finished step: {}.", run.steps.back().step);
+    c.summary = fmt::format("the run stopped after {} of {} steps (crash)", run.steps.size(),
+                            golden.steps.size());
+    c.detail = run.steps.empty() ? "No step finished."
+                                 : fmt::format("Last finished step: {}.", run.steps.back().step);
     return c;
   }
   if (run.steps.size() > golden.steps.size()) {
     c.diagnosis = Diagnosis::kConfig;
     c.first_divergent_step = run.steps[golden.steps.size()].step;
-    c.summary = fmt::format("the run has {} steps, the golden only {}: steps past the golden's were not compared",
-                            run.steps.size(), golden.steps.size());
+    c.summary = fmt::format(
+        "the run has {} steps, the golden only {}: steps past the golden's were not compared",
+        run.steps.size(), golden.steps.size());
     c.detail = "Re-record the golden with --update to cover every step the case runs.";
     return c;
   }
   c.summary = fmt::format("bit-exact over {} steps", c.steps_compared);
-  if (c.max_ulps > 0) c.summary = fmt::format("within policy over {} steps (max {} ULPs)", c.steps_compared, c.max_ulps);
+  if (c.max_ulps > 0)
+    c.summary =
+        fmt::format("within policy over {} steps (max {} ULPs)", c.steps_compared, c.max_ulps);
   return c;
 }
 

@@ -49,7 +49,17 @@ MetricPolicy TolerancePolicy(double rtol, double atol);
 
 // kDataOrNumerics: a loss, gradient norm or learning rate differs in a log
 // that has no batch digest, so the batch could not be checked.
-enum class Diagnosis { kPass, kConfig, kData, kNumerics, kDataOrNumerics, kState, kMemory, kCrash, kHang };
+enum class Diagnosis {
+  kPass,
+  kConfig,
+  kData,
+  kNumerics,
+  kDataOrNumerics,
+  kState,
+  kMemory,
+  kCrash,
+  kHang
+};
 const char* DiagnosisName(Diagnosis d);
 
 struct MetricDiff {
@@ -57,23 +67,23 @@ struct MetricDiff {
   std::string golden;  // as text (hex floats exact)
   std::string run;
   std::optional<std::int64_t> ulps;  // exact float metrics: distance in float32 (or double) ULPs
-  std::optional<double> abs;         // float metrics from rounded decimals (text logs): |run - golden|
-  std::optional<double> rel;         // float or count metrics: |run - golden| / |golden|
+  std::optional<double> abs;  // float metrics from rounded decimals (text logs): |run - golden|
+  std::optional<double> rel;  // float or count metrics: |run - golden| / |golden|
 };
 
 struct Comparison {
   Diagnosis diagnosis = Diagnosis::kPass;
   std::optional<std::int64_t> first_divergent_step;
-  std::vector<MetricDiff> diffs;          // every metric out of policy at that step
-  bool ulps_measured = false;             // some exact float was compared (max_ulps means something)
+  std::vector<MetricDiff> diffs;  // every metric out of policy at that step
+  bool ulps_measured = false;     // some exact float was compared (max_ulps means something)
   std::int64_t steps_compared = 0;
   std::int64_t golden_steps = 0;
-  std::int64_t max_ulps = 0;              // over all compared float values
+  std::int64_t max_ulps = 0;  // over all compared float values
   double max_rel = 0;
-  std::vector<std::string> config_diff;   // kConfig: "key: golden -> run"
-  std::vector<std::string> env_diff;      // always: the environment difference
-  std::string summary;                    // one line for people
-  std::string detail;                     // a paragraph: the diagnosis explained
+  std::vector<std::string> config_diff;  // kConfig: "key: golden -> run"
+  std::vector<std::string> env_diff;     // always: the environment difference
+  std::string summary;                   // one line for people
+  std::string detail;                    // a paragraph: the diagnosis explained
 };
 
 // Distance between two floats in units in the last place: counted in float32

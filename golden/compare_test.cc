@@ -42,8 +42,8 @@ float NextFloat(float v, int ulps) {
 
 TEST(CompareTest, IdenticalRunsPassAndIgnoredMetricsMayDiffer) {
   RunRecord g = Golden(), r = Golden();
-  r.steps[2].metrics["step_ms"] = MetricValue::Float(999, false);          // ignored by default
-  r.steps[2].metrics["rss_peak_bytes"] = MetricValue::Int(24000000);       // within rtol 0.25
+  r.steps[2].metrics["step_ms"] = MetricValue::Float(999, false);     // ignored by default
+  r.steps[2].metrics["rss_peak_bytes"] = MetricValue::Int(24000000);  // within rtol 0.25
   r.header.env["blas_core"] = "Haswell";
   Comparison c = Compare(g, r, {});
   EXPECT_EQ(c.diagnosis, Diagnosis::kPass);
@@ -59,7 +59,8 @@ TEST(CompareTest, IdenticalRunsPassAndIgnoredMetricsMayDiffer) {
 
 TEST(CompareTest, NumericsSaysByHowManyUlps) {
   RunRecord g = Golden(), r = Golden();
-  r.steps[3].metrics["loss"] = MetricValue::Float(NextFloat(static_cast<float>(g.steps[3].metrics["loss"].f), 3));
+  r.steps[3].metrics["loss"] =
+      MetricValue::Float(NextFloat(static_cast<float>(g.steps[3].metrics["loss"].f), 3));
   r.steps[4].metrics["loss"] = MetricValue::Float(0);  // later steps do not matter
   Comparison c = Compare(g, r, {});
   EXPECT_EQ(c.diagnosis, Diagnosis::kNumerics);
@@ -83,7 +84,8 @@ TEST(CompareTest, NumericsSaysByHowManyUlps) {
 TEST(CompareTest, DataWhenTheBatchDiffersNamingChangedCorpora) {
   RunRecord g = Golden(), r = Golden();
   r.steps[1].metrics["batch_digest"] = MetricValue::Text("other");
-  r.steps[1].metrics["loss"] = MetricValue::Float(1.0f);  // consequences do not confuse the diagnosis
+  r.steps[1].metrics["loss"] =
+      MetricValue::Float(1.0f);  // consequences do not confuse the diagnosis
   Comparison c = Compare(g, r, {});
   EXPECT_EQ(c.diagnosis, Diagnosis::kData);
   EXPECT_EQ(c.first_divergent_step, 2);
@@ -111,7 +113,8 @@ TEST(CompareTest, NumericsWhenTheGradientsZerosDifferUnderTheSameNorm) {
   Comparison c = Compare(g, r, {});
   EXPECT_EQ(c.diagnosis, Diagnosis::kNumerics);
   EXPECT_EQ(c.first_divergent_step, 4);
-  EXPECT_TRUE(Contains(c.summary, "but grad_zeros 13 instead of 12: the gradient differs (numerics)"));
+  EXPECT_TRUE(
+      Contains(c.summary, "but grad_zeros 13 instead of 12: the gradient differs (numerics)"));
   ASSERT_EQ(c.diffs.size(), 2u);
   EXPECT_EQ(c.diffs.front().metric, "grad_zeros") << "the telling metric is listed first";
 }
@@ -234,7 +237,7 @@ TEST(CompareTest, UlpDistanceCountsFloatsThenDoubles) {
   EXPECT_EQ(UlpDistance(1.0, 1.0), 0);
   EXPECT_EQ(UlpDistance(1.0f, NextFloat(1.0f, 1)), 1);
   EXPECT_EQ(UlpDistance(0.0, -0.0), 0);
-  EXPECT_EQ(UlpDistance(-0x1p-149, 0x1p-149), 2);  // across zero
+  EXPECT_EQ(UlpDistance(-0x1p-149, 0x1p-149), 2);            // across zero
   EXPECT_EQ(UlpDistance(1.0, std::nextafter(1.0, 2.0)), 1);  // not a float: double ULPs
 }
 

@@ -28,9 +28,12 @@ std::optional<double> FloatOf(const StepRow& row, const std::string& name) {
   const MetricValue* m = row.Find(name);
   if (m == nullptr) return std::nullopt;
   switch (m->kind) {
-    case MetricValue::Kind::kFloat: return m->f;
-    case MetricValue::Kind::kInt: return static_cast<double>(m->i);
-    case MetricValue::Kind::kText: return std::nullopt;
+    case MetricValue::Kind::kFloat:
+      return m->f;
+    case MetricValue::Kind::kInt:
+      return static_cast<double>(m->i);
+    case MetricValue::Kind::kText:
+      return std::nullopt;
   }
   return std::nullopt;
 }
@@ -71,7 +74,9 @@ std::string Approx(double x) {
   return s;
 }
 
-std::string Num(double x) { return fmt::format("{:.4g}", x); }
+std::string Num(double x) {
+  return fmt::format("{:.4g}", x);
+}
 
 std::string StepRange(std::int64_t first, std::int64_t last) {
   return first == last ? fmt::format("step {}", first) : fmt::format("steps {}-{}", first, last);
@@ -93,7 +98,8 @@ void CapDetail(std::vector<std::string>& detail) {
 
 // The outcome under the policy: a tripped check fails or warns.
 CheckResult Finish(CheckResult r, CheckPolicy policy) {
-  if (r.outcome == CheckOutcome::kFail && policy == CheckPolicy::kWarn) r.outcome = CheckOutcome::kWarn;
+  if (r.outcome == CheckOutcome::kFail && policy == CheckPolicy::kWarn)
+    r.outcome = CheckOutcome::kWarn;
   return r;
 }
 
@@ -116,7 +122,8 @@ std::string FrozenText(const FrozenSpan& s) {
   const double value = s.value_rms.front();
   const float scale = static_cast<float>(value);  // the values are floats
   const double bf16 = Bf16Ulp(scale), fp32 = Fp32Ulp(scale);
-  text += fmt::format(": values ~{} (bf16 ULP {}, fp32 ULP {})", Approx(value), Sci(bf16), Sci(fp32));
+  text +=
+      fmt::format(": values ~{} (bf16 ULP {}, fp32 ULP {})", Approx(value), Sci(bf16), Sci(fp32));
   if (s.update_rms.empty()) return text;
   const double update = Median(s.update_rms);
   if (update == 0) return text + ", updates 0: the optimizer does not move it";
@@ -130,20 +137,28 @@ std::string FrozenText(const FrozenSpan& s) {
 
 const char* CheckPolicyName(CheckPolicy p) {
   switch (p) {
-    case CheckPolicy::kFail: return "fail";
-    case CheckPolicy::kWarn: return "warn";
-    case CheckPolicy::kOff: return "off";
+    case CheckPolicy::kFail:
+      return "fail";
+    case CheckPolicy::kWarn:
+      return "warn";
+    case CheckPolicy::kOff:
+      return "off";
   }
   return "?";
 }
 
 const char* CheckOutcomeName(CheckOutcome o) {
   switch (o) {
-    case CheckOutcome::kPass: return "pass";
-    case CheckOutcome::kWarn: return "warn";
-    case CheckOutcome::kFail: return "fail";
-    case CheckOutcome::kOff: return "off";
-    case CheckOutcome::kNotApplicable: return "n/a";
+    case CheckOutcome::kPass:
+      return "pass";
+    case CheckOutcome::kWarn:
+      return "warn";
+    case CheckOutcome::kFail:
+      return "fail";
+    case CheckOutcome::kOff:
+      return "off";
+    case CheckOutcome::kNotApplicable:
+      return "n/a";
   }
   return "?";
 }
@@ -217,12 +232,14 @@ CheckResult CheckFrozen(const RunRecord& run, const FrozenOptions& o) {
   });
   // Tensors with the same range and scales share a line (all the norm
   // weights of a bf16 model, say).
-  std::vector<std::pair<std::string, std::vector<std::string>>> groups;  // text -> names, first-seen order
+  std::vector<std::pair<std::string, std::vector<std::string>>>
+      groups;  // text -> names, first-seen order
   std::set<std::string> names;
   for (const FrozenSpan& s : frozen) {
     names.insert(s.name);
     const std::string text = FrozenText(s);
-    auto g = std::find_if(groups.begin(), groups.end(), [&](const auto& x) { return x.first == text; });
+    auto g =
+        std::find_if(groups.begin(), groups.end(), [&](const auto& x) { return x.first == text; });
     if (g == groups.end()) {
       groups.push_back({text, {s.name}});
     } else {
@@ -231,8 +248,10 @@ CheckResult CheckFrozen(const RunRecord& run, const FrozenOptions& o) {
   }
   for (const auto& [text, group] : groups) {
     std::string who;
-    for (std::size_t i = 0; i < group.size() && i < kMaxNamesPerLine; ++i) who += (i ? ", " : "") + group[i];
-    if (group.size() > kMaxNamesPerLine) who += fmt::format(" and {} more", group.size() - kMaxNamesPerLine);
+    for (std::size_t i = 0; i < group.size() && i < kMaxNamesPerLine; ++i)
+      who += (i ? ", " : "") + group[i];
+    if (group.size() > kMaxNamesPerLine)
+      who += fmt::format(" and {} more", group.size() - kMaxNamesPerLine);
     r.detail.push_back(who + " " + text);
   }
   CapDetail(r.detail);
@@ -246,12 +265,13 @@ CheckResult CheckFrozen(const RunRecord& run, const FrozenOptions& o) {
     listed += (i++ ? ", " : "") + n;
   }
   r.outcome = CheckOutcome::kFail;
-  r.summary = fmt::format("{} tensor{} unchanged for {} or more consecutive steps: {}{}", names.size(),
-                          names.size() == 1 ? "" : "s", o.steps, listed, zeros);
+  r.summary = fmt::format("{} tensor{} unchanged for {} or more consecutive steps: {}{}",
+                          names.size(), names.size() == 1 ? "" : "s", o.steps, listed, zeros);
   return Finish(std::move(r), o.policy);
 }
 
-CheckResult CheckLossScale(const RunRecord& run, const LossScaleOptions& o, const RunRecord* reference) {
+CheckResult CheckLossScale(const RunRecord& run, const LossScaleOptions& o,
+                           const RunRecord* reference) {
   if (o.policy == CheckPolicy::kOff) return Off("loss_scale");
   CheckResult r{"loss_scale", CheckOutcome::kNotApplicable, "", {}};
   std::vector<std::string> parts;
@@ -266,26 +286,31 @@ CheckResult CheckLossScale(const RunRecord& run, const LossScaleOptions& o, cons
       if (v != model->end() && v->is_number_integer()) vocab = v->get<std::int64_t>();
     }
   }
-  const std::optional<double> loss = run.steps.empty() ? std::nullopt : FloatOf(run.steps.front(), "loss");
+  const std::optional<double> loss =
+      run.steps.empty() ? std::nullopt : FloatOf(run.steps.front(), "loss");
   if (run.steps.empty() || run.steps.front().step != 1 || !loss) {
     parts.push_back(run.steps.empty() ? "no steps"
                     : run.steps.front().step != 1
-                        ? fmt::format("the first recorded step is {}, not 1: band not judged", run.steps.front().step)
+                        ? fmt::format("the first recorded step is {}, not 1: band not judged",
+                                      run.steps.front().step)
                         : "no loss at step 1: band not judged");
   } else if (vocab < 2) {
-    parts.push_back("no vocab size (header config model.vocab_size, or [checks.loss_scale] vocab_size): band not judged");
+    parts.push_back(
+        "no vocab size (header config model.vocab_size, or [checks.loss_scale] vocab_size): band "
+        "not judged");
   } else {
     judged = true;
     const double ln_v = std::log(static_cast<double>(vocab));
     const double lo = o.band_low * ln_v, hi = o.band_high * ln_v;
     const double ratio = *loss / ln_v;
     if (*loss >= lo && *loss <= hi) {
-      parts.push_back(fmt::format("step-1 loss {} = {:.3g} x ln({}), within [{}, {}]", Num(*loss), ratio, vocab,
-                                  o.band_low, o.band_high));
+      parts.push_back(fmt::format("step-1 loss {} = {:.3g} x ln({}), within [{}, {}]", Num(*loss),
+                                  ratio, vocab, o.band_low, o.band_high));
     } else {
       failed = true;
-      parts.push_back(fmt::format("step-1 loss {} = {:.3g} x ln({}), outside [{}, {}] x ln({}) = [{:.4g}, {:.4g}]",
-                                  Num(*loss), ratio, vocab, o.band_low, o.band_high, vocab, lo, hi));
+      parts.push_back(fmt::format(
+          "step-1 loss {} = {:.3g} x ln({}), outside [{}, {}] x ln({}) = [{:.4g}, {:.4g}]",
+          Num(*loss), ratio, vocab, o.band_low, o.band_high, vocab, lo, hi));
       // A whole-number ratio names the usual culprit.
       if (*loss > 0 && std::isfinite(*loss)) {
         const double below = ln_v / *loss, above = *loss / ln_v;
@@ -293,10 +318,13 @@ CheckResult CheckLossScale(const RunRecord& run, const LossScaleOptions& o, cons
         const double off = std::fabs((below >= 1 ? below : above) - n) / n;
         if (n >= 2 && off < 0.05) {
           r.detail.push_back(below >= 1
-              ? fmt::format("about ln({}) / {:.0f}: a loss divided by the data-parallel world size ({:.0f} ranks) or "
-                            "by the micro-batch count once too often?", vocab, n, n)
-              : fmt::format("about {:.0f} x ln({}): a loss summed over ranks or micro-batches instead of averaged?",
-                            n, vocab));
+                                 ? fmt::format("about ln({}) / {:.0f}: a loss divided by the "
+                                               "data-parallel world size ({:.0f} ranks) or "
+                                               "by the micro-batch count once too often?",
+                                               vocab, n, n)
+                                 : fmt::format("about {:.0f} x ln({}): a loss summed over ranks or "
+                                               "micro-batches instead of averaged?",
+                                               n, vocab));
         }
       }
     }
@@ -318,9 +346,10 @@ CheckResult CheckLossScale(const RunRecord& run, const LossScaleOptions& o, cons
       ++common;
       if (std::memcmp(&*l, &it->second, sizeof(double)) == 0) continue;
       if (differing++ == 0) {
-        r.detail.push_back(fmt::format("first difference at step {}: loss {} ({}), {} has {} ({}): {} ULPs",
-                                       row.step, HexFloat(*l), Num(*l), ref_name, HexFloat(it->second),
-                                       Num(it->second), UlpDistance(*l, it->second)));
+        r.detail.push_back(
+            fmt::format("first difference at step {}: loss {} ({}), {} has {} ({}): {} ULPs",
+                        row.step, HexFloat(*l), Num(*l), ref_name, HexFloat(it->second),
+                        Num(it->second), UlpDistance(*l, it->second)));
       }
     }
     if (common == 0) {
@@ -328,9 +357,11 @@ CheckResult CheckLossScale(const RunRecord& run, const LossScaleOptions& o, cons
       parts.push_back(fmt::format("no step in common with {}", ref_name));
     } else if (differing > 0) {
       failed = true;
-      parts.push_back(fmt::format("loss differs from {} at {} of {} common steps", ref_name, differing, common));
+      parts.push_back(fmt::format("loss differs from {} at {} of {} common steps", ref_name,
+                                  differing, common));
     } else {
-      parts.push_back(fmt::format("loss bitwise equal to {} at all {} common steps", ref_name, common));
+      parts.push_back(
+          fmt::format("loss bitwise equal to {} at all {} common steps", ref_name, common));
     }
   }
   r.summary = fmt::format("{}", fmt::join(parts, "; "));
@@ -353,19 +384,22 @@ CheckResult CheckSpike(const RunRecord& run, const SpikeOptions& o) {
   std::optional<std::int64_t> first_judged;
   std::map<std::int64_t, std::string> mix;  // step -> batch_mix
   for (const StepRow& row : run.steps) {
-    if (const MetricValue* m = row.Find("batch_mix"); m != nullptr && m->kind == MetricValue::Kind::kText) {
+    if (const MetricValue* m = row.Find("batch_mix");
+        m != nullptr && m->kind == MetricValue::Kind::kText) {
       mix[row.step] = m->s;
     }
   }
   const char* const kMetrics[] = {"loss", "grad_norm"};
   for (int mi = 0; mi < 2; ++mi) {
     const char* metric = kMetrics[mi];
-    std::vector<std::pair<std::int64_t, double>> series;  // (step, value), finite values in record order
+    std::vector<std::pair<std::int64_t, double>>
+        series;  // (step, value), finite values in record order
     for (const StepRow& row : run.steps) {
       if (auto v = FloatOf(row, metric); v && std::isfinite(*v)) series.emplace_back(row.step, *v);
     }
     for (std::size_t i = 0; i < series.size(); ++i) {
-      const std::size_t from = i > static_cast<std::size_t>(o.window) ? i - static_cast<std::size_t>(o.window) : 0;
+      const std::size_t from =
+          i > static_cast<std::size_t>(o.window) ? i - static_cast<std::size_t>(o.window) : 0;
       if (i - from < static_cast<std::size_t>(o.min_history)) continue;
       std::vector<double> history;
       for (std::size_t k = from; k < i; ++k) history.push_back(series[k].second);
@@ -373,17 +407,20 @@ CheckResult CheckSpike(const RunRecord& run, const SpikeOptions& o) {
       if (!first_judged || series[i].first < *first_judged) first_judged = series[i].first;
       if (series[i].second > o.factor * median) {
         const std::int64_t h0 = series[from].first, h1 = series[i - 1].first;
-        std::string line = fmt::format("step {}: {} {} = {:.3g} x the median {} of {}", series[i].first, metric,
-                                       Num(series[i].second), median > 0 ? series[i].second / median : INFINITY,
-                                       Num(median), StepRange(h0, h1));
+        std::string line =
+            fmt::format("step {}: {} {} = {:.3g} x the median {} of {}", series[i].first, metric,
+                        Num(series[i].second), median > 0 ? series[i].second / median : INFINITY,
+                        Num(median), StepRange(h0, h1));
         if (auto it = mix.find(series[i].first); it != mix.end()) line += "; batch " + it->second;
         spikes.push_back({series[i].first, mi, series[i].second, median, std::move(line)});
       }
     }
   }
-  const std::string rule = fmt::format("above {} x the median of the previous {} steps", o.factor, o.window);
+  const std::string rule =
+      fmt::format("above {} x the median of the previous {} steps", o.factor, o.window);
   if (!first_judged) {
-    r.summary = fmt::format("fewer than {} steps before any loss or grad_norm: not judged", o.min_history + 1);
+    r.summary = fmt::format("fewer than {} steps before any loss or grad_norm: not judged",
+                            o.min_history + 1);
     return r;
   }
   if (spikes.empty()) {
@@ -391,14 +428,15 @@ CheckResult CheckSpike(const RunRecord& run, const SpikeOptions& o) {
     r.summary = fmt::format("no loss or grad_norm {} (judged from step {})", rule, *first_judged);
     return r;
   }
-  std::sort(spikes.begin(), spikes.end(),
-            [](const Spike& a, const Spike& b) { return a.step != b.step ? a.step < b.step : a.metric < b.metric; });
+  std::sort(spikes.begin(), spikes.end(), [](const Spike& a, const Spike& b) {
+    return a.step != b.step ? a.step < b.step : a.metric < b.metric;
+  });
   for (const Spike& s : spikes) r.detail.push_back(s.line);
   const Spike& s = spikes.front();
   r.outcome = CheckOutcome::kFail;
   r.summary = fmt::format("{} spike{} {}; first: {} {} at step {}, median {}", spikes.size(),
-                          spikes.size() == 1 ? "" : "s", rule, kMetrics[s.metric], Num(s.value), s.step,
-                          Num(s.median));
+                          spikes.size() == 1 ? "" : "s", rule, kMetrics[s.metric], Num(s.value),
+                          s.step, Num(s.median));
   CapDetail(r.detail);
   return Finish(std::move(r), o.policy);
 }
@@ -411,7 +449,8 @@ CheckResult CheckLearning(const RunRecord& run, const LearningOptions& o) {
     if (FloatOf(row, "eval_loss")) evals.push_back(&row);
   }
   if (evals.size() < 2) {
-    r.summary = fmt::format("{} evaluation step{} (eval_loss): needs 2", evals.size(), evals.size() == 1 ? "" : "s");
+    r.summary = fmt::format("{} evaluation step{} (eval_loss): needs 2", evals.size(),
+                            evals.size() == 1 ? "" : "s");
     return r;
   }
   const StepRow& a = *evals.front();
@@ -430,15 +469,16 @@ CheckResult CheckLearning(const RunRecord& run, const LearningOptions& o) {
     if (key.starts_with("eval_acc_") || key.starts_with("eval_tokacc_")) {
       auto f = FloatOf(a, key), l = FloatOf(b, key);
       if (!l) continue;
-      accs += fmt::format("; {} {} -> {:.3f}", key.substr(std::strlen("eval_")), f ? fmt::format("{:.3f}", *f) : "-",
-                          *l);
+      accs += fmt::format("; {} {} -> {:.3f}", key.substr(std::strlen("eval_")),
+                          f ? fmt::format("{:.3f}", *f) : "-", *l);
     }
   }
   const double change = first != 0 ? (last - first) / first * 100 : 0;
-  r.summary = fmt::format("eval_loss {} (step {}) -> {} (step {}), {:+.1f}%", Num(first), a.step, Num(last), b.step,
-                          change);
+  r.summary = fmt::format("eval_loss {} (step {}) -> {} (step {}), {:+.1f}%", Num(first), a.step,
+                          Num(last), b.step, change);
   if (!ok) {
-    r.summary += fmt::format(", not below first x (1 - {}) = {}: not learning", o.margin, Num(limit));
+    r.summary +=
+        fmt::format(", not below first x (1 - {}) = {}: not learning", o.margin, Num(limit));
   }
   r.summary += accs;
   r.outcome = ok ? CheckOutcome::kPass : CheckOutcome::kFail;

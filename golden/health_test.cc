@@ -25,7 +25,8 @@ RunRecord Healthy(int steps = 40) {
   for (int s = 1; s <= steps; ++s) {
     StepRow row;
     row.step = s;
-    row.metrics["loss"] = MetricValue::Float(static_cast<float>(kLnVocab * (1.0 - 0.33 * (s - 1) / steps)));
+    row.metrics["loss"] =
+        MetricValue::Float(static_cast<float>(kLnVocab * (1.0 - 0.33 * (s - 1) / steps)));
     row.metrics["grad_norm"] = MetricValue::Float(static_cast<float>(1.0 + 0.1 * std::sin(s)));
     row.metrics["grad_zeros"] = MetricValue::Int(static_cast<std::uint64_t>(s % 3));
     row.metrics["params_unchanged"] = MetricValue::Text("");
@@ -48,15 +49,19 @@ void Freeze(RunRecord& r, const std::string& names, std::int64_t first, std::int
     if (row.step < first || row.step > last) continue;
     std::string& text = row.metrics["params_unchanged"].s;
     text += (text.empty() ? "" : " ") + names;
-    for (const std::string& n : {std::string("h.0.ln1w"), std::string("h.1.ln1w"), std::string("wte")}) {
+    for (const std::string& n :
+         {std::string("h.0.ln1w"), std::string("h.1.ln1w"), std::string("wte")}) {
       if (names.find(n) == std::string::npos) continue;
-      row.detail["unchanged_detail"][n] = {{"value_rms", HexFloat(1.0)},
-                                           {"update_rms", HexFloat(row.step == first ? 0x1p-9 : 0x1p-11)}};
+      row.detail["unchanged_detail"][n] = {
+          {"value_rms", HexFloat(1.0)},
+          {"update_rms", HexFloat(row.step == first ? 0x1p-9 : 0x1p-11)}};
     }
   }
 }
 
-bool Failed(const CheckResult& r) { return r.outcome == CheckOutcome::kFail; }
+bool Failed(const CheckResult& r) {
+  return r.outcome == CheckOutcome::kFail;
+}
 
 std::string Text(const CheckResult& r) {
   std::string s = r.summary;
@@ -96,7 +101,8 @@ TEST(FrozenCheckTest, AGapOrAMissingStepBreaksTheStreak) {
   EXPECT_EQ(CheckFrozen(r, FrozenOptions{}).outcome, CheckOutcome::kPass);
   RunRecord holes = Healthy();
   Freeze(holes, "wte", 1, 8);
-  holes.steps.erase(holes.steps.begin() + 4);  // step 5 not recorded: 1-4 and 6-8 are not consecutive
+  holes.steps.erase(holes.steps.begin() +
+                    4);  // step 5 not recorded: 1-4 and 6-8 are not consecutive
   EXPECT_EQ(CheckFrozen(holes, FrozenOptions{}).outcome, CheckOutcome::kPass);
 }
 
@@ -121,8 +127,10 @@ TEST(FrozenCheckTest, UpdatesOfZeroOrAboveTheUlpSaySo) {
   }
   CheckResult c = CheckFrozen(r, FrozenOptions{});
   ASSERT_EQ(c.detail.size(), 2u) << Text(c);
-  EXPECT_TRUE(Contains(c.detail[0], "a unchanged for steps 1-10: values ~1.0 (bf16 ULP 7.8e-3, fp32 ULP 1.2e-7), "
-                                    "updates 0: the optimizer does not move it"));
+  EXPECT_TRUE(
+      Contains(c.detail[0],
+               "a unchanged for steps 1-10: values ~1.0 (bf16 ULP 7.8e-3, fp32 ULP 1.2e-7), "
+               "updates 0: the optimizer does not move it"));
   EXPECT_TRUE(Contains(c.detail[1], "updates ~6.2e-2, above ULP/2: computed but not applied"));
 }
 
@@ -196,7 +204,8 @@ TEST(LossScaleCheckTest, SameLossAsAnotherGoldenIsBitwise) {
   RunRecord run = Healthy();
   CheckResult c = CheckLossScale(run, o, &one_rank);
   EXPECT_EQ(c.outcome, CheckOutcome::kPass) << Text(c);
-  EXPECT_TRUE(Contains(c.summary, "loss bitwise equal to golden/cases/tiny.toml at all 40 common steps"));
+  EXPECT_TRUE(
+      Contains(c.summary, "loss bitwise equal to golden/cases/tiny.toml at all 40 common steps"));
 
   const float l3 = static_cast<float>(run.steps[2].metrics["loss"].f);
   run.steps[2].metrics["loss"] = MetricValue::Float(std::nextafter(l3, 0.0f));
@@ -260,7 +269,8 @@ TEST(SpikeCheckTest, NoJudgementBeforeMinHistory) {
   RunRecord r = Healthy();
   r.steps[4].metrics["loss"] = MetricValue::Float(100.0);  // step 5: 4 steps before it
   EXPECT_EQ(CheckSpike(r, SpikeOptions{}).outcome, CheckOutcome::kPass);
-  r.steps[5].metrics["loss"] = MetricValue::Float(100.0);  // step 6: 5 before, median of a 100 and four ~5.5
+  r.steps[5].metrics["loss"] =
+      MetricValue::Float(100.0);  // step 6: 5 before, median of a 100 and four ~5.5
   EXPECT_TRUE(Failed(CheckSpike(r, SpikeOptions{})));
   CheckResult c = CheckSpike(Healthy(5), SpikeOptions{});
   EXPECT_EQ(c.outcome, CheckOutcome::kNotApplicable) << Text(c);
@@ -319,13 +329,15 @@ TEST(HealthChecksTest, AllFourInOrderOnAHealthyRun) {
 
 TEST(HealthChecksTest, ShippedGoldensAreHealthy) {
   int seen = 0;
-  for (const auto& entry : std::filesystem::directory_iterator(LOCKSTEP_SOURCE_DIR "/golden/cases")) {
+  for (const auto& entry :
+       std::filesystem::directory_iterator(LOCKSTEP_SOURCE_DIR "/golden/cases")) {
     if (entry.path().extension() != ".toml") continue;
     Result<RunRecord> g = LoadGolden(entry.path().string());
     ASSERT_TRUE(g.ok()) << g.status().message();
     ++seen;
     for (const CheckResult& c : RunHealthChecks(*g, HealthOptions{})) {
-      EXPECT_NE(c.outcome, CheckOutcome::kFail) << entry.path() << " " << c.check << ": " << Text(c);
+      EXPECT_NE(c.outcome, CheckOutcome::kFail)
+          << entry.path() << " " << c.check << ": " << Text(c);
       if (c.check == "loss_scale") {
         EXPECT_EQ(c.outcome, CheckOutcome::kPass) << Text(c);
       }
@@ -336,7 +348,8 @@ TEST(HealthChecksTest, ShippedGoldensAreHealthy) {
 
 TEST(HealthChecksTest, StepRowsKeepObjectFieldsAsDetailAndGoldensDropThem) {
   // A line as the trainer writes it (docs/design.md record stream plus the health fields).
-  nlohmann::json line = nlohmann::json::parse(R"({"step": 3, "loss": "0x1.6p+2", "params_unchanged": "h.0.ln1w",
+  nlohmann::json line =
+      nlohmann::json::parse(R"({"step": 3, "loss": "0x1.6p+2", "params_unchanged": "h.0.ln1w",
       "batch_mix": "prose:3 code:5", "grad_zeros": 17,
       "unchanged_detail": {"h.0.ln1w": {"value_rms": "0x1p+0", "update_rms": "0x1p-11"}}})");
   std::optional<StepRow> row = StepRowFromJson(line);

@@ -107,7 +107,6 @@ bool IsHexFloatText(std::string_view s) {
   return s.find_first_of("pP") != std::string_view::npos;
 }
 
-
 // A decimal (or hex) number, with an optional sign, exponent, and thousands
 // separators in the integer part ("1,234,567.5"); nullopt otherwise.
 std::optional<double> ParseNumber(std::string_view text) {

@@ -17,9 +17,9 @@ namespace lockstep::golden {
 namespace {
 
 // The order metrics are written in; others follow alphabetically.
-const std::vector<std::string> kMetricOrder = {
-    "loss",         "grad_norm",      "lr",             "tokens", "batch_digest",
-    "param_digest", "mem_peak_bytes", "rss_peak_bytes", "step_ms"};
+const std::vector<std::string> kMetricOrder = {"loss",           "grad_norm",      "lr",
+                                               "tokens",         "batch_digest",   "param_digest",
+                                               "mem_peak_bytes", "rss_peak_bytes", "step_ms"};
 
 std::vector<std::string> OrderedKeys(const StepRow& row) {
   std::vector<std::string> keys;
@@ -27,7 +27,8 @@ std::vector<std::string> OrderedKeys(const StepRow& row) {
     if (row.metrics.count(k)) keys.push_back(k);
   }
   for (const auto& [k, v] : row.metrics) {
-    if (std::find(kMetricOrder.begin(), kMetricOrder.end(), k) == kMetricOrder.end()) keys.push_back(k);
+    if (std::find(kMetricOrder.begin(), kMetricOrder.end(), k) == kMetricOrder.end())
+      keys.push_back(k);
   }
   return keys;
 }
@@ -48,9 +49,10 @@ std::string TomlString(const std::string& s) {
 }
 
 std::string TomlKey(const std::string& k) {
-  bool bare = !k.empty() && k.find_first_not_of(
-                                "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") ==
-                                std::string::npos;
+  bool bare =
+      !k.empty() &&
+      k.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") ==
+          std::string::npos;
   return bare ? k : TomlString(k);
 }
 
@@ -116,7 +118,8 @@ nlohmann::json TomlToJson(const toml::value& v) {
   return nullptr;
 }
 
-void Flatten(const nlohmann::json& v, const std::string& prefix, std::map<std::string, std::string>& out) {
+void Flatten(const nlohmann::json& v, const std::string& prefix,
+             std::map<std::string, std::string>& out) {
   if (v.is_object()) {
     for (const auto& [k, x] : v.items()) Flatten(x, prefix.empty() ? k : prefix + "." + k, out);
   } else {
@@ -133,8 +136,8 @@ std::string Badly(const std::string& origin, const std::string& what) {
 
 // Metrics that every step of a run has when any step has them; evaluation
 // and health fields come on some steps only.
-constexpr const char* kCoreMetrics[] = {"loss",         "grad_norm",   "lr", "tokens", "batch_digest",
-                                        "param_digest", "mem_peak_bytes"};
+constexpr const char* kCoreMetrics[] = {
+    "loss", "grad_norm", "lr", "tokens", "batch_digest", "param_digest", "mem_peak_bytes"};
 
 bool IsCountMetric(const std::string& k) {
   return k == "tokens" || k == "grad_zeros" || k.ends_with("_bytes");
@@ -151,7 +154,9 @@ Result<MetricValue> GoldenMetric(const std::string& k, const toml::value& v) {
     if (v.is_string()) {
       const std::string& str = v.as_string().str;
       std::optional<double> f = IsHexFloatText(str) ? ParseHexFloat(str) : std::nullopt;
-      if (!f) return Status::BadInput(fmt::format("`{}` = \"{}\" is not a hex float such as \"0x1.8p+1\"", k, str));
+      if (!f)
+        return Status::BadInput(
+            fmt::format("`{}` = \"{}\" is not a hex float such as \"0x1.8p+1\"", k, str));
       return MetricValue::Float(*f, true);
     }
     if (v.is_floating()) return MetricValue::Float(v.as_floating(), false);
@@ -159,7 +164,8 @@ Result<MetricValue> GoldenMetric(const std::string& k, const toml::value& v) {
     return Status::BadInput(fmt::format("`{}` must be a hex-float string or a number", k));
   }
   if (IsCountMetric(k)) {
-    if (!v.is_integer() || v.as_integer() < 0) return Status::BadInput(fmt::format("`{}` must be an integer >= 0", k));
+    if (!v.is_integer() || v.as_integer() < 0)
+      return Status::BadInput(fmt::format("`{}` must be an integer >= 0", k));
     return MetricValue::Int(static_cast<std::uint64_t>(v.as_integer()));
   }
   if (k.ends_with("_digest")) {
@@ -173,7 +179,9 @@ Result<MetricValue> GoldenMetric(const std::string& k, const toml::value& v) {
     const std::string& str = v.as_string().str;
     if (IsHexFloatText(str)) {
       std::optional<double> f = ParseHexFloat(str);
-      if (!f) return Status::BadInput(fmt::format("`{}` = \"{}\" is not a well-formed hex float", k, str));
+      if (!f)
+        return Status::BadInput(
+            fmt::format("`{}` = \"{}\" is not a well-formed hex float", k, str));
       return MetricValue::Float(*f, true);
     }
     return MetricValue::Text(str);
@@ -237,19 +245,23 @@ Result<RunRecord> LoadRecordStream(const std::string& path) {
       // A run killed mid-write leaves a partial last line, without its
       // newline: only that is passed over, and only after the header.
       if (!complete && number > 1) break;
-      return Status::BadInput(fmt::format("{}:{}: not a JSON object; is this a lockstep record stream?", path, number));
+      return Status::BadInput(
+          fmt::format("{}:{}: not a JSON object; is this a lockstep record stream?", path, number));
     }
     if (number == 1) {
       if (JsonText(j, "type") != "header") {
-        return Status::BadInput(fmt::format(
-            "{}:1: the first line is not a record header; pass the file `lockstep train --record` wrote", path));
+        return Status::BadInput(
+            fmt::format("{}:1: the first line is not a record header; pass the file `lockstep "
+                        "train --record` wrote",
+                        path));
       }
       record.header = HeaderFromJson(j);
       continue;
     }
     std::optional<StepRow> row = StepRowFromJson(j);
     if (!row) {
-      return Status::BadInput(fmt::format("{}:{}: a line without a valid \"step\" (an integer >= 1)", path, number));
+      return Status::BadInput(
+          fmt::format("{}:{}: a line without a valid \"step\" (an integer >= 1)", path, number));
     }
     record.steps.push_back(std::move(*row));
   }
@@ -261,7 +273,8 @@ Result<RunRecord> LoadRecordStream(const std::string& path) {
 
 std::string GoldenToToml(const RunRecord& r) {
   std::string out = fmt::format(
-      "# lockstep golden file: written by `lockstep smoke --update`, compared by `lockstep smoke`.\n"
+      "# lockstep golden file: written by `lockstep smoke --update`, compared by `lockstep "
+      "smoke`.\n"
       "# Floats are exact hex floats; the comment after each step gives decimals.\n"
       "[header]\ncase = {}\nformat_version = {}\nconfig_digest = {}\nmanifest_digest = {}\n"
       "profile = {}\ntool_version = {}\n",
@@ -294,7 +307,8 @@ std::string GoldenToToml(const RunRecord& r) {
     std::string comment;
     for (const char* k : {"loss", "grad_norm"}) {
       const MetricValue* m = row.Find(k);
-      if (m != nullptr && m->kind == MetricValue::Kind::kFloat) comment += fmt::format(" {} {:.6g}", k, m->f);
+      if (m != nullptr && m->kind == MetricValue::Kind::kFloat)
+        comment += fmt::format(" {} {:.6g}", k, m->f);
     }
     if (!comment.empty()) out += "  #" + comment;
     out += "\n";
@@ -305,11 +319,15 @@ std::string GoldenToToml(const RunRecord& r) {
 
 Result<RunRecord> ParseGolden(const std::string& text, const std::string& origin) {
   Result<toml::value> parsed = ParseTomlText(text, origin);
-  if (!parsed.ok()) return Status::BadInput(Badly(origin, "not valid TOML (truncated?)\n" + parsed.status().message()));
+  if (!parsed.ok())
+    return Status::BadInput(
+        Badly(origin, "not valid TOML (truncated?)\n" + parsed.status().message()));
   const toml::value root = std::move(parsed).value();
   for (const auto& [key, value] : root.as_table()) {
     if (key != "header" && key != "record") {
-      return Status::BadInput(Badly(origin, fmt::format("unknown top-level key `{}`; a golden holds [header] and [record]", key)));
+      return Status::BadInput(Badly(
+          origin,
+          fmt::format("unknown top-level key `{}`; a golden holds [header] and [record]", key)));
     }
   }
   if (!root.contains("header") || !root.at("header").is_table()) {
@@ -317,9 +335,9 @@ Result<RunRecord> ParseGolden(const std::string& text, const std::string& origin
   }
   const toml::value& h = root.at("header");
   RunRecord r;
-  static const std::set<std::string> kHeaderKeys = {"case",    "format_version", "config_digest", "manifest_digest",
-                                                    "profile", "tool_version",   "corpora",       "env",
-                                                    "config"};
+  static const std::set<std::string> kHeaderKeys = {
+      "case",         "format_version", "config_digest", "manifest_digest", "profile",
+      "tool_version", "corpora",        "env",           "config"};
   for (const auto& [key, value] : h.as_table()) {
     if (!kHeaderKeys.count(key)) {
       return Status::BadInput(Badly(origin, fmt::format("unknown key `header.{}`", key)));
@@ -339,8 +357,10 @@ Result<RunRecord> ParseGolden(const std::string& text, const std::string& origin
     const char* key;
     std::string* target;
     bool required;
-  } strings[] = {{"case", &r.header.case_name, true},          {"config_digest", &r.header.config_digest, true},
-                 {"manifest_digest", &r.header.manifest_digest, false}, {"profile", &r.header.profile, false},
+  } strings[] = {{"case", &r.header.case_name, true},
+                 {"config_digest", &r.header.config_digest, true},
+                 {"manifest_digest", &r.header.manifest_digest, false},
+                 {"profile", &r.header.profile, false},
                  {"tool_version", &r.header.tool_version, false}};
   for (const auto& s : strings) {
     if (!h.contains(s.key)) {
@@ -361,9 +381,11 @@ Result<RunRecord> ParseGolden(const std::string& text, const std::string& origin
   if (h.contains("corpora")) r.header.corpora = TomlToJson(h.at("corpora"));
   if (h.contains("env")) r.header.env = TomlToJson(h.at("env"));
   if (h.contains("config")) r.header.config = TomlToJson(h.at("config"));
-  if (!root.contains("record") || !root.at("record").is_table() || !root.at("record").contains("steps") ||
-      !root.at("record").at("steps").is_array() || root.at("record").as_table().size() != 1) {
-    return Status::BadInput(Badly(origin, "no `[record]` table with (only) a `steps = [...]` array"));
+  if (!root.contains("record") || !root.at("record").is_table() ||
+      !root.at("record").contains("steps") || !root.at("record").at("steps").is_array() ||
+      root.at("record").as_table().size() != 1) {
+    return Status::BadInput(
+        Badly(origin, "no `[record]` table with (only) a `steps = [...]` array"));
   }
   for (const toml::value& s : root.at("record").at("steps").as_array()) {
     const std::string where = fmt::format("record.steps[{}]", r.steps.size());
@@ -375,7 +397,9 @@ Result<RunRecord> ParseGolden(const std::string& text, const std::string& origin
     for (const auto& [k, v] : s.as_table()) {
       if (k == "step") continue;
       Result<MetricValue> m = GoldenMetric(k, v);
-      if (!m.ok()) return Status::BadInput(Badly(origin, fmt::format("step {}: {}", row.step, m.status().message())));
+      if (!m.ok())
+        return Status::BadInput(
+            Badly(origin, fmt::format("step {}: {}", row.step, m.status().message())));
       row.metrics[k] = std::move(m).value();
     }
     r.steps.push_back(std::move(row));
@@ -388,10 +412,13 @@ Result<RunRecord> ParseGolden(const std::string& text, const std::string& origin
 Status CheckStepOrder(const RunRecord& record) {
   std::int64_t previous = 0;
   for (const StepRow& row : record.steps) {
-    if (row.step < 1) return Status::BadInput(fmt::format("step {}: steps are numbered from 1", row.step));
-    if (row.step == previous) return Status::BadInput(fmt::format("step {} appears twice", row.step));
+    if (row.step < 1)
+      return Status::BadInput(fmt::format("step {}: steps are numbered from 1", row.step));
+    if (row.step == previous)
+      return Status::BadInput(fmt::format("step {} appears twice", row.step));
     if (row.step < previous) {
-      return Status::BadInput(fmt::format("step {} follows step {}: steps must be in order", row.step, previous));
+      return Status::BadInput(
+          fmt::format("step {} follows step {}: steps must be in order", row.step, previous));
     }
     previous = row.step;
   }
@@ -410,14 +437,16 @@ Status CheckRecordShape(const RunRecord& record) {
   for (const StepRow& row : record.steps) {
     for (const std::string& m : core_present) {
       if (!row.metrics.count(m)) {
-        return Status::BadInput(fmt::format("step {} has no `{}`, which other steps have", row.step, m));
+        return Status::BadInput(
+            fmt::format("step {} has no `{}`, which other steps have", row.step, m));
       }
     }
-    if (!row.metrics.count("loss")) return Status::BadInput(fmt::format("step {} has no `loss`", row.step));
+    if (!row.metrics.count("loss"))
+      return Status::BadInput(fmt::format("step {} has no `loss`", row.step));
     for (const auto& [name, value] : row.metrics) {
       if (value.kind == MetricValue::Kind::kFloat && !std::isfinite(value.f)) {
-        return Status::BadInput(fmt::format("step {}: {} is {}: a golden holds finite values only", row.step, name,
-                                            HexFloat(value.f)));
+        return Status::BadInput(fmt::format("step {}: {} is {}: a golden holds finite values only",
+                                            row.step, name, HexFloat(value.f)));
       }
     }
   }
@@ -428,13 +457,15 @@ Status CheckGoldenSteps(const RunRecord& golden, std::int64_t steps, const std::
   const std::int64_t n = static_cast<std::int64_t>(golden.steps.size());
   for (std::int64_t i = 0; i < n; ++i) {
     if (golden.steps[static_cast<std::size_t>(i)].step != i + 1) {
-      return Status::BadInput(Badly(origin, fmt::format("step {} where step {} belongs: steps must be 1, 2, ... "
-                                                        "without gaps",
-                                                        golden.steps[static_cast<std::size_t>(i)].step, i + 1)));
+      return Status::BadInput(
+          Badly(origin, fmt::format("step {} where step {} belongs: steps must be 1, 2, ... "
+                                    "without gaps",
+                                    golden.steps[static_cast<std::size_t>(i)].step, i + 1)));
     }
   }
   if (n != steps) {
-    return Status::BadInput(Badly(origin, fmt::format("it holds {} steps but the case runs {}", n, steps)));
+    return Status::BadInput(
+        Badly(origin, fmt::format("it holds {} steps but the case runs {}", n, steps)));
   }
   return Status::Ok();
 }
@@ -452,18 +483,21 @@ Status SaveGolden(const RunRecord& record, const std::string& path) {
   // Nothing is written that could not be read back as the same record.
   Status shape = CheckRecordShape(record);
   if (!shape.ok()) {
-    return Status::BadInput(fmt::format("{}: not written: {}; the golden was left as it was", path, shape.message()));
+    return Status::BadInput(
+        fmt::format("{}: not written: {}; the golden was left as it was", path, shape.message()));
   }
   const std::string text = GoldenToToml(record);
   Result<RunRecord> back = ParseGolden(text, path);
   bool same = back.ok() && back->steps.size() == record.steps.size();
   for (std::size_t i = 0; same && i < record.steps.size(); ++i) {
-    same = back->steps[i].step == record.steps[i].step && back->steps[i].metrics == record.steps[i].metrics;
+    same = back->steps[i].step == record.steps[i].step &&
+           back->steps[i].metrics == record.steps[i].metrics;
   }
   if (!same) {
-    return Status::BadInput(fmt::format("{}: not written: the golden text would not read back as the run{}{}; "
-                                        "the golden was left as it was",
-                                        path, back.ok() ? "" : ": ", back.ok() ? "" : back.status().message()));
+    return Status::BadInput(
+        fmt::format("{}: not written: the golden text would not read back as the run{}{}; "
+                    "the golden was left as it was",
+                    path, back.ok() ? "" : ": ", back.ok() ? "" : back.status().message()));
   }
   return WriteFileAtomically(path, text);
 }

@@ -2,9 +2,9 @@
 
 #include <gtest/gtest.h>
 
-#include "core/atomic_file.h"
-
 #include <cmath>
+
+#include "core/atomic_file.h"
 #include "core/test_util.h"
 
 namespace lockstep::golden {
@@ -22,8 +22,10 @@ RunRecord Sample() {
   r.header.tool_version = "0.1.0";
   r.header.corpora = {{"prose", "aa"}, {"code", "bb"}};
   r.header.env = {{"compiler", "GCC 12.2.0"}, {"threads", 1}};
-  r.header.config = {{"model", {{"n_layer", 2}, {"norm", "layernorm"}, {"init_std", 0.02}}},
-                     {"data", {{"schedule", nlohmann::json::array({{{"from_step", 0}, {"weights", {{"a", 1.0}}}}})}}}};
+  r.header.config = {
+      {"model", {{"n_layer", 2}, {"norm", "layernorm"}, {"init_std", 0.02}}},
+      {"data",
+       {{"schedule", nlohmann::json::array({{{"from_step", 0}, {"weights", {{"a", 1.0}}}}})}}}};
   for (int s = 1; s <= 3; ++s) {
     StepRow row;
     row.step = s;
@@ -51,9 +53,9 @@ TEST(RunRecordTest, GoldenRoundTripsEveryBitAndField) {
   for (std::size_t i = 0; i < 3; ++i) {
     EXPECT_EQ(back->steps[i].metrics, r.steps[i].metrics) << "step " << i + 1;
   }
-  EXPECT_EQ(GoldenToToml(*back), text);  // stable text: no churn in git diffs
+  EXPECT_EQ(GoldenToToml(*back), text);                // stable text: no churn in git diffs
   EXPECT_TRUE(Contains(text, "loss = \"0x1.6149f4"));  // exact hex floats
-  EXPECT_TRUE(Contains(text, "# loss 5.52014"));     // and decimals for people
+  EXPECT_TRUE(Contains(text, "# loss 5.52014"));       // and decimals for people
 }
 
 TEST(RunRecordTest, DamagedGoldensAreBadInputNamingTheFix) {
@@ -91,28 +93,37 @@ TEST(RunRecordTest, AGoldenIsReadStrictly) {
     EXPECT_TRUE(Contains(r.status().message(), "--update"));
     return r.status().message();
   };
-  EXPECT_TRUE(Contains(damaged("step = 2, loss", "step = -3, loss"), "step -3: steps are numbered from 1"));
+  EXPECT_TRUE(
+      Contains(damaged("step = 2, loss", "step = -3, loss"), "step -3: steps are numbered from 1"));
   EXPECT_TRUE(Contains(damaged("step = 2, loss", "step = 1, loss"), "step 1 appears twice"));
   EXPECT_TRUE(Contains(damaged("step = 1, loss", "step = 0, loss"), "steps are numbered from 1"));
   EXPECT_TRUE(Contains(damaged("step = 3, loss", "step = 2, loss"), "step 2 appears twice"));
-  const std::string step2 = text.substr(text.find("{ step = 2"), text.find("\n", text.find("{ step = 2")) - text.find("{ step = 2"));
-  const std::string grad = step2.substr(step2.find(", grad_norm"), step2.find(", batch_digest") - step2.find(", grad_norm"));
-  EXPECT_TRUE(Contains(damaged(step2, std::string(step2).replace(step2.find(grad), grad.size(), "")),
-                       "step 2 has no `grad_norm`, which other steps have"));
+  const std::string step2 = text.substr(
+      text.find("{ step = 2"), text.find("\n", text.find("{ step = 2")) - text.find("{ step = 2"));
+  const std::string grad = step2.substr(step2.find(", grad_norm"),
+                                        step2.find(", batch_digest") - step2.find(", grad_norm"));
+  EXPECT_TRUE(
+      Contains(damaged(step2, std::string(step2).replace(step2.find(grad), grad.size(), "")),
+               "step 2 has no `grad_norm`, which other steps have"));
   EXPECT_TRUE(Contains(damaged("0x1.6149f4p+2", "0x1.4b441cpz2"), "is not a hex float"));
   EXPECT_TRUE(Contains(damaged("0x1.6149f4p+2\"", "nan\""), "is not a hex float"));
-  EXPECT_TRUE(Contains(damaged("mem_peak_bytes = 7202832", "mem_peak_bytes = -1"), "must be an integer >= 0"));
+  EXPECT_TRUE(Contains(damaged("mem_peak_bytes = 7202832", "mem_peak_bytes = -1"),
+                       "must be an integer >= 0"));
   EXPECT_TRUE(Contains(damaged("b346336ea24e60e5", "b346336ea24e60e"), "16 lower-case hex digits"));
-  EXPECT_TRUE(Contains(damaged("format_version = 1", "format_version = 1\nextra = 2"), "unknown key `header.extra`"));
-  EXPECT_TRUE(Contains(damaged("format_version = 1", "format_version = \"1\""), "must be an integer"));
+  EXPECT_TRUE(Contains(damaged("format_version = 1", "format_version = 1\nextra = 2"),
+                       "unknown key `header.extra`"));
+  EXPECT_TRUE(
+      Contains(damaged("format_version = 1", "format_version = \"1\""), "must be an integer"));
   EXPECT_TRUE(Contains(damaged("steps = [", "steps = [ ]\nold = ["), "(only) a `steps"));
   EXPECT_TRUE(Contains(damaged("step_ms = 35.8", "step_ms = nan"), "finite values only"));
 
   RunRecord three = *ParseGolden(text, "g.toml");
   EXPECT_TRUE(CheckGoldenSteps(three, 3, "g.toml").ok());
-  EXPECT_TRUE(Contains(CheckGoldenSteps(three, 5, "g.toml").message(), "it holds 3 steps but the case runs 5"));
+  EXPECT_TRUE(Contains(CheckGoldenSteps(three, 5, "g.toml").message(),
+                       "it holds 3 steps but the case runs 5"));
   three.steps[1].step = 7;
-  EXPECT_TRUE(Contains(CheckGoldenSteps(three, 3, "g.toml").message(), "step 7 where step 2 belongs"));
+  EXPECT_TRUE(
+      Contains(CheckGoldenSteps(three, 3, "g.toml").message(), "step 7 where step 2 belongs"));
 }
 
 // Nothing is written that cannot be read back: a non-finite value or a step
@@ -131,7 +142,8 @@ TEST(RunRecordTest, SaveGoldenRefusesWhatCouldNotBeReadBack) {
   repeated.steps[2].step = 2;
   EXPECT_TRUE(Contains(SaveGolden(repeated, path).message(), "step 2 appears twice"));
   RunRecord odd_text = Sample();
-  odd_text.steps[0].metrics["note"] = MetricValue::Text("0x1p+");  // would read back as a malformed float
+  odd_text.steps[0].metrics["note"] =
+      MetricValue::Text("0x1p+");  // would read back as a malformed float
   EXPECT_FALSE(SaveGolden(odd_text, path).ok());
   EXPECT_EQ(*ReadFile(path), before);
 }
@@ -149,9 +161,11 @@ TEST(RunRecordTest, RecordStreamsAreReadStrictly) {
   };
   EXPECT_TRUE(Contains(error("hello"), "run.jsonl:1: not a JSON object"));
   const std::string header = "{\"type\":\"header\"}\n";
-  EXPECT_TRUE(Contains(error(header + "{\"loss\":\"0x1p+0\"}\n"), "run.jsonl:2: a line without a valid \"step\""));
+  EXPECT_TRUE(Contains(error(header + "{\"loss\":\"0x1p+0\"}\n"),
+                       "run.jsonl:2: a line without a valid \"step\""));
   EXPECT_TRUE(Contains(error(header + "{\"step\":2}\n{\"step\":1}\n"), "step 1 follows step 2"));
-  EXPECT_TRUE(Contains(error(header + "not json\n{\"step\":1}\n"), "run.jsonl:2: not a JSON object"));
+  EXPECT_TRUE(
+      Contains(error(header + "not json\n{\"step\":1}\n"), "run.jsonl:2: not a JSON object"));
   // Fields of another type are not thrown on (the fuzzer found both).
   EXPECT_TRUE(Contains(error("{\"type\":1}\n"), "not a record header"));
   ASSERT_TRUE(WriteFileAtomically(path, "{\"type\":\"header\",\"profile\":1,\"env\":[]}\n").ok());
@@ -164,9 +178,12 @@ TEST(RunRecordTest, RecordStreamsAreReadWithExactFloats) {
   auto dir = FreshTempDir();
   std::string path = (dir / "run.jsonl").string();
   ASSERT_TRUE(WriteFileAtomically(path,
-      "{\"type\":\"header\",\"config_digest\":\"ab\",\"env\":{\"threads\":2},\"config\":{\"m\":{\"x\":1}}}\n"
-      "{\"step\":1,\"loss\":\"0x1.6149f4p+2\",\"loss_dec\":5.52,\"tokens\":512,\"batch_digest\":\"b3\",\"step_ms\":3.5}\n"
-      "{\"step\":2,\"loss\":\"0x1.58995p+2\",\"tok").ok());  // a run killed mid-line
+                                  "{\"type\":\"header\",\"config_digest\":\"ab\",\"env\":{"
+                                  "\"threads\":2},\"config\":{\"m\":{\"x\":1}}}\n"
+                                  "{\"step\":1,\"loss\":\"0x1.6149f4p+2\",\"loss_dec\":5.52,"
+                                  "\"tokens\":512,\"batch_digest\":\"b3\",\"step_ms\":3.5}\n"
+                                  "{\"step\":2,\"loss\":\"0x1.58995p+2\",\"tok")
+                  .ok());  // a run killed mid-line
   Result<RunRecord> r = LoadRecordStream(path);
   ASSERT_TRUE(r.ok()) << r.status().message();
   EXPECT_EQ(r->header.config_digest, "ab");

@@ -38,7 +38,8 @@ T Take(Result<T> result) {
 
 nlohmann::ordered_json JsonArg(const std::string& text, const char* what) {
   nlohmann::ordered_json j = nlohmann::ordered_json::parse(text, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) throw py::value_error(std::string(what) + " must be a JSON object");
+  if (j.is_discarded() || !j.is_object())
+    throw py::value_error(std::string(what) + " must be a JSON object");
   return j;
 }
 
@@ -49,8 +50,8 @@ std::uint64_t TokenDigest(const py::array_t<std::int64_t, py::array::c_style>& t
   std::vector<std::uint32_t> ids(static_cast<std::size_t>(tokens.size()));
   for (std::size_t i = 0; i < ids.size(); ++i) {
     if (v[i] < 0 || v[i] > 0xffffffffLL) {
-      throw py::value_error("batch: token id " + std::to_string(v[i]) + " at index " + std::to_string(i) +
-                            " is not a uint32; pass the step's token ids");
+      throw py::value_error("batch: token id " + std::to_string(v[i]) + " at index " +
+                            std::to_string(i) + " is not a uint32; pass the step's token ids");
     }
     ids[i] = static_cast<std::uint32_t>(v[i]);
   }
@@ -71,23 +72,30 @@ class Data {
     source_.emplace(Take(data::TokenSource::Open(manifest_)));
   }
   // (slots, seq_len + 1) token ids of `step` from slot `first_slot` on.
-  py::array_t<std::uint32_t> Batch(std::uint64_t step, std::uint64_t first_slot, std::uint64_t slots) const {
+  py::array_t<std::uint32_t> Batch(std::uint64_t step, std::uint64_t first_slot,
+                                   std::uint64_t slots) const {
     if (first_slot + slots > sampler_->global_batch()) {
-      throw py::value_error("slots " + std::to_string(first_slot) + ".." + std::to_string(first_slot + slots) +
-                            " are past the global batch of " + std::to_string(sampler_->global_batch()));
+      throw py::value_error("slots " + std::to_string(first_slot) + ".." +
+                            std::to_string(first_slot + slots) + " are past the global batch of " +
+                            std::to_string(sampler_->global_batch()));
     }
     const std::size_t width = std::size_t{sampler_->seq_len()} + 1;
-    py::array_t<std::uint32_t> out({static_cast<py::ssize_t>(slots), static_cast<py::ssize_t>(width)});
+    py::array_t<std::uint32_t> out(
+        {static_cast<py::ssize_t>(slots), static_cast<py::ssize_t>(width)});
     data::FillBatch(*sampler_, *source_, step, first_slot, slots,
                     std::span<std::uint32_t>(out.mutable_data(), slots * width));
     return out;
   }
-  std::uint64_t BatchDigest(std::uint64_t step) const { return data::BatchDigest(*sampler_, *source_, step); }
+  std::uint64_t BatchDigest(std::uint64_t step) const {
+    return data::BatchDigest(*sampler_, *source_, step);
+  }
   std::uint32_t seq_len() const { return sampler_->seq_len(); }
   std::uint32_t vocab_size() const { return manifest_.vocab_size; }
   std::uint64_t global_batch() const { return sampler_->global_batch(); }
   std::string manifest_digest() const { return Hex64(manifest_.Digest()); }
-  std::vector<std::pair<std::string, std::string>> corpora() const { return manifest_.CorpusDigests(); }
+  std::vector<std::pair<std::string, std::string>> corpora() const {
+    return manifest_.CorpusDigests();
+  }
 
  private:
   data::Manifest manifest_;
@@ -103,7 +111,8 @@ PYBIND11_MODULE(_lockstep, m) {
   using namespace lockstep::python;
   m.doc() = "lockstep's C++ core for the Python package: record stream, digests, data";
 
-  m.def("hex_float", [](double v) { return HexFloat(v); }, "The exact C99 hex text of a float");
+  m.def(
+      "hex_float", [](double v) { return HexFloat(v); }, "The exact C99 hex text of a float");
   m.def("token_digest", &TokenDigest, py::arg("tokens"),
         "XXH3-64 of int64 token ids as little-endian uint32, in order (the record's batch_digest)");
 
@@ -116,7 +125,8 @@ PYBIND11_MODULE(_lockstep, m) {
                // Contiguous C order only: the digest is over the bytes as stored.
                py::ssize_t expect = info.itemsize;
                for (py::ssize_t k = info.ndim - 1; k >= 0; --k) {
-                 if (info.shape[static_cast<std::size_t>(k)] > 1 && info.strides[static_cast<std::size_t>(k)] != expect) {
+                 if (info.shape[static_cast<std::size_t>(k)] > 1 &&
+                     info.strides[static_cast<std::size_t>(k)] != expect) {
                    throw py::value_error("Digest64.update needs a C-contiguous buffer");
                  }
                  expect *= info.shape[static_cast<std::size_t>(k)];
@@ -126,19 +136,21 @@ PYBIND11_MODULE(_lockstep, m) {
            })
       .def("intdigest", &Xxh3_64Stream::Finish);
 
-  py::class_<trainer::ExternalRecord>(m, "ExternalRecord", "A record stream written by lockstep's C++ writer")
+  py::class_<trainer::ExternalRecord>(m, "ExternalRecord",
+                                      "A record stream written by lockstep's C++ writer")
       .def(py::init([](const std::string& path, const std::string& config, const std::string& env,
                        const std::string& data) {
-             return Take(trainer::ExternalRecord::Open(path, JsonArg(config, "config"), JsonArg(env, "env"),
-                                                       JsonArg(data, "data")));
+             return Take(trainer::ExternalRecord::Open(path, JsonArg(config, "config"),
+                                                       JsonArg(env, "env"), JsonArg(data, "data")));
            }),
            py::arg("path"), py::arg("config"), py::arg("env"), py::arg("data"))
       .def(
           "step",
           [](trainer::ExternalRecord& r, std::int64_t step, double loss, bool loss_single,
-             std::optional<double> grad_norm, bool grad_norm_single, std::optional<double> lr, bool lr_single,
-             std::optional<std::uint64_t> tokens, std::optional<std::uint64_t> batch_digest,
-             std::optional<std::uint64_t> param_digest, std::optional<std::uint64_t> mem_peak_bytes,
+             std::optional<double> grad_norm, bool grad_norm_single, std::optional<double> lr,
+             bool lr_single, std::optional<std::uint64_t> tokens,
+             std::optional<std::uint64_t> batch_digest, std::optional<std::uint64_t> param_digest,
+             std::optional<std::uint64_t> mem_peak_bytes,
              std::optional<std::uint64_t> rss_peak_bytes, std::optional<double> step_ms,
              std::optional<std::uint64_t> grad_zeros, std::optional<std::string> params_unchanged,
              const std::string& params_changed) {
@@ -163,8 +175,9 @@ PYBIND11_MODULE(_lockstep, m) {
           },
           py::arg("step"), py::arg("loss"), py::arg("loss_single"), py::arg("grad_norm"),
           py::arg("grad_norm_single"), py::arg("lr"), py::arg("lr_single"), py::arg("tokens"),
-          py::arg("batch_digest"), py::arg("param_digest"), py::arg("mem_peak_bytes"), py::arg("rss_peak_bytes"),
-          py::arg("step_ms"), py::arg("grad_zeros"), py::arg("params_unchanged"), py::arg("params_changed"))
+          py::arg("batch_digest"), py::arg("param_digest"), py::arg("mem_peak_bytes"),
+          py::arg("rss_peak_bytes"), py::arg("step_ms"), py::arg("grad_zeros"),
+          py::arg("params_unchanged"), py::arg("params_changed"))
       .def_property_readonly("stopped", &trainer::ExternalRecord::stopped);
 
   py::class_<Data>(m, "Data", "lockstep's pinned, blended data: the batch of any step")

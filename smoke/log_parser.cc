@@ -69,7 +69,6 @@ std::string StripAnsi(std::string_view line) {
   return out;
 }
 
-
 // A value from a text log: hex float → exact Float, decimal → inexact Float,
 // anything else → Text.
 MetricValue TextValue(std::string_view text) {
@@ -106,8 +105,6 @@ std::optional<long> RankPrefix(std::string_view line) {
   return rank;
 }
 
-
-
 // --- regex -------------------------------------------------------------------
 
 std::string Quoted(const std::string& regex) {
@@ -138,7 +135,8 @@ Status TranslateNamedGroups(const std::string& regex, std::string* out,
       std::size_t digits = 0;
       while (i + 1 + digits < regex.size() && IsDigit(regex[i + 1 + digits])) ++digits;
       if (!in_class && digits > 3) {
-        return Status::BadInput(Quoted(regex) + ": a backreference \\N with more than 3 digits is not supported");
+        return Status::BadInput(Quoted(regex) +
+                                ": a backreference \\N with more than 3 digits is not supported");
       }
       out->append(regex, i, 2);  // the escape and the escaped character (if any)
       i += 2;
@@ -149,7 +147,8 @@ Status TranslateNamedGroups(const std::string& regex, std::string* out,
       for (std::size_t k = i + 1; k < regex.size() && (IsDigit(regex[k]) || regex[k] == ','); ++k) {
         run = IsDigit(regex[k]) ? run + 1 : 0;
         if (run > 6) {
-          return Status::BadInput(Quoted(regex) + ": a repetition count {n,m} above 999999 is not supported");
+          return Status::BadInput(Quoted(regex) +
+                                  ": a repetition count {n,m} above 999999 is not supported");
         }
       }
     }
@@ -264,8 +263,9 @@ Result<LineParser> LineParser::Create(LogFormat format, const std::string& regex
     return Status::BadInput(Quoted(regex) + " has no (?<step>...) group: add one");
   }
   if (!has_loss) {
-    return Status::BadInput(Quoted(regex) + " has no (?<loss>...) group: a step line without a loss is not "
-                                            "a training step; add one");
+    return Status::BadInput(Quoted(regex) +
+                            " has no (?<loss>...) group: a step line without a loss is not "
+                            "a training step; add one");
   }
   return parser;
 }
@@ -389,7 +389,8 @@ std::optional<StepRow> LineParser::FeedTorchtitan(std::string_view raw) {
 void LineParser::AddLateMetrics(std::vector<StepRow>& steps) const {
   for (StepRow& row : steps) {
     auto it = max_allocated_.find(row.step);
-    if (it != max_allocated_.end()) row.metrics["mem_max_allocated_bytes"] = MetricValue::Int(it->second);
+    if (it != max_allocated_.end())
+      row.metrics["mem_max_allocated_bytes"] = MetricValue::Int(it->second);
   }
 }
 
@@ -398,8 +399,9 @@ std::optional<StepRow> LineParser::FeedMegatron(std::string_view raw) {
   std::string text = StripAnsi(raw);
   std::string_view line = text;
   // "[Rank 0] (after 10 iterations) memory (MB) | allocated: ... | max allocated: 2345.6 | ..."
-  if (std::size_t after = line.find("(after "); after != std::string_view::npos &&
-                                                 line.find("iterations) memory (MB)", after) != std::string_view::npos) {
+  if (std::size_t after = line.find("(after ");
+      after != std::string_view::npos &&
+      line.find("iterations) memory (MB)", after) != std::string_view::npos) {
     std::size_t i = after + 7, digits = i;
     while (i < line.size() && IsDigit(line[i])) ++i;
     const std::optional<std::int64_t> step = ParseStep(line.substr(digits, i - digits));

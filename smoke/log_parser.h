@@ -124,7 +124,7 @@ class LineParser {
   LogFormat format_;
   std::optional<nlohmann::json> header_;
   std::map<std::int64_t, std::uint64_t> max_allocated_;  // megatron: step -> bytes
-  std::optional<long> rank_;  // torchtitan/megatron: the rank kept
+  std::optional<long> rank_;                             // torchtitan/megatron: the rank kept
   // kRegex: the compiled pattern (std::regex, kept out of this header) and
   // (metric name, group index) per named group, in pattern order.
   struct CompiledRegex;

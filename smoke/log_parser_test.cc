@@ -313,7 +313,8 @@ TEST(MegatronParserTest, ReadsIterationLinesAndSkipsNoise) {
 TEST(MegatronParserTest, TheMemoryReportGoesToItsStep) {
   Result<ParsedLog> log = ParseLog(
       " iteration        1/       3 | lm loss: 1.023456E+01 |\n"
-      "[Rank 0] (after 1 iterations) memory (MB) | allocated: 1024.5 | max allocated: 2048.25 | reserved: 3000.0\n"
+      "[Rank 0] (after 1 iterations) memory (MB) | allocated: 1024.5 | max allocated: 2048.25 | "
+      "reserved: 3000.0\n"
       " iteration        2/       3 | lm loss: 1.013456E+01 |\n",
       LogFormat::kMegatron, "", "m.log");
   ASSERT_TRUE(log.ok()) << log.status().message();
@@ -415,7 +416,9 @@ TEST(RegexParserTest, BadRegexesAreBadInput) {
       {LogFormat::kRegex, R"(step (\d+))", {"has no (?<step>...) group"}},
       {LogFormat::kRegex, R"(step (?<step>\d+) lr (?<lr>\S+))", {"has no (?<loss>...) group"}},
       // libstdc++ would overflow reading these numbers (found by the fuzzer).
-      {LogFormat::kRegex, R"((?<step>\d+) (?<loss>\S+)\22222222222222222222)", {"more than 3 digits"}},
+      {LogFormat::kRegex,
+       R"((?<step>\d+) (?<loss>\S+)\22222222222222222222)",
+       {"more than 3 digits"}},
       {LogFormat::kRegex, R"((?<step>\d+) (?<loss>\S{1,99999999999}))", {"above 999999"}},
       {LogFormat::kRegex,
        R"((?<step>\d+) (?<loss>\S+) (?<loss>\S+))",
@@ -460,7 +463,8 @@ TEST(ParseLogTest, NoStepLinesIsBadInputNamingTheOrigin) {
                        "logs/run-7.log: no step lines found for parser megatron; is this the "
                        "right --parser / log?"));
 
-  Result<ParsedLog> empty = ParseLog("", LogFormat::kRegex, R"(s(?<step>\d+) (?<loss>\S+))", "stdout of case x");
+  Result<ParsedLog> empty =
+      ParseLog("", LogFormat::kRegex, R"(s(?<step>\d+) (?<loss>\S+))", "stdout of case x");
   ASSERT_FALSE(empty.ok());
   EXPECT_TRUE(Contains(empty.status().message(), "stdout of case x: no step lines found"));
 

@@ -1,10 +1,11 @@
 #include "smoke/smoke_case.h"
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
-#include <fmt/format.h>
-#include <fmt/ranges.h>
 #include <map>
 #include <optional>
 #include <set>
@@ -20,7 +21,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const std::set<std::string> kKeys = {"description", "config", "set",    "steps",  "threads",
+const std::set<std::string> kKeys = {"description", "config",  "set",     "steps",  "threads",
                                      "world_size",  "profile", "command", "parser", "regex",
                                      "golden",      "policy",  "checks"};
 
@@ -50,7 +51,8 @@ Status ParseChecks(const toml::value& checks, const std::string& path, const fs:
     return Status::BadInput(fmt::format("{}: checks.{} {}", path, key, fix));
   };
   if (!checks.is_table()) {
-    return Status::BadInput(fmt::format("{}: checks must be a table: [checks.frozen] policy = \"warn\"", path));
+    return Status::BadInput(
+        fmt::format("{}: checks must be a table: [checks.frozen] policy = \"warn\"", path));
   }
   for (const auto& [name, table] : checks.as_table()) {
     auto known = kCheckKeys.find(name);
@@ -65,8 +67,8 @@ Status ParseChecks(const toml::value& checks, const std::string& path, const fs:
     }
     for (const auto& [key, v] : table.as_table()) {
       if (!known->second.count(key)) {
-        return Status::BadInput(fmt::format("{}: unknown key \"checks.{}.{}\"; valid keys: {}", path, name, key,
-                                            fmt::join(known->second, ", ")));
+        return Status::BadInput(fmt::format("{}: unknown key \"checks.{}.{}\"; valid keys: {}",
+                                            path, name, key, fmt::join(known->second, ", ")));
       }
       const std::string at = name + "." + key;
       if (key == "policy") {
@@ -89,12 +91,15 @@ Status ParseChecks(const toml::value& checks, const std::string& path, const fs:
           hi = TomlNumber(v.as_array()[1]);
         }
         if (!lo || !hi || !(*lo > 0) || !(*lo < *hi) || !std::isfinite(*hi)) {
-          return bad(at, "must be [low, high], factors of ln(vocab_size) with 0 < low < high, e.g. [0.75, 1.5]");
+          return bad(at,
+                     "must be [low, high], factors of ln(vocab_size) with 0 < low < high, e.g. "
+                     "[0.75, 1.5]");
         }
         out.loss_scale.band_low = *lo;
         out.loss_scale.band_high = *hi;
       } else if (key == "vocab_size") {
-        if (!v.is_integer() || v.as_integer() < 2) return bad(at, "must be an integer >= 2, e.g. 50257");
+        if (!v.is_integer() || v.as_integer() < 2)
+          return bad(at, "must be an integer >= 2, e.g. 50257");
         out.loss_scale.vocab_size = v.as_integer();
       } else if (key == "same_loss_as") {
         if (!v.is_string() || v.as_string().str.empty()) {
@@ -103,7 +108,8 @@ Status ParseChecks(const toml::value& checks, const std::string& path, const fs:
         out.loss_scale.same_loss_as = Resolve(base, v.as_string().str);
       } else if (key == "factor") {
         std::optional<double> f = TomlNumber(v);
-        if (!f || !(*f > 1) || !std::isfinite(*f)) return bad(at, "must be a number above 1, e.g. 3");
+        if (!f || !(*f > 1) || !std::isfinite(*f))
+          return bad(at, "must be a number above 1, e.g. 3");
         out.spike.factor = *f;
       } else if (key == "window") {
         if (!v.is_integer() || v.as_integer() < 1 || v.as_integer() > 1000000) {
@@ -123,8 +129,10 @@ Status ParseChecks(const toml::value& checks, const std::string& path, const fs:
     }
   }
   if (out.spike.min_history > out.spike.window) {
-    return bad("spike.min_history", fmt::format("({}) must be at most checks.spike.window ({}): lower it or widen "
-                                                "the window", out.spike.min_history, out.spike.window));
+    return bad("spike.min_history",
+               fmt::format("({}) must be at most checks.spike.window ({}): lower it or widen "
+                           "the window",
+                           out.spike.min_history, out.spike.window));
   }
   return Status::Ok();
 }
@@ -136,14 +144,17 @@ Result<golden::MetricPolicy> ParsePolicy(const toml::value& v, const std::string
     if (s == "ignore") return golden::IgnorePolicy();
   } else if (v.is_table()) {
     const auto& t = v.as_table();
-    if (t.size() == 1 && t.count("ulps") && t.at("ulps").is_integer() && t.at("ulps").as_integer() >= 0) {
+    if (t.size() == 1 && t.count("ulps") && t.at("ulps").is_integer() &&
+        t.at("ulps").as_integer() >= 0) {
       return golden::UlpsPolicy(t.at("ulps").as_integer());
     }
     bool ok = !t.empty();
     double rtol = 0, atol = 0;
     for (const auto& [k, x] : t) {
       if ((k != "rtol" && k != "atol") || !(x.is_floating() || x.is_integer())) ok = false;
-      const double d = x.is_floating() ? x.as_floating() : x.is_integer() ? static_cast<double>(x.as_integer()) : 0;
+      const double d = x.is_floating()  ? x.as_floating()
+                       : x.is_integer() ? static_cast<double>(x.as_integer())
+                                        : 0;
       (k == "rtol" ? rtol : atol) = d;
     }
     if (ok && rtol >= 0 && atol >= 0) return golden::TolerancePolicy(rtol, atol);
@@ -182,9 +193,10 @@ Result<SmokeCase> LoadSmokeCase(const std::string& path) {
         "{}: no `golden = \"...\"`; name the golden file (it is created by --update)", path));
   }
   Result<std::string> golden_path = f.String("golden");
-  for (const Status& st : {description.status(), config.status(), overrides.status(), steps.status(),
-                           threads.status(), world_size.status(), profile.status(), command.status(),
-                           parser.status(), regex.status(), golden_path.status()}) {
+  for (const Status& st :
+       {description.status(), config.status(), overrides.status(), steps.status(), threads.status(),
+        world_size.status(), profile.status(), command.status(), parser.status(), regex.status(),
+        golden_path.status()}) {
     if (!st.ok()) return st;
   }
   c.description = *description;
@@ -197,29 +209,35 @@ Result<SmokeCase> LoadSmokeCase(const std::string& path) {
   c.command = *command;
   c.parser = *parser;
   c.regex = *regex;
-  if (golden_path->empty()) return Status::BadInput(where("golden") + " is empty: name the golden file");
+  if (golden_path->empty())
+    return Status::BadInput(where("golden") + " is empty: name the golden file");
   c.golden = Resolve(base, *golden_path);
   if (c.profile != "portable" && c.profile != "openblas") {
-    return Status::BadInput(fmt::format("{}: profile = \"{}\": use \"portable\" or \"openblas\"", path, c.profile));
+    return Status::BadInput(
+        fmt::format("{}: profile = \"{}\": use \"portable\" or \"openblas\"", path, c.profile));
   }
-  if (f.Has("config") && c.config.empty()) return Status::BadInput(where("config") + " is empty: name a config file");
+  if (f.Has("config") && c.config.empty())
+    return Status::BadInput(where("config") + " is empty: name a config file");
   if (f.Has("command") && c.command.empty()) {
     return Status::BadInput(where("command") + " is empty: give the program and its arguments");
   }
   if (!c.command.empty() && (f.Has("set") || f.Has("threads") || f.Has("profile"))) {
-    return Status::BadInput(fmt::format("{}: set, threads and profile apply to lockstep's trainer (config = ...), "
-                                        "not to a command; pass them in the command itself",
-                                        path));
+    return Status::BadInput(
+        fmt::format("{}: set, threads and profile apply to lockstep's trainer (config = ...), "
+                    "not to a command; pass them in the command itself",
+                    path));
   }
   {
     Result<LogFormat> format = ParseLogFormat(c.parser);
     if (!format.ok()) return Status::BadInput(where("parser") + ": " + format.status().message());
     Result<LineParser> line_parser = LineParser::Create(*format, c.regex);
-    if (!line_parser.ok()) return Status::BadInput(where(c.regex.empty() ? "parser" : "regex") + ": " +
-                                                   line_parser.status().message());
+    if (!line_parser.ok())
+      return Status::BadInput(where(c.regex.empty() ? "parser" : "regex") + ": " +
+                              line_parser.status().message());
   }
   if (root.contains("policy")) {
-    if (!root.at("policy").is_table()) return Status::BadInput(where("policy") + " must be a table");
+    if (!root.at("policy").is_table())
+      return Status::BadInput(where("policy") + " must be a table");
     for (const auto& [metric, v] : root.at("policy").as_table()) {
       Result<golden::MetricPolicy> p = ParsePolicy(v, where("policy." + metric));
       if (!p.ok()) return p.status();
@@ -237,8 +255,8 @@ Result<SmokeCase> LoadSmokeCase(const std::string& path) {
         path, c.config.empty() ? "neither" : "both"));
   }
   if (!c.config.empty() && !fs::exists(c.config)) {
-    return Status::BadInput(fmt::format("{}: config {} does not exist; fix the path (relative to the case file)",
-                                        path, c.config));
+    return Status::BadInput(fmt::format(
+        "{}: config {} does not exist; fix the path (relative to the case file)", path, c.config));
   }
   return c;
 }
@@ -249,7 +267,9 @@ Result<std::vector<SmokeCase>> LoadSmokeSuite(const std::string& dir) {
   for (const auto& entry : fs::directory_iterator(dir, ec)) {
     if (entry.path().extension() == ".toml") files.push_back(entry.path().string());
   }
-  if (ec) return Status::BadInput(fmt::format("{}: cannot list cases: {} (pass --cases DIR)", dir, ec.message()));
+  if (ec)
+    return Status::BadInput(
+        fmt::format("{}: cannot list cases: {} (pass --cases DIR)", dir, ec.message()));
   if (files.empty()) return Status::BadInput(fmt::format("{}: no case files (*.toml)", dir));
   std::sort(files.begin(), files.end());
   std::vector<SmokeCase> cases;

@@ -35,11 +35,11 @@
 namespace lockstep::smoke {
 
 struct SmokeCase {
-  std::string name;         // the file's stem
-  std::string path;         // the case file
+  std::string name;  // the file's stem
+  std::string path;  // the case file
   std::string description;
   // lockstep's trainer:
-  std::string config;       // resolved path, "" for an external command
+  std::string config;  // resolved path, "" for an external command
   std::vector<std::string> overrides;
   int steps = 50;
   int threads = 1;
@@ -50,7 +50,7 @@ struct SmokeCase {
   std::string parser = "jsonl";
   std::string regex;
   // both:
-  std::string golden;       // resolved path
+  std::string golden;  // resolved path
   golden::Policies policies;
   golden::HealthOptions checks;  // same_loss_as resolved
 

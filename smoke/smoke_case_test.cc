@@ -1,13 +1,12 @@
 #include "smoke/smoke_case.h"
 
-#include <algorithm>
-
-#include "smoke/suite.h"
-
 #include <gtest/gtest.h>
+
+#include <algorithm>
 
 #include "core/atomic_file.h"
 #include "core/test_util.h"
+#include "smoke/suite.h"
 
 namespace lockstep::smoke {
 namespace {
@@ -37,7 +36,8 @@ steps = 10
 loss = { rtol = 1e-3, atol = 0 }
 grad_norm = { ulps = 4 }
 step_ms = "ignore"
-)").ok());
+)")
+                  .ok());
   Result<SmokeCase> c = LoadSmokeCase(path);
   ASSERT_TRUE(c.ok()) << c.status().message();
   EXPECT_TRUE(c->external());
@@ -58,10 +58,12 @@ TEST(SmokeCaseTest, BadCasesNameTheFileAndTheFix) {
     EXPECT_TRUE(Contains(c.status().message(), "bad.toml"));
     return c.status().message();
   };
-  EXPECT_TRUE(Contains(error("config = \"missing.toml\"\ngolden = \"g.toml\"\n"), "does not exist"));
+  EXPECT_TRUE(
+      Contains(error("config = \"missing.toml\"\ngolden = \"g.toml\"\n"), "does not exist"));
   EXPECT_TRUE(Contains(error("golden = \"g.toml\"\n"), "give either `config"));
   EXPECT_TRUE(Contains(error("command = [\"x\"]\n"), "no `golden"));
-  EXPECT_TRUE(Contains(error("command = [\"x\"]\ngolden = \"g\"\nstpes = 3\n"), "unknown key \"stpes\""));
+  EXPECT_TRUE(
+      Contains(error("command = [\"x\"]\ngolden = \"g\"\nstpes = 3\n"), "unknown key \"stpes\""));
   EXPECT_TRUE(Contains(error("command = [\"x\"]\ngolden = \"g\"\n[policy]\nloss = \"close\"\n"),
                        "policy.loss"));
 }
@@ -73,19 +75,22 @@ TEST(SmokeCaseTest, EveryKeyHasOneTypeAndRange) {
   ASSERT_TRUE(WriteFileAtomically((dir / "c.toml").string(), "[train]\n").ok());
   auto error = [&](const std::string& text) {
     std::string path = (dir / "bad.toml").string();
-    EXPECT_TRUE(WriteFileAtomically(path, "config = \"c.toml\"\ngolden = \"g.toml\"\n" + text).ok());
+    EXPECT_TRUE(
+        WriteFileAtomically(path, "config = \"c.toml\"\ngolden = \"g.toml\"\n" + text).ok());
     Result<SmokeCase> c = LoadSmokeCase(path);
     EXPECT_FALSE(c.ok()) << text;
     return c.ok() ? std::string() : c.status().message();
   };
-  EXPECT_TRUE(Contains(error("threads = \"2\""), "bad.toml:3: threads = \"2\" (string): must be an integer from 1 to 256"));
+  EXPECT_TRUE(Contains(error("threads = \"2\""),
+                       "bad.toml:3: threads = \"2\" (string): must be an integer from 1 to 256"));
   EXPECT_TRUE(Contains(error("steps = \"five\""), "steps = \"five\" (string)"));
   EXPECT_TRUE(Contains(error("steps = 4294967299"), "must be an integer from 1 to 1000000"));
   EXPECT_TRUE(Contains(error("world_size = 0"), "world_size = 0"));
   EXPECT_TRUE(Contains(error("set = \"train.lr=1\""), "must be an array of strings"));
   EXPECT_TRUE(Contains(error("profile = \"fast\""), "use \"portable\" or \"openblas\""));
   EXPECT_TRUE(Contains(error("thread = 2"), "did you mean \"threads\"?"));
-  EXPECT_TRUE(Contains(error("parser = \"regex\"\nregex = '(?<step>\\d+)'"), "has no (?<loss>...) group"));
+  EXPECT_TRUE(
+      Contains(error("parser = \"regex\"\nregex = '(?<step>\\d+)'"), "has no (?<loss>...) group"));
 }
 
 TEST(SmokeCaseTest, HealthChecksDefaultToFailAndReadEveryKey) {
@@ -117,7 +122,8 @@ window = 20
 min_history = 20
 [checks.learning]
 margin = 0.1
-)").ok());
+)")
+                  .ok());
   Result<SmokeCase> c = LoadSmokeCase(path);
   ASSERT_TRUE(c.ok()) << c.status().message();
   EXPECT_EQ(c->checks.frozen.policy, golden::CheckPolicy::kWarn);
@@ -126,7 +132,8 @@ margin = 0.1
   EXPECT_EQ(c->checks.loss_scale.band_low, 0.5);
   EXPECT_EQ(c->checks.loss_scale.band_high, 2.0);
   EXPECT_EQ(c->checks.loss_scale.vocab_size, 50257);
-  EXPECT_EQ(c->checks.loss_scale.same_loss_as, (dir.parent_path() / "goldens" / "one-rank.toml").string());
+  EXPECT_EQ(c->checks.loss_scale.same_loss_as,
+            (dir.parent_path() / "goldens" / "one-rank.toml").string());
   EXPECT_EQ(c->checks.spike.policy, golden::CheckPolicy::kOff);
   EXPECT_EQ(c->checks.spike.factor, 4.5);
   EXPECT_EQ(c->checks.spike.window, 20);
@@ -153,14 +160,21 @@ TEST(SmokeCaseTest, BadChecksNameTheFileTheKeyAndTheFix) {
   EXPECT_TRUE(Contains(m, "unknown key \"checks.frozen.stpes\"; valid keys: policy, steps"));
   EXPECT_TRUE(Contains(error("[checks.spike]\npolicy = \"error\"\n"),
                        "checks.spike.policy must be \"fail\", \"warn\" or \"off\""));
-  EXPECT_TRUE(Contains(error("[checks.frozen]\nsteps = 0\n"), "checks.frozen.steps must be an integer >= 1"));
-  EXPECT_TRUE(Contains(error("[checks.loss_scale]\nband = [1.5, 0.75]\n"), "checks.loss_scale.band must be [low, high]"));
+  EXPECT_TRUE(Contains(error("[checks.frozen]\nsteps = 0\n"),
+                       "checks.frozen.steps must be an integer >= 1"));
+  EXPECT_TRUE(Contains(error("[checks.loss_scale]\nband = [1.5, 0.75]\n"),
+                       "checks.loss_scale.band must be [low, high]"));
   EXPECT_TRUE(Contains(error("[checks.loss_scale]\nband = 1.5\n"), "checks.loss_scale.band"));
-  EXPECT_TRUE(Contains(error("[checks.loss_scale]\nvocab_size = \"257\"\n"), "checks.loss_scale.vocab_size must be an integer"));
-  EXPECT_TRUE(Contains(error("[checks.loss_scale]\nsame_loss_as = 3\n"), "checks.loss_scale.same_loss_as"));
-  EXPECT_TRUE(Contains(error("[checks.spike]\nfactor = 0.5\n"), "checks.spike.factor must be a number above 1"));
-  EXPECT_TRUE(Contains(error("[checks.spike]\nwindow = 4\n"), "checks.spike.min_history (5) must be at most checks.spike.window (4)"));
-  EXPECT_TRUE(Contains(error("[checks.learning]\nmargin = 1.5\n"), "checks.learning.margin must be a number in [0, 1)"));
+  EXPECT_TRUE(Contains(error("[checks.loss_scale]\nvocab_size = \"257\"\n"),
+                       "checks.loss_scale.vocab_size must be an integer"));
+  EXPECT_TRUE(
+      Contains(error("[checks.loss_scale]\nsame_loss_as = 3\n"), "checks.loss_scale.same_loss_as"));
+  EXPECT_TRUE(Contains(error("[checks.spike]\nfactor = 0.5\n"),
+                       "checks.spike.factor must be a number above 1"));
+  EXPECT_TRUE(Contains(error("[checks.spike]\nwindow = 4\n"),
+                       "checks.spike.min_history (5) must be at most checks.spike.window (4)"));
+  EXPECT_TRUE(Contains(error("[checks.learning]\nmargin = 1.5\n"),
+                       "checks.learning.margin must be a number in [0, 1)"));
   EXPECT_TRUE(Contains(error("checks = 3\n"), "checks must be a table"));
   EXPECT_TRUE(Contains(error("[checks]\nfrozen = \"off\"\n"), "checks.frozen must be a table"));
 }
@@ -190,7 +204,8 @@ TEST(CaseCommandTest, TrainerCasesRunLockstepTrainAndRanksGoThroughMpirun) {
   ASSERT_GE(argv.size(), 5u);
   EXPECT_EQ(argv[0], "mpirun");
   EXPECT_EQ(argv[2], "8");
-  EXPECT_NE(std::find(argv.begin(), argv.end(), "--oversubscribe"), argv.end());  // 8 ranks > cores here
+  EXPECT_NE(std::find(argv.begin(), argv.end(), "--oversubscribe"),
+            argv.end());  // 8 ranks > cores here
   EXPECT_EQ(argv[argv.size() - 2], "python3");
 }
 

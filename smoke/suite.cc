@@ -1,12 +1,12 @@
 #include "smoke/suite.h"
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstring>
 #include <filesystem>
-#include <fmt/format.h>
-#include <fmt/ranges.h>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -90,11 +90,16 @@ class RecordTail {
 // A check's word in the terminal's compact line and the summary.
 const char* CheckWord(golden::CheckOutcome o) {
   switch (o) {
-    case golden::CheckOutcome::kPass: return "ok";
-    case golden::CheckOutcome::kWarn: return "warn";
-    case golden::CheckOutcome::kFail: return "FAIL";
-    case golden::CheckOutcome::kOff: return "off";
-    case golden::CheckOutcome::kNotApplicable: return "n/a";
+    case golden::CheckOutcome::kPass:
+      return "ok";
+    case golden::CheckOutcome::kWarn:
+      return "warn";
+    case golden::CheckOutcome::kFail:
+      return "FAIL";
+    case golden::CheckOutcome::kOff:
+      return "off";
+    case golden::CheckOutcome::kNotApplicable:
+      return "n/a";
   }
   return "?";
 }
@@ -107,7 +112,8 @@ std::string FailedChecks(const std::vector<golden::CheckResult>& checks) {
     if (r.outcome == golden::CheckOutcome::kFail) names.push_back(r.check);
   }
   if (names.empty()) return "";
-  return fmt::format("health check{} {} failed", names.size() == 1 ? "" : "s", fmt::join(names, ", "));
+  return fmt::format("health check{} {} failed", names.size() == 1 ? "" : "s",
+                     fmt::join(names, ", "));
 }
 
 // The case failed its comparison or its run, not only a health check.
@@ -130,16 +136,16 @@ std::string CheckTestcases(const CaseResult& r) {
         x += "/>\n";
         continue;
       case golden::CheckOutcome::kFail:
-        x += fmt::format(">\n      <failure type=\"{}\" message=\"{}\">{}</failure>\n", EscapeMarkup(k.check),
-                         EscapeMarkup(k.summary), EscapeMarkup(text));
+        x += fmt::format(">\n      <failure type=\"{}\" message=\"{}\">{}</failure>\n",
+                         EscapeMarkup(k.check), EscapeMarkup(k.summary), EscapeMarkup(text));
         break;
       case golden::CheckOutcome::kWarn:
         x += ">\n      <system-out>WARN: " + EscapeMarkup(text) + "</system-out>\n";
         break;
       case golden::CheckOutcome::kOff:
       case golden::CheckOutcome::kNotApplicable:
-        x += fmt::format(">\n      <skipped message=\"{}: {}\"/>\n", golden::CheckOutcomeName(k.outcome),
-                         EscapeMarkup(k.summary));
+        x += fmt::format(">\n      <skipped message=\"{}: {}\"/>\n",
+                         golden::CheckOutcomeName(k.outcome), EscapeMarkup(k.summary));
         break;
     }
     x += "    </testcase>\n";
@@ -150,19 +156,26 @@ std::string CheckTestcases(const CaseResult& r) {
 int Severity(int exit_code) {
   if (exit_code > 128) return 5;  // interrupted: nothing after it ran
   switch (exit_code) {
-    case 2: return 4;
-    case 3: return 3;
-    case 124: return 2;
-    case 1: return 1;
-    default: return 0;
+    case 2:
+      return 4;
+    case 3:
+      return 3;
+    case 124:
+      return 2;
+    case 1:
+      return 1;
+    default:
+      return 0;
   }
 }
 
-std::vector<std::string> TrainerCommand(const SmokeCase& c, const SmokeOptions& o, const std::string& record) {
-  std::vector<std::string> argv = {o.lockstep_binary, "train", "--config", c.config,
-                                   "--set", fmt::format("train.steps={}", c.steps),
-                                   "--set", fmt::format("numerics.threads={}", c.threads),
-                                   "--set", "numerics.profile=" + c.profile};
+std::vector<std::string> TrainerCommand(const SmokeCase& c, const SmokeOptions& o,
+                                        const std::string& record) {
+  std::vector<std::string> argv = {o.lockstep_binary, "train",
+                                   "--config",        c.config,
+                                   "--set",           fmt::format("train.steps={}", c.steps),
+                                   "--set",           fmt::format("numerics.threads={}", c.threads),
+                                   "--set",           "numerics.profile=" + c.profile};
   for (const std::string& s : c.overrides) {
     argv.push_back("--set");
     argv.push_back(s);
@@ -177,7 +190,8 @@ std::vector<std::string> TrainerCommand(const SmokeCase& c, const SmokeOptions& 
 std::vector<std::string> UnderMpirun(int world_size, std::vector<std::string> argv) {
   if (world_size <= 1) return argv;
   std::vector<std::string> mpi = {"mpirun", "-np", std::to_string(world_size)};
-  if (static_cast<unsigned>(world_size) > std::thread::hardware_concurrency()) mpi.push_back("--oversubscribe");
+  if (static_cast<unsigned>(world_size) > std::thread::hardware_concurrency())
+    mpi.push_back("--oversubscribe");
   if (::geteuid() == 0) mpi.push_back("--allow-run-as-root");
   mpi.insert(mpi.end(), argv.begin(), argv.end());
   return mpi;
@@ -194,7 +208,8 @@ std::optional<std::string> FirstNonFiniteStep(const golden::RunRecord& run) {
   return std::nullopt;
 }
 
-std::vector<std::string> CaseCommand(const SmokeCase& c, const SmokeOptions& o, const std::string& record) {
+std::vector<std::string> CaseCommand(const SmokeCase& c, const SmokeOptions& o,
+                                     const std::string& record) {
   return UnderMpirun(c.world_size, c.external() ? c.command : TrainerCommand(c, o, record));
 }
 
@@ -207,13 +222,15 @@ CaseResult RunCase(const SmokeCase& c, const SmokeOptions& o, std::ostream& out)
                      c.external() ? "command, parser " + c.parser : c.profile + " profile",
                      c.world_size > 1 ? fmt::format(", {} ranks", c.world_size) : "",
                      c.external() ? std::string()
-                                  : fmt::format(", {} thread{}, {} steps", c.threads, c.threads == 1 ? "" : "s", c.steps),
+                                  : fmt::format(", {} thread{}, {} steps", c.threads,
+                                                c.threads == 1 ? "" : "s", c.steps),
                      c.golden);
   auto finish = [&](std::string outcome, int code, std::string message) {
     result.outcome = std::move(outcome);
     result.exit_code = code;
     result.message = std::move(message);
-    result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    result.seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     return result;
   };
 
@@ -235,10 +252,13 @@ CaseResult RunCase(const SmokeCase& c, const SmokeOptions& o, std::ostream& out)
   // checks.loss_scale.same_loss_as: another case's golden, read before running.
   golden::RunRecord same_loss;
   const golden::RunRecord* same_loss_ref = nullptr;
-  if (!c.checks.loss_scale.same_loss_as.empty() && c.checks.loss_scale.policy != golden::CheckPolicy::kOff) {
+  if (!c.checks.loss_scale.same_loss_as.empty() &&
+      c.checks.loss_scale.policy != golden::CheckPolicy::kOff) {
     Result<golden::RunRecord> ref = golden::LoadGolden(c.checks.loss_scale.same_loss_as);
     if (!ref.ok()) {
-      return finish("bad-input", 2, fmt::format("{}: checks.loss_scale.same_loss_as: {}", c.path, ref.status().message()));
+      return finish(
+          "bad-input", 2,
+          fmt::format("{}: checks.loss_scale.same_loss_as: {}", c.path, ref.status().message()));
     }
     same_loss = std::move(ref).value();
     same_loss_ref = &same_loss;
@@ -251,8 +271,9 @@ CaseResult RunCase(const SmokeCase& c, const SmokeOptions& o, std::ostream& out)
   for (int attempt = 1;; ++attempt) {
     Attempt a;
     a.number = attempt;
-    const std::string record = (fs::path(work) / fmt::format("lockstep-smoke-{}-{}-{}.jsonl", c.name,
-                                                             ::getpid(), attempt)).string();
+    const std::string record =
+        (fs::path(work) / fmt::format("lockstep-smoke-{}-{}-{}.jsonl", c.name, ::getpid(), attempt))
+            .string();
     fs::remove(record);
     Result<LineParser> parser = LineParser::Create(*format, c.regex);
     if (!parser.ok()) return finish("bad-input", 2, c.path + ": " + parser.status().message());
@@ -262,9 +283,10 @@ CaseResult RunCase(const SmokeCase& c, const SmokeOptions& o, std::ostream& out)
     auto on_step = [&](const golden::StepRow& row) {
       run.steps.push_back(row);
       if (!o.live) return;
-      const std::string mark = o.update && !have_golden ? "" : Mark(row, result.golden, c.policies, &diverged);
-      out << fmt::format("  step {:>4}  loss {:>10}  grad_norm {:>10}  {}\n", row.step, Decimal(row, "loss"),
-                         Decimal(row, "grad_norm"), mark)
+      const std::string mark =
+          o.update && !have_golden ? "" : Mark(row, result.golden, c.policies, &diverged);
+      out << fmt::format("  step {:>4}  loss {:>10}  grad_norm {:>10}  {}\n", row.step,
+                         Decimal(row, "loss"), Decimal(row, "grad_norm"), mark)
           << std::flush;
     };
     auto on_line = [&](std::string_view line) {
@@ -283,7 +305,7 @@ CaseResult RunCase(const SmokeCase& c, const SmokeOptions& o, std::ostream& out)
     WatchOptions wo;
     wo.idle_timeout = o.timeout;
     wo.grace = o.grace;
-    wo.working_dir = !c.external() ? ""
+    wo.working_dir = !c.external()            ? ""
                      : !o.command_dir.empty() ? o.command_dir
                                               : fs::path(c.path).parent_path().string();
     wo.cancel = o.cancel;
@@ -294,10 +316,13 @@ CaseResult RunCase(const SmokeCase& c, const SmokeOptions& o, std::ostream& out)
       fs::remove(record);
       result.attempts.push_back(a);
       const int sig = InterruptScope::Signal();
-      return finish("interrupted", sig > 0 ? 128 + sig : 130,
-                    fmt::format("interrupted by {}: the case's processes were ended (SIGTERM, then SIGKILL after "
-                                "{:.0f} s); golden {} left as it was",
-                                sig > 0 ? std::string("SIG") + sigabbrev_np(sig) : std::string("a signal"), o.grace, c.golden));
+      return finish(
+          "interrupted", sig > 0 ? 128 + sig : 130,
+          fmt::format(
+              "interrupted by {}: the case's processes were ended (SIGTERM, then SIGKILL after "
+              "{:.0f} s); golden {} left as it was",
+              sig > 0 ? std::string("SIG") + sigabbrev_np(sig) : std::string("a signal"), o.grace,
+              c.golden));
     }
     on_line("");  // the record lines written after the last stdout line
     if (!c.external() && fs::exists(record)) {
@@ -311,10 +336,12 @@ CaseResult RunCase(const SmokeCase& c, const SmokeOptions& o, std::ostream& out)
     result.run = run;
 
     if (c.external() && run.steps.empty() && !a.process.hung && a.process.exit_code == 0) {
-      return finish("bad-input", 2, fmt::format(
-          "{}: the command finished but printed no step line the {} parser recognises: is this "
-          "the right `parser` (jsonl, torchtitan, megatron, regex) for its log?\n{}",
-          c.path, c.parser, a.process.tail));
+      return finish(
+          "bad-input", 2,
+          fmt::format(
+              "{}: the command finished but printed no step line the {} parser recognises: is this "
+              "the right `parser` (jsonl, torchtitan, megatron, regex) for its log?\n{}",
+              c.path, c.parser, a.process.tail));
     }
     if (a.process.hung) {
       a.classification = "hang";
@@ -347,14 +374,17 @@ CaseResult RunCase(const SmokeCase& c, const SmokeOptions& o, std::ostream& out)
     no_step_streak = a.steps_reached == 0 ? no_step_streak + 1 : 0;
     if (!retryable || attempt > o.retries) break;
     if (no_step_streak >= 2) {
-      out << "  two attempts in a row reached no step: a config problem, not a flaky node; no more retries\n";
+      out << "  two attempts in a row reached no step: a config problem, not a flaky node; no more "
+             "retries\n";
       break;
     }
     const double backoff = std::min(60.0, o.backoff_base * (1 << std::min(attempt - 1, 6)));
-    out << fmt::format("  attempt {} {} ({}); retrying in {:.0f} s\n", attempt, a.classification,
-                       a.process.hung ? "watchdog fired" : fmt::format("exit {}", a.process.exit_code), backoff);
+    out << fmt::format(
+        "  attempt {} {} ({}); retrying in {:.0f} s\n", attempt, a.classification,
+        a.process.hung ? "watchdog fired" : fmt::format("exit {}", a.process.exit_code), backoff);
     // A deliberate backoff, nothing to await; a cancel ends it.
-    const auto resume_at = std::chrono::steady_clock::now() + std::chrono::duration<double>(backoff);
+    const auto resume_at =
+        std::chrono::steady_clock::now() + std::chrono::duration<double>(backoff);
     while (std::chrono::steady_clock::now() < resume_at && !(o.cancel && o.cancel->load())) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
@@ -369,15 +399,20 @@ CaseResult RunCase(const SmokeCase& c, const SmokeOptions& o, std::ostream& out)
   const std::string failed_checks = FailedChecks(result.checks);
   if (o.update) {
     if (std::optional<std::string> crash = FirstNonFiniteStep(result.run)) {
-      return finish("crash", 3, fmt::format("{}; golden {} left as it was (non-finite values are never "
-                                            "recorded, not even with --force)",
-                                            *crash, c.golden));
+      return finish("crash", 3,
+                    fmt::format("{}; golden {} left as it was (non-finite values are never "
+                                "recorded, not even with --force)",
+                                *crash, c.golden));
     }
     if (last.classification != "pass" && !o.force) {
-      return finish(last.classification == "config" ? "bad-input" : last.classification,
-                    last.classification == "hang" ? 124 : last.classification == "config" ? 2 : 3,
-                    fmt::format("the run {} (exit {}); golden {} left as it was (--force records it anyway)\n{}",
-                                last.classification, last.process.exit_code, c.golden, last.process.tail));
+      return finish(
+          last.classification == "config" ? "bad-input" : last.classification,
+          last.classification == "hang"     ? 124
+          : last.classification == "config" ? 2
+                                            : 3,
+          fmt::format(
+              "the run {} (exit {}); golden {} left as it was (--force records it anyway)\n{}",
+              last.classification, last.process.exit_code, c.golden, last.process.tail));
     }
     Status st = golden::SaveGolden(result.run, c.golden);
     if (!st.ok()) return finish("bad-input", 2, st.message());
@@ -388,23 +423,29 @@ CaseResult RunCase(const SmokeCase& c, const SmokeOptions& o, std::ostream& out)
   }
   if (last.classification == "hang") {
     result.comparison.diagnosis = Diagnosis::kHang;
-    return finish("hang", 124, fmt::format(
-        "hang: no output for {:.0f} s; the process group was killed (SIGTERM, then SIGKILL after {:.0f} s). "
-        "Last finished step: {}.\n{}", o.timeout, o.grace, last.steps_reached, last.process.tail));
+    return finish("hang", 124,
+                  fmt::format("hang: no output for {:.0f} s; the process group was killed "
+                              "(SIGTERM, then SIGKILL after {:.0f} s). "
+                              "Last finished step: {}.\n{}",
+                              o.timeout, o.grace, last.steps_reached, last.process.tail));
   }
   if (last.classification == "config") {
     if (result.comparison.diagnosis == Diagnosis::kConfig) {
       return finish("bad-input", 2, result.comparison.summary + "\n" + result.comparison.detail);
     }
-    return finish("bad-input", 2, fmt::format("the trainer rejected the case's config (exit 2):\n{}", last.process.tail));
+    return finish(
+        "bad-input", 2,
+        fmt::format("the trainer rejected the case's config (exit 2):\n{}", last.process.tail));
   }
   if (last.classification == "crash") {
     result.comparison.diagnosis = Diagnosis::kCrash;
-    std::string how = last.process.signal ? fmt::format("signal {} ({})", last.process.signal, strsignal(last.process.signal))
+    std::string how = last.process.signal ? fmt::format("signal {} ({})", last.process.signal,
+                                                        strsignal(last.process.signal))
                                           : fmt::format("exit code {}", last.process.exit_code);
     if (last.process.exit_code == 0) how = result.comparison.summary;
-    return finish("crash", 3, fmt::format("crash: {}; last finished step: {}.\n{}", how,
-                                          last.steps_reached, last.process.tail));
+    return finish("crash", 3,
+                  fmt::format("crash: {}; last finished step: {}.\n{}", how, last.steps_reached,
+                              last.process.tail));
   }
   if (last.classification == "mismatch") {
     std::string localise;
@@ -414,14 +455,17 @@ CaseResult RunCase(const SmokeCase& c, const SmokeOptions& o, std::ostream& out)
           "lockstep build that recorded the golden, if it was another)",
           c.golden, result.record_path);
     }
-    return finish("regression", 1, result.comparison.summary + (failed_checks.empty() ? "" : "; " + failed_checks) +
-                                       "\n" + result.comparison.detail + localise);
+    return finish("regression", 1,
+                  result.comparison.summary + (failed_checks.empty() ? "" : "; " + failed_checks) +
+                      "\n" + result.comparison.detail + localise);
   }
-  if (!failed_checks.empty()) return finish("regression", 1, result.comparison.summary + "; " + failed_checks);
+  if (!failed_checks.empty())
+    return finish("regression", 1, result.comparison.summary + "; " + failed_checks);
   return finish("pass", 0, result.comparison.summary);
 }
 
-SuiteResult RunSuite(const std::vector<SmokeCase>& cases, const SmokeOptions& o, std::ostream& out) {
+SuiteResult RunSuite(const std::vector<SmokeCase>& cases, const SmokeOptions& o,
+                     std::ostream& out) {
   SuiteResult suite;
   for (const SmokeCase& c : cases) {
     CaseResult r = RunCase(c, o, out);
@@ -435,14 +479,16 @@ SuiteResult RunSuite(const std::vector<SmokeCase>& cases, const SmokeOptions& o,
       at = next;
     }
     for (const golden::CheckResult& k : r.checks) {
-      if (k.outcome != golden::CheckOutcome::kFail && k.outcome != golden::CheckOutcome::kWarn) continue;
-      out << fmt::format("  check {}: {}  {}\n", k.check, k.outcome == golden::CheckOutcome::kFail ? "FAIL" : "WARN",
-                         k.summary);
+      if (k.outcome != golden::CheckOutcome::kFail && k.outcome != golden::CheckOutcome::kWarn)
+        continue;
+      out << fmt::format("  check {}: {}  {}\n", k.check,
+                         k.outcome == golden::CheckOutcome::kFail ? "FAIL" : "WARN", k.summary);
       for (const std::string& d : k.detail) out << "      " << d << "\n";
     }
     if (!r.checks.empty()) {
       std::vector<std::string> words;
-      for (const golden::CheckResult& k : r.checks) words.push_back(k.check + " " + CheckWord(k.outcome));
+      for (const golden::CheckResult& k : r.checks)
+        words.push_back(k.check + " " + CheckWord(k.outcome));
       out << fmt::format("  checks: {}\n", fmt::join(words, ", "));
     }
     if (!r.comparison.env_diff.empty() && r.outcome != "pass") {
@@ -458,8 +504,8 @@ SuiteResult RunSuite(const std::vector<SmokeCase>& cases, const SmokeOptions& o,
 }
 
 void PrintSummary(const SuiteResult& s, std::ostream& out) {
-  out << fmt::format("\n{:<16} {:<11} {:>6}  {:<24} {:>9} {:>10} {:>8}\n", "case", "result", "steps",
-                     "first divergence", "max ULPs", "max rel", "time");
+  out << fmt::format("\n{:<16} {:<11} {:>6}  {:<24} {:>9} {:>10} {:>8}\n", "case", "result",
+                     "steps", "first divergence", "max ULPs", "max rel", "time");
   for (const CaseResult& r : s.cases) {
     std::string first = "-";
     if (r.comparison.first_divergent_step) {
@@ -475,9 +521,10 @@ void PrintSummary(const SuiteResult& s, std::ostream& out) {
     }
     // Rounded decimals have no ULPs: "-" rather than a 0 that would look exact.
     const bool no_ulps = !r.comparison.ulps_measured && r.comparison.max_rel > 0;
-    out << fmt::format("{:<16} {:<11} {:>6}  {:<24} {:>9} {:>10.3g} {:>6.1f} s\n", r.name, r.outcome,
-                       r.run.steps.size(), first, no_ulps ? "-" : std::to_string(r.comparison.max_ulps),
-                       r.comparison.max_rel, r.seconds);
+    out << fmt::format("{:<16} {:<11} {:>6}  {:<24} {:>9} {:>10.3g} {:>6.1f} s\n", r.name,
+                       r.outcome, r.run.steps.size(), first,
+                       no_ulps ? "-" : std::to_string(r.comparison.max_ulps), r.comparison.max_rel,
+                       r.seconds);
   }
   int passed = 0;
   for (const CaseResult& r : s.cases) passed += r.exit_code == 0;
@@ -493,7 +540,8 @@ Status WriteJsonReport(const SuiteResult& s, const std::string& path) {
     c["outcome"] = r.outcome;
     c["exit_code"] = r.exit_code;
     c["diagnosis"] = golden::DiagnosisName(r.comparison.diagnosis);
-    if (r.comparison.first_divergent_step) c["first_divergent_step"] = *r.comparison.first_divergent_step;
+    if (r.comparison.first_divergent_step)
+      c["first_divergent_step"] = *r.comparison.first_divergent_step;
     for (const auto& d : r.comparison.diffs) {
       nlohmann::ordered_json dj = {{"metric", d.metric}, {"golden", d.golden}, {"run", d.run}};
       if (d.ulps) dj["ulps"] = *d.ulps;
@@ -510,20 +558,24 @@ Status WriteJsonReport(const SuiteResult& s, const std::string& path) {
     c["config_diff"] = r.comparison.config_diff;
     c["checks"] = nlohmann::ordered_json::array();
     for (const golden::CheckResult& k : r.checks) {
-      c["checks"].push_back({{"check", k.check}, {"outcome", golden::CheckOutcomeName(k.outcome)},
-                             {"summary", k.summary}, {"detail", k.detail}});
+      c["checks"].push_back({{"check", k.check},
+                             {"outcome", golden::CheckOutcomeName(k.outcome)},
+                             {"summary", k.summary},
+                             {"detail", k.detail}});
     }
     c["seconds"] = r.seconds;
     for (const Attempt& a : r.attempts) {
-      c["attempts"].push_back({{"attempt", a.number}, {"classification", a.classification},
-                               {"exit_code", a.process.exit_code}, {"signal", a.process.signal},
-                               {"steps_reached", a.steps_reached}, {"seconds", a.process.seconds}});
+      c["attempts"].push_back({{"attempt", a.number},
+                               {"classification", a.classification},
+                               {"exit_code", a.process.exit_code},
+                               {"signal", a.process.signal},
+                               {"steps_reached", a.steps_reached},
+                               {"seconds", a.process.seconds}});
     }
     j["cases"].push_back(c);
   }
   return WriteFileAtomically(path, j.dump(2) + "\n");
 }
-
 
 Status WriteJUnitReport(const SuiteResult& s, const std::string& path) {
   // One testcase per case (its run and comparison) and one per health check
@@ -538,25 +590,36 @@ Status WriteJUnitReport(const SuiteResult& s, const std::string& path) {
     tests += 1 + r.checks.size();
     for (const golden::CheckResult& k : r.checks) {
       failures += k.outcome == golden::CheckOutcome::kFail;
-      skipped += k.outcome == golden::CheckOutcome::kOff || k.outcome == golden::CheckOutcome::kNotApplicable;
+      skipped += k.outcome == golden::CheckOutcome::kOff ||
+                 k.outcome == golden::CheckOutcome::kNotApplicable;
     }
   }
   std::string x = fmt::format(
-      "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"lockstep smoke\" tests=\"{}\" "
-      "failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{:.3f}\">\n  <testsuite name=\"smoke\" tests=\"{}\" "
+      "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"lockstep smoke\" "
+      "tests=\"{}\" "
+      "failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{:.3f}\">\n  <testsuite name=\"smoke\" "
+      "tests=\"{}\" "
       "failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{:.3f}\">\n",
       tests, failures, errors, skipped, total, tests, failures, errors, skipped, total);
   for (const CaseResult& r : s.cases) {
-    x += fmt::format("    <testcase classname=\"lockstep.smoke\" name=\"{}\" time=\"{:.3f}\"", EscapeMarkup(r.name), r.seconds);
+    x += fmt::format("    <testcase classname=\"lockstep.smoke\" name=\"{}\" time=\"{:.3f}\"",
+                     EscapeMarkup(r.name), r.seconds);
     if (!CaseItselfFailed(r)) {
       x += "/>\n";
       x += CheckTestcases(r);
       continue;
     }
     const char* tag = r.outcome == "regression" ? "failure" : "error";
-    x += fmt::format(">\n      <{} type=\"{}\" message=\"{}\">{}</{}>\n    </testcase>\n", tag,
-                     golden::DiagnosisName(r.comparison.diagnosis), EscapeMarkup(r.comparison.summary.empty() ? r.outcome : r.comparison.summary),
-                     EscapeMarkup(r.message + (r.comparison.env_diff.empty() ? "" : "\nenvironment:\n" + fmt::format("{}", fmt::join(r.comparison.env_diff, "\n")))), tag);
+    x += fmt::format(
+        ">\n      <{} type=\"{}\" message=\"{}\">{}</{}>\n    </testcase>\n", tag,
+        golden::DiagnosisName(r.comparison.diagnosis),
+        EscapeMarkup(r.comparison.summary.empty() ? r.outcome : r.comparison.summary),
+        EscapeMarkup(
+            r.message +
+            (r.comparison.env_diff.empty()
+                 ? ""
+                 : "\nenvironment:\n" + fmt::format("{}", fmt::join(r.comparison.env_diff, "\n")))),
+        tag);
     x += CheckTestcases(r);
   }
   x += "  </testsuite>\n</testsuites>\n";

@@ -32,12 +32,12 @@ struct SmokeOptions {
   double timeout = 60;          // stdout-idle seconds before the watchdog fires
   double grace = 5;             // SIGTERM -> SIGKILL
   int retries = 0;
-  double backoff_base = 5;      // seconds; doubles per retry, capped at 60
-  bool update = false;          // record the golden instead of comparing
-  bool force = false;           // --update even from a failed run
-  bool live = true;             // a line per step
-  std::string work_dir;         // records of the runs (a temp dir if empty)
-  std::string command_dir;      // where external commands run ("" = the case file's directory)
+  double backoff_base = 5;  // seconds; doubles per retry, capped at 60
+  bool update = false;      // record the golden instead of comparing
+  bool force = false;       // --update even from a failed run
+  bool live = true;         // a line per step
+  std::string work_dir;     // records of the runs (a temp dir if empty)
+  std::string command_dir;  // where external commands run ("" = the case file's directory)
   const std::atomic<bool>* cancel = nullptr;  // see WatchOptions::cancel
 };
 
@@ -60,7 +60,7 @@ struct CaseResult {
   // crash, hang or bad input. A failed check makes the case a regression (on
   // --update the golden is still recorded, exit 1).
   std::vector<golden::CheckResult> checks;
-  std::string message;       // what went wrong / what was done
+  std::string message;  // what went wrong / what was done
   // A lockstep-trainer case that diverged from its golden keeps its record
   // stream here (in SmokeOptions::work_dir), for `lockstep bisect steps`.
   std::string record_path;
@@ -81,7 +81,8 @@ std::vector<std::string> CaseCommand(const SmokeCase& c, const SmokeOptions& opt
                                      const std::string& record_path);
 
 CaseResult RunCase(const SmokeCase& c, const SmokeOptions& options, std::ostream& out);
-SuiteResult RunSuite(const std::vector<SmokeCase>& cases, const SmokeOptions& options, std::ostream& out);
+SuiteResult RunSuite(const std::vector<SmokeCase>& cases, const SmokeOptions& options,
+                     std::ostream& out);
 
 // The summary table printed at the end.
 void PrintSummary(const SuiteResult& result, std::ostream& out);

@@ -1,6 +1,7 @@
 #include "smoke/watchdog.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -10,14 +11,15 @@
 #include <chrono>
 #include <cstring>
 #include <deque>
-#include <fmt/format.h>
 
 namespace lockstep::smoke {
 namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double Since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+double Since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
 
 // Waits up to `seconds` for the child to exit; true if it did.
 bool WaitFor(pid_t pid, int* status, double seconds) {
@@ -36,10 +38,12 @@ Result<ProcessOutcome> RunWatched(const std::vector<std::string>& argv, const Wa
                                   const std::function<void(std::string_view line)>& on_line) {
   if (argv.empty()) return Status::BadInput("empty command");
   int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) return Status::BadInput(std::string("pipe: ") + std::strerror(errno));
+  if (::pipe2(fds, O_CLOEXEC) != 0)
+    return Status::BadInput(std::string("pipe: ") + std::strerror(errno));
   // The exec error travels back through a second pipe, closed on exec.
   int err_fds[2];
-  if (::pipe2(err_fds, O_CLOEXEC) != 0) return Status::BadInput(std::string("pipe: ") + std::strerror(errno));
+  if (::pipe2(err_fds, O_CLOEXEC) != 0)
+    return Status::BadInput(std::string("pipe: ") + std::strerror(errno));
 
   const auto start = Clock::now();
   pid_t pid = ::fork();

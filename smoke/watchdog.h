@@ -21,12 +21,12 @@
 namespace lockstep::smoke {
 
 struct ProcessOutcome {
-  int exit_code = 0;     // the child's exit code; 124 when the watchdog fired; 128 + signal
-  int signal = 0;        // the signal that ended it, if one did (not counting ours)
-  bool hung = false;     // the watchdog fired
+  int exit_code = 0;       // the child's exit code; 124 when the watchdog fired; 128 + signal
+  int signal = 0;          // the signal that ended it, if one did (not counting ours)
+  bool hung = false;       // the watchdog fired
   bool cancelled = false;  // `cancel` turned true (exit code 130, as after Ctrl-C)
-  double seconds = 0;    // wall time
-  std::string tail;      // the last lines of output, for reports
+  double seconds = 0;      // wall time
+  std::string tail;        // the last lines of output, for reports
 };
 
 struct WatchOptions {

@@ -6,10 +6,9 @@
 #include <unistd.h>
 
 #include <cerrno>
-
 #include <chrono>
-#include <fstream>
 #include <csignal>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -20,12 +19,13 @@ namespace {
 
 using ::lockstep::testing::Contains;
 
-Result<ProcessOutcome> Sh(const std::string& script, double timeout, std::vector<std::string>* lines,
-                          double grace = 1) {
+Result<ProcessOutcome> Sh(const std::string& script, double timeout,
+                          std::vector<std::string>* lines, double grace = 1) {
   WatchOptions o;
   o.idle_timeout = timeout;
   o.grace = grace;
-  return RunWatched({"/bin/sh", "-c", script}, o, [&](std::string_view l) { lines->emplace_back(l); });
+  return RunWatched({"/bin/sh", "-c", script}, o,
+                    [&](std::string_view l) { lines->emplace_back(l); });
 }
 
 TEST(WatchdogTest, PassesLinesAndTheExitCode) {
@@ -50,8 +50,10 @@ TEST(WatchdogTest, IdleRunIsKilledWithItsWholeGroupAndExit124) {
   std::vector<std::string> lines;
   // A child that ignores SIGTERM and a grandchild sleeping: both must go.
   const auto start = std::chrono::steady_clock::now();
-  Result<ProcessOutcome> r = Sh("trap '' TERM; echo started; sleep 30 & sleep 30; wait", 0.5, &lines, 0.5);
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  Result<ProcessOutcome> r =
+      Sh("trap '' TERM; echo started; sleep 30 & sleep 30; wait", 0.5, &lines, 0.5);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   ASSERT_TRUE(r.ok());
   EXPECT_TRUE(r->hung);
   EXPECT_EQ(r->exit_code, 124);

@@ -9,9 +9,9 @@
 
 #include "core/atomic_file.h"
 #include "core/test_util.h"
-#include "tests/run_lockstep.h"
 #include "data/manifest.h"
 #include "data/shard.h"
+#include "tests/run_lockstep.h"
 
 namespace lockstep {
 namespace {
@@ -27,7 +27,9 @@ void WriteText(const fs::path& path, const std::string& text) {
   ASSERT_TRUE(WriteFileAtomically(path.string(), text).ok());
 }
 
-std::string ReadText(const fs::path& path) { return *ReadFile(path.string()); }
+std::string ReadText(const fs::path& path) {
+  return *ReadFile(path.string());
+}
 
 // Replaces the first `from` in the file with `to`.
 void Edit(const fs::path& path, const std::string& from, const std::string& to) {
@@ -106,7 +108,8 @@ TEST_F(CliDataTest, WrongMagicAndWrongVersion) {
     f.write("GARBAGE!", 8);
   }
   ExpectBadInput(Verify(), {"arith/001.bin", "not a lockstep shard"});
-  ExpectBadInput(Lockstep("data inspect " + shard.string()), {"arith/001.bin", "not a lockstep shard"});
+  ExpectBadInput(Lockstep("data inspect " + shard.string()),
+                 {"arith/001.bin", "not a lockstep shard"});
 }
 
 TEST_F(CliDataTest, BadWeights) {
@@ -123,8 +126,9 @@ TEST_F(CliDataTest, BadWeights) {
 
 TEST_F(CliDataTest, SegmentsOutOfOrder) {
   std::string text = ReadText(manifest());
-  text += "\n[[schedule]]\nfrom_step = 50\nweights = { code = 1.0 }\n"
-          "\n[[schedule]]\nfrom_step = 20\nweights = { arith = 1.0 }\n";
+  text +=
+      "\n[[schedule]]\nfrom_step = 50\nweights = { code = 1.0 }\n"
+      "\n[[schedule]]\nfrom_step = 20\nweights = { arith = 1.0 }\n";
   WriteText(manifest(), text);
   ExpectBadInput(Preview(), {"manifest.toml", "out of order", "from_step = 20"});
 }
@@ -143,7 +147,8 @@ TEST_F(CliDataTest, TomlSyntaxErrorNamesLineAndColumn) {
 TEST_F(CliDataTest, BadUsageIsExitTwo) {
   EXPECT_EQ(Lockstep("data verify").exit_code, 2);  // --manifest is required
   EXPECT_EQ(Lockstep("data frobnicate").exit_code, 2);
-  EXPECT_EQ(Lockstep("data preview --manifest " + manifest().string() + " --steps 5:2").exit_code, 2);
+  EXPECT_EQ(Lockstep("data preview --manifest " + manifest().string() + " --steps 5:2").exit_code,
+            2);
   ExpectBadInput(Lockstep("data verify --manifest " + (dir_ / "nope.toml").string()),
                  {"nope.toml", "cannot open"});
   CommandRun help = Lockstep("data preview --help");
@@ -156,8 +161,8 @@ TEST_F(CliDataTest, BuildTokenizesTextAndAppendsToAManifest) {
   WriteText(dir_ / "b.txt", "hello lockstep\n");
   fs::path out = dir_ / "mine";
   CommandRun build = Lockstep("data build --corpus notes --out " + out.string() +
-                       " --shard-tokens 1000 --seq-len 16 " + (dir_ / "a.txt").string() + " " +
-                       (dir_ / "b.txt").string());
+                              " --shard-tokens 1000 --seq-len 16 " + (dir_ / "a.txt").string() +
+                              " " + (dir_ / "b.txt").string());
   ASSERT_EQ(build.exit_code, 0) << build.output;
   data::Manifest m = *data::LoadManifest((out / "manifest.toml").string());
   ASSERT_EQ(m.corpora.size(), 1u);
@@ -165,8 +170,8 @@ TEST_F(CliDataTest, BuildTokenizesTextAndAppendsToAManifest) {
   EXPECT_EQ(m.corpora[0].shards.size(), 4u);
   EXPECT_EQ(m.seq_len, 16u);
   // A second build appends a new corpus with weight 0 and says so.
-  CommandRun again = Lockstep("data build --corpus more --out " + out.string() + " " +
-                       (dir_ / "b.txt").string());
+  CommandRun again =
+      Lockstep("data build --corpus more --out " + out.string() + " " + (dir_ / "b.txt").string());
   ASSERT_EQ(again.exit_code, 0) << again.output;
   EXPECT_TRUE(Contains(again.output, "weight 0"));
   m = *data::LoadManifest((out / "manifest.toml").string());
@@ -175,7 +180,7 @@ TEST_F(CliDataTest, BuildTokenizesTextAndAppendsToAManifest) {
   CommandRun verify = Lockstep("data verify --manifest " + (out / "manifest.toml").string());
   EXPECT_EQ(verify.exit_code, 0) << verify.output;
   CommandRun preview = Lockstep("data preview --manifest " + (out / "manifest.toml").string() +
-                         " --steps 0:1 --batch 2");
+                                " --steps 0:1 --batch 2");
   EXPECT_EQ(preview.exit_code, 0) << preview.output;
   EXPECT_TRUE(Contains(preview.output, "aaaa"));
 }
@@ -187,7 +192,8 @@ TEST_F(CliDataTest, ImportReadsLlmcTokenFiles) {
   header[1] = 1;
   header[2] = 5000;
   std::vector<std::uint16_t> tokens(5000);
-  for (std::size_t i = 0; i < tokens.size(); ++i) tokens[i] = static_cast<std::uint16_t>(i * 13 % 50257);
+  for (std::size_t i = 0; i < tokens.size(); ++i)
+    tokens[i] = static_cast<std::uint16_t>(i * 13 % 50257);
   fs::path file = dir_ / "train_000.bin";
   {
     std::ofstream f(file, std::ios::binary);
@@ -196,7 +202,7 @@ TEST_F(CliDataTest, ImportReadsLlmcTokenFiles) {
   }
   fs::path out = dir_ / "imported";
   CommandRun run = Lockstep("data import --corpus web --vocab 50257 --out " + out.string() + " " +
-                     file.string());
+                            file.string());
   ASSERT_EQ(run.exit_code, 0) << run.output;
   data::Manifest m = *data::LoadManifest((out / "manifest.toml").string());
   EXPECT_EQ(m.vocab_size, 50257u);

@@ -23,13 +23,17 @@ namespace fs = std::filesystem;
 
 const double kLnVocab = std::log(257.0);
 
-void Write(const fs::path& p, const std::string& text) { ASSERT_TRUE(WriteFileAtomically(p.string(), text).ok()); }
-std::string Read(const fs::path& p) { return *ReadFile(p.string()); }
+void Write(const fs::path& p, const std::string& text) {
+  ASSERT_TRUE(WriteFileAtomically(p.string(), text).ok());
+}
+std::string Read(const fs::path& p) {
+  return *ReadFile(p.string());
+}
 
 struct LogOptions {
-  double first_loss = kLnVocab;   // the step-1 loss; later steps fall 2% a step
-  std::string frozen;             // params_unchanged on every step
-  int perturb_step = 0;           // this step's loss one float ULP higher
+  double first_loss = kLnVocab;  // the step-1 loss; later steps fall 2% a step
+  std::string frozen;            // params_unchanged on every step
+  int perturb_step = 0;          // this step's loss one float ULP higher
 };
 
 // A 12-step record stream as lockstep's trainer writes it, with an
@@ -47,7 +51,8 @@ std::string FakeLog(const LogOptions& o) {
                                 {"params_unchanged", o.frozen},
                                 {"batch_mix", "prose:3 arithmetic:3 code:2"}};
     if (!o.frozen.empty()) {
-      j["unchanged_detail"][o.frozen] = {{"value_rms", "0x1p+0"}, {"update_rms", HexFloat(0x1.0c6f7ap-11)}};
+      j["unchanged_detail"][o.frozen] = {{"value_rms", "0x1p+0"},
+                                         {"update_rms", HexFloat(0x1.0c6f7ap-11)}};
     }
     if (s % 6 == 0) {
       j["eval_loss"] = HexFloat(static_cast<float>(5.5 - 0.2 * s));
@@ -65,8 +70,8 @@ class HealthE2E : public ::testing::Test {
   fs::path Case(const std::string& name, const LogOptions& log, const std::string& checks = "") {
     Write(dir_ / (name + ".log"), FakeLog(log));
     fs::path p = dir_ / (name + ".toml");
-    Write(p, "command = [\"/bin/cat\", \"" + name + ".log\"]\nparser = \"jsonl\"\ngolden = \"" + name +
-                 ".golden.toml\"\n[checks.loss_scale]\nvocab_size = 257\n" + checks);
+    Write(p, "command = [\"/bin/cat\", \"" + name + ".log\"]\nparser = \"jsonl\"\ngolden = \"" +
+                 name + ".golden.toml\"\n[checks.loss_scale]\nvocab_size = 257\n" + checks);
     return p;
   }
   fs::path dir_;
@@ -93,10 +98,11 @@ TEST_F(HealthE2E, LossDividedByTheWorldSizeFailsTheGateAndWarnOnlyWarns) {
   EXPECT_TRUE(Contains(run.output, "health check loss_scale failed"));
 
   const fs::path json = dir_ / "r.json", junit = dir_ / "j.xml", report = dir_ / "report";
-  run = Lockstep("smoke -q " + c.string() + " --json " + json.string() + " --junit " + junit.string() +
-                 " --report " + report.string());
+  run = Lockstep("smoke -q " + c.string() + " --json " + json.string() + " --junit " +
+                 junit.string() + " --report " + report.string());
   EXPECT_EQ(run.exit_code, 1) << run.output;
-  EXPECT_TRUE(Contains(run.output, "check loss_scale: FAIL  step-1 loss 1.387 = 0.25 x ln(257), outside"));
+  EXPECT_TRUE(
+      Contains(run.output, "check loss_scale: FAIL  step-1 loss 1.387 = 0.25 x ln(257), outside"));
   EXPECT_TRUE(Contains(run.output, "data-parallel world size (4 ranks)"));
   EXPECT_TRUE(Contains(run.output, "checks: frozen ok, loss_scale FAIL, spike ok, learning ok"));
   EXPECT_TRUE(Contains(run.output, "check loss_scale"));  // the summary table's column
@@ -112,7 +118,8 @@ TEST_F(HealthE2E, LossDividedByTheWorldSizeFailsTheGateAndWarnOnlyWarns) {
   const std::string x = Read(junit);
   EXPECT_TRUE(Contains(x, "tests=\"5\" failures=\"1\" errors=\"0\" skipped=\"0\""));
   EXPECT_TRUE(Contains(x, "<testcase classname=\"lockstep.smoke\" name=\"div\" time=\"")) << x;
-  EXPECT_TRUE(Contains(x, "name=\"div/loss_scale\" time=\"0\">\n      <failure type=\"loss_scale\""));
+  EXPECT_TRUE(
+      Contains(x, "name=\"div/loss_scale\" time=\"0\">\n      <failure type=\"loss_scale\""));
 
   const std::string html = Read(report / "index.html");
   EXPECT_TRUE(Contains(html, "<th>health check</th>"));
@@ -138,10 +145,13 @@ TEST_F(HealthE2E, AFrozenTensorInTheRecordStreamIsNamedWithItsScale) {
   fs::path c = Case("fz", frozen);
   CommandRun run = Lockstep("smoke --update -q " + c.string());
   EXPECT_EQ(run.exit_code, 1) << run.output;
-  EXPECT_TRUE(Contains(run.output, "check frozen: FAIL  1 tensor unchanged for 5 or more consecutive steps: h.0.ln1w; "
-                                   "max grad_zeros 3"));
-  EXPECT_TRUE(Contains(run.output, "h.0.ln1w unchanged for steps 1-12: values ~1.0 (bf16 ULP 7.8e-3, fp32 ULP "
-                                   "1.2e-7), updates ~5.1e-4 < bf16 ULP/2"));
+  EXPECT_TRUE(
+      Contains(run.output,
+               "check frozen: FAIL  1 tensor unchanged for 5 or more consecutive steps: h.0.ln1w; "
+               "max grad_zeros 3"));
+  EXPECT_TRUE(Contains(run.output,
+                       "h.0.ln1w unchanged for steps 1-12: values ~1.0 (bf16 ULP 7.8e-3, fp32 ULP "
+                       "1.2e-7), updates ~5.1e-4 < bf16 ULP/2"));
   Case("fz", frozen, "[checks.frozen]\nsteps = 13\n");
   EXPECT_EQ(Lockstep("smoke -q " + c.string()).exit_code, 0);
 }

@@ -13,9 +13,9 @@
 
 #include "core/atomic_file.h"
 #include "core/test_util.h"
-#include "tests/run_lockstep.h"
 #include "data/manifest.h"
 #include "data/sampler.h"
+#include "tests/run_lockstep.h"
 
 namespace lockstep {
 namespace {
@@ -27,8 +27,12 @@ namespace fs = std::filesystem;
 using ::lockstep::testing::CommandRun;
 using ::lockstep::testing::Lockstep;
 
-void Write(const fs::path& p, const std::string& text) { ASSERT_TRUE(WriteFileAtomically(p.string(), text).ok()); }
-std::string Read(const fs::path& p) { return *ReadFile(p.string()); }
+void Write(const fs::path& p, const std::string& text) {
+  ASSERT_TRUE(WriteFileAtomically(p.string(), text).ok());
+}
+std::string Read(const fs::path& p) {
+  return *ReadFile(p.string());
+}
 
 // Replaces the first match of `pattern` in the file.
 void Edit(const fs::path& p, const std::string& pattern, const std::string& replacement) {
@@ -45,7 +49,8 @@ class SmokeE2E : public ::testing::Test {
   // A case of lockstep's trainer, 10 steps of the smoke config.
   fs::path TrainerCase(const std::string& name, const std::string& extra = "") {
     fs::path p = dir_ / (name + ".toml");
-    Write(p, "config = \"" LOCKSTEP_SOURCE_DIR "/trainer/configs/smoke.toml\"\nsteps = 10\ngolden = \"" +
+    Write(p, "config = \"" LOCKSTEP_SOURCE_DIR
+             "/trainer/configs/smoke.toml\"\nsteps = 10\ngolden = \"" +
                  (dir_ / (name + ".golden.toml")).string() + "\"\n" + extra);
     return p;
   }
@@ -54,8 +59,9 @@ class SmokeE2E : public ::testing::Test {
                       const std::string& extra = "") {
     Write(dir_ / (name + ".sh"), script);
     fs::path p = dir_ / (name + ".toml");
-    Write(p, "command = [\"sh\", \"" + (dir_ / (name + ".sh")).string() + "\"]\nparser = \"" + parser +
-                 "\"\ngolden = \"" + (dir_ / (name + ".golden.toml")).string() + "\"\n" + extra);
+    Write(p, "command = [\"sh\", \"" + (dir_ / (name + ".sh")).string() + "\"]\nparser = \"" +
+                 parser + "\"\ngolden = \"" + (dir_ / (name + ".golden.toml")).string() + "\"\n" +
+                 extra);
     return p;
   }
   fs::path Golden(const std::string& name) { return dir_ / (name + ".golden.toml"); }
@@ -63,8 +69,9 @@ class SmokeE2E : public ::testing::Test {
 };
 
 TEST_F(SmokeE2E, ShippedSuitePassesBitExact) {
-  CommandRun run = Lockstep("smoke --cases " LOCKSTEP_SOURCE_DIR "/smoke/cases --junit " +
-                            (dir_ / "junit.xml").string() + " --json " + (dir_ / "r.json").string());
+  CommandRun run =
+      Lockstep("smoke --cases " LOCKSTEP_SOURCE_DIR "/smoke/cases --junit " +
+               (dir_ / "junit.xml").string() + " --json " + (dir_ / "r.json").string());
   EXPECT_EQ(run.exit_code, 0) << run.output;
   EXPECT_TRUE(Contains(run.output, "4 passed, 0 failed"));
   const nlohmann::json report = nlohmann::json::parse(Read(dir_ / "r.json"));
@@ -72,7 +79,8 @@ TEST_F(SmokeE2E, ShippedSuitePassesBitExact) {
     EXPECT_FALSE(c.contains("record")) << "a passing run keeps no record: " << c.dump();
   }
   EXPECT_TRUE(Contains(run.output, "bit-exact over 50 steps"));
-  EXPECT_TRUE(Contains(Read(dir_ / "junit.xml"), "<testcase classname=\"lockstep.smoke\" name=\"tiny-threads\""));
+  EXPECT_TRUE(Contains(Read(dir_ / "junit.xml"),
+                       "<testcase classname=\"lockstep.smoke\" name=\"tiny-threads\""));
 }
 
 TEST_F(SmokeE2E, NumericsWhenAGoldenLossBitFlips) {
@@ -80,8 +88,8 @@ TEST_F(SmokeE2E, NumericsWhenAGoldenLossBitFlips) {
   ASSERT_EQ(Lockstep("smoke --update -q " + c.string()).exit_code, 0);
   // Step 4's loss, last hex digit changed: one float ULP or a few.
   Edit(Golden("n"), R"((\{ step = 4, loss = "0x1\.[0-9a-f]*)([0-9a-f])(p))", "$1f$3");
-  CommandRun run = Lockstep("smoke " + c.string() + " --json " + (dir_ / "r.json").string() + " --runs " +
-                            (dir_ / "runs").string());
+  CommandRun run = Lockstep("smoke " + c.string() + " --json " + (dir_ / "r.json").string() +
+                            " --runs " + (dir_ / "runs").string());
   EXPECT_EQ(run.exit_code, 1) << run.output;
   EXPECT_TRUE(Contains(run.output, "diverged at step 4: same batch, loss differs by"));
   EXPECT_TRUE(Contains(run.output, "(numerics)"));
@@ -93,7 +101,8 @@ TEST_F(SmokeE2E, NumericsWhenAGoldenLossBitFlips) {
   ASSERT_TRUE(report["cases"][0].contains("record")) << report.dump(2);
   const std::string record = report["cases"][0]["record"].get<std::string>();
   EXPECT_EQ(fs::path(record).parent_path(), dir_ / "runs");
-  EXPECT_TRUE(Contains(run.output, "Localise it: lockstep bisect steps " + Golden("n").string() + " " + record));
+  EXPECT_TRUE(Contains(
+      run.output, "Localise it: lockstep bisect steps " + Golden("n").string() + " " + record));
   std::ifstream in(record);
   std::string header;
   ASSERT_TRUE(std::getline(in, header)) << record;
@@ -108,7 +117,8 @@ TEST_F(SmokeE2E, StateAndMemoryFromTheGoldensOtherFields) {
   Edit(Golden("s"), R"((\{ step = 6, .*param_digest = ")[0-9a-f]{16})", "$1abcdef0123456789");
   CommandRun run = Lockstep("smoke -q " + c.string());
   EXPECT_EQ(run.exit_code, 1);
-  EXPECT_TRUE(Contains(run.output, "diverged at step 6: same batch and loss, parameters differ (state)"));
+  EXPECT_TRUE(
+      Contains(run.output, "diverged at step 6: same batch and loss, parameters differ (state)"));
   Write(Golden("s"), original);
   Edit(Golden("s"), R"((\{ step = 2, .*mem_peak_bytes = )([0-9]+))", "$011");  // group 1, then "1"
   run = Lockstep("smoke -q " + c.string());
@@ -123,7 +133,8 @@ TEST_F(SmokeE2E, AShardByteChangedUnderItsPinIsRefusedBeforeTraining) {
   ASSERT_EQ(Lockstep("data synth --out " + (dir_ / "data").string()).exit_code, 0);
   const std::string manifest = (dir_ / "data" / "manifest.toml").string();
   // A manifest path has no held-out text unless one is named: no evaluation.
-  fs::path c = TrainerCase("d", "set = [\"data.manifest=\\\"" + manifest + "\\\"\", \"eval.every=0\"]\n");
+  fs::path c =
+      TrainerCase("d", "set = [\"data.manifest=\\\"" + manifest + "\\\"\", \"eval.every=0\"]\n");
   ASSERT_EQ(Lockstep("smoke --update -q " + c.string()).exit_code, 0);
   const std::string golden_before = Read(Golden("d"));
   data::Manifest m = *data::LoadManifest(manifest);
@@ -207,8 +218,8 @@ TEST_F(SmokeE2E, RetriesAHangThatDoesNotRecur) {
   fs::path c = ScriptCase("r", std::string("MODE=ok\n") + kTitan, "torchtitan");
   ASSERT_EQ(Lockstep("smoke --update -q " + c.string()).exit_code, 0);
   ScriptCase("r", std::string("MODE=hang-once\n") + kTitan, "torchtitan");
-  CommandRun run = Lockstep("smoke --timeout 1 --retries 1 --retry-backoff 0 " + c.string() + " --json " +
-                            (dir_ / "r.json").string());
+  CommandRun run = Lockstep("smoke --timeout 1 --retries 1 --retry-backoff 0 " + c.string() +
+                            " --json " + (dir_ / "r.json").string());
   EXPECT_EQ(run.exit_code, 0) << run.output;
   nlohmann::json attempts = nlohmann::json::parse(Read(dir_ / "r.json"))["cases"][0]["attempts"];
   ASSERT_EQ(attempts.size(), 2u);
@@ -222,11 +233,14 @@ for s in 1 2 3; do
   echo " [2024-05-01 10:00:00] iteration        $s/       3 | consumed samples:   96 | elapsed time per iteration (ms): 1234.5 | learning rate: 1.500000E-04 | lm loss: ${LOSS:-1.0234}56E+01 | loss scale: 1.0 | grad norm: 12.345 |"
 done
 )";
-  fs::path c = ScriptCase("m", megatron, "megatron", "[policy]\nloss = { rtol = 1e-4 }\nstep_ms = \"ignore\"\n");
+  fs::path c = ScriptCase("m", megatron, "megatron",
+                          "[policy]\nloss = { rtol = 1e-4 }\nstep_ms = \"ignore\"\n");
   ASSERT_EQ(Lockstep("smoke --update -q " + c.string()).exit_code, 0);
-  ScriptCase("m", "LOSS=1.0234\n" + megatron, "megatron", "[policy]\nloss = { rtol = 1e-4 }\nstep_ms = \"ignore\"\n");
+  ScriptCase("m", "LOSS=1.0234\n" + megatron, "megatron",
+             "[policy]\nloss = { rtol = 1e-4 }\nstep_ms = \"ignore\"\n");
   EXPECT_EQ(Lockstep("smoke -q " + c.string()).exit_code, 0);
-  ScriptCase("m", "LOSS=1.0334\n" + megatron, "megatron", "[policy]\nloss = { rtol = 1e-4 }\nstep_ms = \"ignore\"\n");
+  ScriptCase("m", "LOSS=1.0334\n" + megatron, "megatron",
+             "[policy]\nloss = { rtol = 1e-4 }\nstep_ms = \"ignore\"\n");
   CommandRun run = Lockstep("smoke -q " + c.string());
   EXPECT_EQ(run.exit_code, 1) << run.output;
   EXPECT_TRUE(Contains(run.output, "diverged at step 1"));
@@ -251,10 +265,12 @@ done
   EXPECT_TRUE(Contains(run.output, "diverged at step 7: loss differs by 2e-05"));
   EXPECT_TRUE(Contains(run.output, "data or numerics: this log has no batch digest"));
   EXPECT_TRUE(Contains(run.output, "record the run with lockstep's Python recorder"));
-  const std::string verdict = run.output.substr(run.output.find("FAIL"), run.output.find("checks:") - run.output.find("FAIL"));
+  const std::string verdict = run.output.substr(
+      run.output.find("FAIL"), run.output.find("checks:") - run.output.find("FAIL"));
   EXPECT_FALSE(Contains(verdict, "ULP").operator bool()) << verdict;
   EXPECT_FALSE(Contains(run.output, "bisect steps").operator bool()) << run.output;
-  EXPECT_TRUE(Contains(run.output, "step 7 loss                      -")) << "no ULPs in the table either";
+  EXPECT_TRUE(Contains(run.output, "step 7 loss                      -"))
+      << "no ULPs in the table either";
 }
 
 // Megatron's memory report is gated: its max allocated is a metric.
@@ -273,7 +289,8 @@ done
   ScriptCase("mem", "MAX=2100.0\n" + megatron, "megatron", policy);
   CommandRun run = Lockstep("smoke -q " + c.string());
   EXPECT_EQ(run.exit_code, 1) << run.output;
-  EXPECT_TRUE(Contains(run.output, "diverged at step 1: tracked peak memory grew by 51.8 MiB (memory)"));
+  EXPECT_TRUE(
+      Contains(run.output, "diverged at step 1: tracked peak memory grew by 51.8 MiB (memory)"));
 }
 
 TEST_F(SmokeE2E, DamagedGoldenOrCaseIsExitTwo) {

@@ -45,11 +45,12 @@ inline float RoundToBf16(float x) {
 }
 
 // True when x is exactly a bf16 value (NaN included).
-inline bool IsBf16(float x) { return (std::bit_cast<std::uint32_t>(x) & 0xffffu) == 0; }
+inline bool IsBf16(float x) {
+  return (std::bit_cast<std::uint32_t>(x) & 0xffffu) == 0;
+}
 
 // x[i] = RoundToBf16(x[i]) on the pool (elementwise: no order to fix).
 void RoundToBf16(ThreadPool& pool, float* x, std::size_t n);
-
 
 }  // namespace lockstep::trainer
 

@@ -14,8 +14,12 @@
 namespace lockstep::trainer {
 namespace {
 
-float FromBits(std::uint32_t u) { return std::bit_cast<float>(u); }
-std::uint32_t Bits(float x) { return std::bit_cast<std::uint32_t>(x); }
+float FromBits(std::uint32_t u) {
+  return std::bit_cast<float>(u);
+}
+std::uint32_t Bits(float x) {
+  return std::bit_cast<std::uint32_t>(x);
+}
 
 // Rounds by the definition instead of by carries: the two bf16 neighbours of
 // x (truncation, and truncation + one ULP away from zero), compared in double

@@ -29,9 +29,9 @@
 namespace lockstep::trainer {
 
 struct CheckpointState {
-  int step = 0;                // the last finished step
-  std::vector<float> params;   // all of them (written by rank 0)
-  std::vector<float> m, v;     // this rank's slice of the AdamW state
+  int step = 0;               // the last finished step
+  std::vector<float> params;  // all of them (written by rank 0)
+  std::vector<float> m, v;    // this rank's slice of the AdamW state
   std::size_t slice_begin = 0;
   data::SamplerCursor cursor;  // where step + 1 starts
   nlohmann::json identity;     // the config keys a resume must match
@@ -41,7 +41,8 @@ struct CheckpointState {
 
 class CheckpointWriter {
  public:
-  CheckpointWriter(std::string dir, int keep, Communicator& comm) : dir_(std::move(dir)), keep_(keep), comm_(comm) {}
+  CheckpointWriter(std::string dir, int keep, Communicator& comm)
+      : dir_(std::move(dir)), keep_(keep), comm_(comm) {}
   ~CheckpointWriter();
   // Completes the previous checkpoint, then starts writing `state` on the
   // writer thread and returns.
@@ -74,7 +75,8 @@ struct LoadedCheckpoint {
 // The latest complete checkpoint in `dir`, every file verified against its
 // digest. BadInput names the file: a missing rank shard, a digest or size that
 // differs, a config whose `identity` keys differ (listed).
-Result<LoadedCheckpoint> LoadLatestCheckpoint(const std::string& dir, const nlohmann::json& identity,
+Result<LoadedCheckpoint> LoadLatestCheckpoint(const std::string& dir,
+                                              const nlohmann::json& identity,
                                               std::size_t num_params);
 
 }  // namespace lockstep::trainer

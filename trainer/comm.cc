@@ -1,10 +1,10 @@
 #include "trainer/comm.h"
 
+#include <fmt/format.h>
 #include <mpi.h>
 
 #include <algorithm>
 #include <cstdlib>
-#include <fmt/format.h>
 
 namespace lockstep::trainer {
 namespace {
@@ -42,7 +42,8 @@ Status Communicator::Check(int code, const char* what) const {
   char text[MPI_MAX_ERROR_STRING];
   int len = 0;
   MPI_Error_string(code, text, &len);
-  return Status::Crash(fmt::format("rank {} of {}: {} failed: {}", rank_, size_, what, std::string(text, len)));
+  return Status::Crash(
+      fmt::format("rank {} of {}: {} failed: {}", rank_, size_, what, std::string(text, len)));
 }
 
 Status Communicator::AllGather(const double* mine, std::size_t count, double* all) {
@@ -50,18 +51,19 @@ Status Communicator::AllGather(const double* mine, std::size_t count, double* al
     std::copy(mine, mine + count, all);
     return Status::Ok();
   }
-  return Check(MPI_Allgather(mine, static_cast<int>(count), MPI_DOUBLE, all, static_cast<int>(count),
-                             MPI_DOUBLE, MPI_COMM_WORLD),
+  return Check(MPI_Allgather(mine, static_cast<int>(count), MPI_DOUBLE, all,
+                             static_cast<int>(count), MPI_DOUBLE, MPI_COMM_WORLD),
                "MPI_Allgather");
 }
 
 Status Communicator::AllGatherBytes(const void* mine, std::size_t bytes, void* all) {
   if (!distributed()) {
-    std::copy(static_cast<const char*>(mine), static_cast<const char*>(mine) + bytes, static_cast<char*>(all));
+    std::copy(static_cast<const char*>(mine), static_cast<const char*>(mine) + bytes,
+              static_cast<char*>(all));
     return Status::Ok();
   }
-  return Check(MPI_Allgather(mine, static_cast<int>(bytes), MPI_BYTE, all, static_cast<int>(bytes), MPI_BYTE,
-                             MPI_COMM_WORLD),
+  return Check(MPI_Allgather(mine, static_cast<int>(bytes), MPI_BYTE, all, static_cast<int>(bytes),
+                             MPI_BYTE, MPI_COMM_WORLD),
                "MPI_Allgather");
 }
 
@@ -87,9 +89,10 @@ Status Communicator::AllToAllSlices(const float* mine, const Slices& s, float* r
     std::copy(mine + s.begin[me], mine + s.begin[me] + s.count[me], received);
     return Status::Ok();
   }
-  return Check(MPI_Alltoallv(mine, s.count.data(), s.begin.data(), MPI_FLOAT, received, s.received_count.data(),
-                             s.received_begin.data(), MPI_FLOAT, MPI_COMM_WORLD),
-               "MPI_Alltoallv");
+  return Check(
+      MPI_Alltoallv(mine, s.count.data(), s.begin.data(), MPI_FLOAT, received,
+                    s.received_count.data(), s.received_begin.data(), MPI_FLOAT, MPI_COMM_WORLD),
+      "MPI_Alltoallv");
 }
 
 Status Communicator::AllGatherSlices(const float* mine, const Slices& s, float* all) {
@@ -98,21 +101,23 @@ Status Communicator::AllGatherSlices(const float* mine, const Slices& s, float* 
     std::copy(mine, mine + s.count[me], all + s.begin[me]);
     return Status::Ok();
   }
-  return Check(MPI_Allgatherv(mine, s.count[me], MPI_FLOAT, all, s.count.data(), s.begin.data(), MPI_FLOAT,
-                              MPI_COMM_WORLD),
+  return Check(MPI_Allgatherv(mine, s.count[me], MPI_FLOAT, all, s.count.data(), s.begin.data(),
+                              MPI_FLOAT, MPI_COMM_WORLD),
                "MPI_Allgatherv");
 }
 
 Status Communicator::AllReduceSum(float* x, std::size_t count) {
   if (!distributed()) return Status::Ok();
-  return Check(MPI_Allreduce(MPI_IN_PLACE, x, static_cast<int>(count), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD),
-               "MPI_Allreduce");
+  return Check(
+      MPI_Allreduce(MPI_IN_PLACE, x, static_cast<int>(count), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD),
+      "MPI_Allreduce");
 }
 
 Status Communicator::AllReduceSum(double* x, std::size_t count) {
   if (!distributed()) return Status::Ok();
-  return Check(MPI_Allreduce(MPI_IN_PLACE, x, static_cast<int>(count), MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD),
-               "MPI_Allreduce");
+  return Check(
+      MPI_Allreduce(MPI_IN_PLACE, x, static_cast<int>(count), MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD),
+      "MPI_Allreduce");
 }
 
 Status Communicator::Barrier() {

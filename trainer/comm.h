@@ -27,8 +27,9 @@ inline std::size_t SliceBegin(std::size_t n, int ranks, int r) {
 // take: computed once, used every step.
 struct Slices {
   std::size_t total = 0;
-  std::vector<int> count, begin;                    // slice r: [begin[r], begin[r] + count[r])
-  std::vector<int> received_count, received_begin;  // this rank's slice from each rank q, at q x its length
+  std::vector<int> count, begin;  // slice r: [begin[r], begin[r] + count[r])
+  std::vector<int> received_count,
+      received_begin;  // this rank's slice from each rank q, at q x its length
 };
 
 class Communicator {

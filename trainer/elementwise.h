@@ -11,17 +11,33 @@
 
 namespace lockstep::trainer {
 
-inline float Exp(float x) { return PortableExp(x); }
-inline float Log(float x) { return PortableLog(x); }
-inline float Tanh(float x) { return PortableTanh(x); }
-inline double Exp(double x) { return std::exp(x); }
-inline double Log(double x) { return std::log(x); }
-inline double Tanh(double x) { return std::tanh(x); }
+inline float Exp(float x) {
+  return PortableExp(x);
+}
+inline float Log(float x) {
+  return PortableLog(x);
+}
+inline float Tanh(float x) {
+  return PortableTanh(x);
+}
+inline double Exp(double x) {
+  return std::exp(x);
+}
+inline double Log(double x) {
+  return std::log(x);
+}
+inline double Tanh(double x) {
+  return std::tanh(x);
+}
 
 // x[i] = Exp(x[i]) / Tanh(x[i]) over an array: the same values as the scalar
 // functions, vectorised for float (portable_math.h).
-inline void ExpInPlace(float* x, std::size_t n) { PortableExpInPlace(x, n); }
-inline void TanhInPlace(float* x, std::size_t n) { PortableTanhInPlace(x, n); }
+inline void ExpInPlace(float* x, std::size_t n) {
+  PortableExpInPlace(x, n);
+}
+inline void TanhInPlace(float* x, std::size_t n) {
+  PortableTanhInPlace(x, n);
+}
 inline void ExpInPlace(double* x, std::size_t n) {
   for (std::size_t i = 0; i < n; ++i) x[i] = std::exp(x[i]);
 }

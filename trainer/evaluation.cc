@@ -184,13 +184,13 @@ EvalResult Evaluator::Evaluate(Gpt<float>& model) const {
     c.loss = sum / static_cast<double>(predicted_tokens());
     if (h.has_task) {
       TokenCount tokens;
-      const std::vector<bool> matches =
-          GreedyMatches(h.facts, B, T, static_cast<std::size_t>(model.config().vocab_size),
-                        [&model](const std::uint32_t* samples) {
-                          model.Forward(samples);
-                          return model.probs();
-                        },
-                        &tokens);
+      const std::vector<bool> matches = GreedyMatches(
+          h.facts, B, T, static_cast<std::size_t>(model.config().vocab_size),
+          [&model](const std::uint32_t* samples) {
+            model.Forward(samples);
+            return model.probs();
+          },
+          &tokens);
       c.accuracy = static_cast<double>(std::count(matches.begin(), matches.end(), true)) /
                    static_cast<double>(matches.size());
       c.token_accuracy = static_cast<double>(tokens.right) / static_cast<double>(tokens.total);
@@ -260,7 +260,8 @@ std::vector<bool> GreedyMatches(const std::vector<ArithFact>& facts, std::size_t
     for (std::size_t b = 0; b < count; ++b) {
       const ArithFact& f = facts[first + b];
       // The last answer token is predicted at position |prompt| + |answer| - 2.
-      fits[b] = !f.prompt.empty() && !f.answer.empty() && f.prompt.size() + f.answer.size() <= width;
+      fits[b] =
+          !f.prompt.empty() && !f.answer.empty() && f.prompt.size() + f.answer.size() <= width;
       if (!fits[b]) continue;
       auto slot = samples.begin() + static_cast<std::ptrdiff_t>(b * width);
       slot = std::copy(f.prompt.begin(), f.prompt.end(), slot);

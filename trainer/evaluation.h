@@ -53,8 +53,8 @@ namespace lockstep::trainer {
 
 struct CorpusEval {
   std::string name;
-  double loss = 0;                 // mean over the corpus's held-out tokens
-  std::optional<double> accuracy;  // exact match in [0, 1], where the corpus has a task
+  double loss = 0;                       // mean over the corpus's held-out tokens
+  std::optional<double> accuracy;        // exact match in [0, 1], where the corpus has a task
   std::optional<double> token_accuracy;  // its answer tokens right under teacher forcing
 };
 

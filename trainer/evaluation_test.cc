@@ -334,8 +334,8 @@ std::vector<std::vector<std::uint32_t>> GreedyDecode(const std::vector<ArithFact
   return decoded;
 }
 
-std::vector<bool> DecodedMatches(const std::vector<ArithFact>& facts, std::size_t batch, std::size_t seq_len,
-                                 const ProbsFn& forward) {
+std::vector<bool> DecodedMatches(const std::vector<ArithFact>& facts, std::size_t batch,
+                                 std::size_t seq_len, const ProbsFn& forward) {
   const auto decoded = GreedyDecode(facts, batch, seq_len, forward);
   std::vector<bool> m;
   for (std::size_t i = 0; i < facts.size(); ++i) m.push_back(decoded[i] == facts[i].answer);
@@ -348,7 +348,8 @@ TEST(GreedyMatchesTest, AModelThatKnowsArithmeticMatchesEveryFactInOneCallPerBat
   ASSERT_EQ(facts.size(), 3u);
   StubModel oracle(2, 16, Oracle);
   TokenCount tokens;
-  EXPECT_EQ(GreedyMatches(facts, 2, 16, kV, oracle.fn(), &tokens), (std::vector<bool>{true, true, true}));
+  EXPECT_EQ(GreedyMatches(facts, 2, 16, kV, oracle.fn(), &tokens),
+            (std::vector<bool>{true, true, true}));
   EXPECT_EQ(tokens.right, 11u);  // "82\n", "84\n", "9801\n"
   EXPECT_EQ(tokens.total, 11u);
   EXPECT_EQ(oracle.calls(), 2);  // decoding takes 8: "82\n" and "84\n" in 3, "9801\n" in 5
@@ -372,7 +373,9 @@ TEST(GreedyMatchesTest, WrongOrUnterminatedAnswersDoNotMatch) {
   });
   EXPECT_EQ(GreedyMatches(facts, 2, 16, kV, rambling.fn()), (std::vector<bool>{false, false}));
   // Knows addition only: one of two.
-  StubModel adder(2, 16, [](const std::string& p) { return p.find('*') == std::string::npos ? Oracle(p) : '1'; });
+  StubModel adder(2, 16, [](const std::string& p) {
+    return p.find('*') == std::string::npos ? Oracle(p) : '1';
+  });
   TokenCount tokens;
   EXPECT_EQ(GreedyMatches(facts, 2, 16, kV, adder.fn(), &tokens), (std::vector<bool>{true, false}));
   EXPECT_EQ(tokens.right, 3u) << "all of 82\\n, none of 84\\n";
@@ -382,8 +385,10 @@ TEST(GreedyMatchesTest, WrongOrUnterminatedAnswersDoNotMatch) {
     const int next = Oracle(p);
     return p.ends_with("=8") ? '5' : next;  // "85\n" for both
   });
-  EXPECT_EQ(GreedyMatches(facts, 2, 16, kV, off_by_one.fn(), &tokens), (std::vector<bool>{false, false}));
-  EXPECT_EQ(tokens.right, 4u) << "the 8s and the line ends: each token sees the true answer before it";
+  EXPECT_EQ(GreedyMatches(facts, 2, 16, kV, off_by_one.fn(), &tokens),
+            (std::vector<bool>{false, false}));
+  EXPECT_EQ(tokens.right, 4u)
+      << "the 8s and the line ends: each token sees the true answer before it";
   EXPECT_EQ(tokens.total, 6u);
 }
 

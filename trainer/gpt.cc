@@ -108,8 +108,8 @@ template <typename T>
 typename Gpt<T>::Layer Gpt<T>::LayerView(T* base, int l) const {
   const std::string p = "h." + std::to_string(l) + ".";
   auto at = [&](const char* n) { return base + Offset(p + n); };
-  return {at("ln1w"), at("ln1b"),     at("qkvw"), at("qkvb"), at("attprojw"), at("attprojb"),
-          at("ln2w"), at("ln2b"),     at("fcw"),  at("fcb"),  at("fcprojw"),  at("fcprojb")};
+  return {at("ln1w"), at("ln1b"), at("qkvw"), at("qkvb"), at("attprojw"), at("attprojb"),
+          at("ln2w"), at("ln2b"), at("fcw"),  at("fcb"),  at("fcprojw"),  at("fcprojb")};
 }
 
 template <typename T>
@@ -123,7 +123,8 @@ void Gpt<T>::Initialize(std::uint64_t seed) {
   const double residual_scale = 1.0 / std::sqrt(2.0 * cfg_.n_layer);
   for (const ParamTensor& t : tensors_) {
     T* p = params_.data() + t.offset;
-    const bool norm_weight = t.name.ends_with("ln1w") || t.name.ends_with("ln2w") || t.name == "lnfw";
+    const bool norm_weight =
+        t.name.ends_with("ln1w") || t.name.ends_with("ln2w") || t.name == "lnfw";
     if (norm_weight) {
       std::fill(p, p + t.size, T(1));
     } else if (!t.decay) {

@@ -46,10 +46,10 @@ struct GptConfig {
 
 // One named parameter tensor inside the flat buffer.
 struct ParamTensor {
-  std::string name;       // "h.0.qkvw", "wte", ...
+  std::string name;        // "h.0.qkvw", "wte", ...
   std::size_t offset = 0;  // into the flat buffer
   std::size_t size = 0;
-  bool decay = false;      // AdamW weight decay applies (matrices and embeddings)
+  bool decay = false;  // AdamW weight decay applies (matrices and embeddings)
 };
 
 template <typename T>

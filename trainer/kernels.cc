@@ -8,7 +8,9 @@
 
 namespace lockstep::trainer {
 
-const char* ProfileName(Profile p) { return p == Profile::kPortable ? "portable" : "openblas"; }
+const char* ProfileName(Profile p) {
+  return p == Profile::kPortable ? "portable" : "openblas";
+}
 
 template <typename T>
 Kernels<T>::Kernels(ThreadPool& pool, Profile profile, MemoryTracker& tracker, Precision compute)

@@ -15,7 +15,8 @@ namespace {
 std::vector<float> Random(std::size_t n, std::uint64_t salt) {
   CounterRng rng(salt, "test/kernels");
   std::vector<float> v(n);
-  for (std::size_t i = 0; i < n; ++i) v[i] = static_cast<float>(rng.Below(i, 2001)) / 1000.0f - 1.0f;
+  for (std::size_t i = 0; i < n; ++i)
+    v[i] = static_cast<float>(rng.Below(i, 2001)) / 1000.0f - 1.0f;
   return v;
 }
 
@@ -57,7 +58,8 @@ TEST(KernelsTest, PortableEqualsTheSequentialLoopBitForBit) {
       auto a = Random(s.m * s.k, 1), b = Random(s.k * s.n, 2);
       std::vector<float> c(s.m * s.n);
       k.NN(a.data(), b.data(), c.data(), s.m, s.k, s.n);
-      EXPECT_TRUE(SameBits(c, Sequential(a, b, s.m, s.k, s.n, 'P'))) << "NN " << s.m << "x" << s.k << "x" << s.n;
+      EXPECT_TRUE(SameBits(c, Sequential(a, b, s.m, s.k, s.n, 'P')))
+          << "NN " << s.m << "x" << s.k << "x" << s.n;
       k.NT(a.data(), b.data(), c.data(), s.m, s.k, s.n);  // b read as [n, k]
       EXPECT_TRUE(SameBits(c, Sequential(a, b, s.m, s.k, s.n, 'N'))) << "NT";
       auto at = Random(s.k * s.m, 3);  // a read as [k, m]
@@ -131,8 +133,8 @@ TEST(KernelsTest, Bf16ComputeIsTheFp32ProductOfRoundedInputs) {
         const auto a16 = Rounded(a), b16 = Rounded(b);
         std::vector<float> c(s.m * s.n), want(s.m * s.n), plain(s.m * s.n);
         for (char form : {'P', 'N', 'T'}) {
-          auto run = [&](Kernels<float>& k, const std::vector<float>& x, const std::vector<float>& y,
-                         std::vector<float>& out) {
+          auto run = [&](Kernels<float>& k, const std::vector<float>& x,
+                         const std::vector<float>& y, std::vector<float>& out) {
             if (form == 'P') k.NN(x.data(), y.data(), out.data(), s.m, s.k, s.n);
             if (form == 'N') k.NT(x.data(), y.data(), out.data(), s.m, s.k, s.n);
             if (form == 'T') k.TN(x.data(), y.data(), out.data(), s.m, s.k, s.n);

@@ -190,97 +190,99 @@ inline __attribute__((always_inline)) T Factor(T x) {
 }
 
 template <bool kBf16, typename T>
-inline __attribute__((always_inline)) void AttentionForwardHead(
-    T* out, T* att, const T* qkv, std::size_t bh, std::size_t Tn, std::size_t C, std::size_t NH,
-    T* scratch) {
+inline __attribute__((always_inline)) void AttentionForwardHead(T* out, T* att, const T* qkv,
+                                                                std::size_t bh, std::size_t Tn,
+                                                                std::size_t C, std::size_t NH,
+                                                                T* scratch) {
   const std::size_t hs = C / NH, C3 = 3 * C;
   const T scale = T(1) / std::sqrt(T(hs));
   {
-      const std::size_t b = bh / NH, h = bh % NH;
-      T* kt = scratch + bh * AttentionScratchPerHead(Tn, hs);
-      for (std::size_t t2 = 0; t2 < Tn; ++t2) {
-        const T* key = qkv + b * Tn * C3 + t2 * C3 + C + h * hs;
-        for (std::size_t i = 0; i < hs; ++i) kt[i * Tn + t2] = Factor<kBf16>(key[i]);
+    const std::size_t b = bh / NH, h = bh % NH;
+    T* kt = scratch + bh * AttentionScratchPerHead(Tn, hs);
+    for (std::size_t t2 = 0; t2 < Tn; ++t2) {
+      const T* key = qkv + b * Tn * C3 + t2 * C3 + C + h * hs;
+      for (std::size_t i = 0; i < hs; ++i) kt[i * Tn + t2] = Factor<kBf16>(key[i]);
+    }
+    for (std::size_t t = 0; t < Tn; ++t) {
+      const T* q = qkv + b * Tn * C3 + t * C3 + h * hs;
+      T* row = att + (bh * Tn + t) * Tn;
+      std::fill(row, row + Tn, T(0));
+      for (std::size_t i = 0; i < hs; ++i) {
+        const T qi = Factor<kBf16>(q[i]);
+        const T* ki = kt + i * Tn;
+        for (std::size_t t2 = 0; t2 <= t; ++t2) row[t2] += qi * ki[t2];
       }
-      for (std::size_t t = 0; t < Tn; ++t) {
-        const T* q = qkv + b * Tn * C3 + t * C3 + h * hs;
-        T* row = att + (bh * Tn + t) * Tn;
-        std::fill(row, row + Tn, T(0));
-        for (std::size_t i = 0; i < hs; ++i) {
-          const T qi = Factor<kBf16>(q[i]);
-          const T* ki = kt + i * Tn;
-          for (std::size_t t2 = 0; t2 <= t; ++t2) row[t2] += qi * ki[t2];
-        }
-        T maxv = -std::numeric_limits<T>::infinity();
-        for (std::size_t t2 = 0; t2 <= t; ++t2) {
-          row[t2] = row[t2] * scale;
-          maxv = std::max(maxv, row[t2]);
-        }
-        for (std::size_t t2 = 0; t2 <= t; ++t2) row[t2] = row[t2] - maxv;
-        ExpInPlace(row, t + 1);
-        T sum = 0;
-        for (std::size_t t2 = 0; t2 <= t; ++t2) sum += row[t2];
-        const T inv = T(1) / sum;
-        for (std::size_t t2 = 0; t2 <= t; ++t2) row[t2] = row[t2] * inv;
-        T* y = out + b * Tn * C + t * C + h * hs;
-        std::fill(y, y + hs, T(0));
-        for (std::size_t t2 = 0; t2 <= t; ++t2) {
-          const T* v = qkv + b * Tn * C3 + t2 * C3 + 2 * C + h * hs;
-          const T a = Factor<kBf16>(row[t2]);
-          for (std::size_t i = 0; i < hs; ++i) y[i] += a * Factor<kBf16>(v[i]);
-        }
+      T maxv = -std::numeric_limits<T>::infinity();
+      for (std::size_t t2 = 0; t2 <= t; ++t2) {
+        row[t2] = row[t2] * scale;
+        maxv = std::max(maxv, row[t2]);
       }
+      for (std::size_t t2 = 0; t2 <= t; ++t2) row[t2] = row[t2] - maxv;
+      ExpInPlace(row, t + 1);
+      T sum = 0;
+      for (std::size_t t2 = 0; t2 <= t; ++t2) sum += row[t2];
+      const T inv = T(1) / sum;
+      for (std::size_t t2 = 0; t2 <= t; ++t2) row[t2] = row[t2] * inv;
+      T* y = out + b * Tn * C + t * C + h * hs;
+      std::fill(y, y + hs, T(0));
+      for (std::size_t t2 = 0; t2 <= t; ++t2) {
+        const T* v = qkv + b * Tn * C3 + t2 * C3 + 2 * C + h * hs;
+        const T a = Factor<kBf16>(row[t2]);
+        for (std::size_t i = 0; i < hs; ++i) y[i] += a * Factor<kBf16>(v[i]);
       }
+    }
+  }
 }
 
 template <bool kBf16, typename T>
-inline __attribute__((always_inline)) void AttentionBackwardHead(
-    T* dqkv, T* scratch, const T* dout, const T* qkv, const T* att, std::size_t bh, std::size_t Tn,
-    std::size_t C, std::size_t NH) {
+inline __attribute__((always_inline)) void AttentionBackwardHead(T* dqkv, T* scratch, const T* dout,
+                                                                 const T* qkv, const T* att,
+                                                                 std::size_t bh, std::size_t Tn,
+                                                                 std::size_t C, std::size_t NH) {
   const std::size_t hs = C / NH, C3 = 3 * C;
   const T scale = T(1) / std::sqrt(T(hs));
   {
-      const std::size_t b = bh / NH, h = bh % NH;
-      T* vt = scratch + bh * AttentionScratchPerHead(Tn, hs);  // V transposed, [hs, T]
-      T* datt = vt + hs * Tn;
-      T* dpre = datt + Tn;
-      for (std::size_t t2 = 0; t2 < Tn; ++t2) {
-        const T* v = qkv + b * Tn * C3 + t2 * C3 + 2 * C + h * hs;
-        for (std::size_t i = 0; i < hs; ++i) vt[i * Tn + t2] = Factor<kBf16>(v[i]);
+    const std::size_t b = bh / NH, h = bh % NH;
+    T* vt = scratch + bh * AttentionScratchPerHead(Tn, hs);  // V transposed, [hs, T]
+    T* datt = vt + hs * Tn;
+    T* dpre = datt + Tn;
+    for (std::size_t t2 = 0; t2 < Tn; ++t2) {
+      const T* v = qkv + b * Tn * C3 + t2 * C3 + 2 * C + h * hs;
+      for (std::size_t i = 0; i < hs; ++i) vt[i * Tn + t2] = Factor<kBf16>(v[i]);
+    }
+    for (std::size_t t = 0; t < Tn; ++t) {
+      const T* row = att + (bh * Tn + t) * Tn;
+      const T* dy = dout + b * Tn * C + t * C + h * hs;
+      // y = sum_t2 att[t2] v[t2]: datt[t2] = v[t2] . dy, dv[t2] += att[t2] dy
+      std::fill(datt, datt + t + 1, T(0));
+      for (std::size_t i = 0; i < hs; ++i) {
+        const T dyi = Factor<kBf16>(dy[i]);
+        const T* vi = vt + i * Tn;
+        for (std::size_t t2 = 0; t2 <= t; ++t2) datt[t2] += vi[t2] * dyi;
       }
-      for (std::size_t t = 0; t < Tn; ++t) {
-        const T* row = att + (bh * Tn + t) * Tn;
-        const T* dy = dout + b * Tn * C + t * C + h * hs;
-        // y = sum_t2 att[t2] v[t2]: datt[t2] = v[t2] . dy, dv[t2] += att[t2] dy
-        std::fill(datt, datt + t + 1, T(0));
+      for (std::size_t t2 = 0; t2 <= t; ++t2) {
+        T* dv = dqkv + b * Tn * C3 + t2 * C3 + 2 * C + h * hs;
+        const T a = Factor<kBf16>(row[t2]);
+        for (std::size_t i = 0; i < hs; ++i) dv[i] += a * Factor<kBf16>(dy[i]);
+      }
+      // softmax: dpre = att * (datt - sum(att * datt)), then the 1/sqrt(hs)
+      T dot = 0;
+      for (std::size_t t2 = 0; t2 <= t; ++t2) dot += row[t2] * datt[t2];
+      for (std::size_t t2 = 0; t2 <= t; ++t2) dpre[t2] = row[t2] * (datt[t2] - dot) * scale;
+      // pre = q . k
+      const T* q = qkv + b * Tn * C3 + t * C3 + h * hs;
+      T* dq = dqkv + b * Tn * C3 + t * C3 + h * hs;
+      for (std::size_t t2 = 0; t2 <= t; ++t2) {
+        const T* key = qkv + b * Tn * C3 + t2 * C3 + C + h * hs;
+        T* dk = dqkv + b * Tn * C3 + t2 * C3 + C + h * hs;
+        const T d = Factor<kBf16>(dpre[t2]);
         for (std::size_t i = 0; i < hs; ++i) {
-          const T dyi = Factor<kBf16>(dy[i]);
-          const T* vi = vt + i * Tn;
-          for (std::size_t t2 = 0; t2 <= t; ++t2) datt[t2] += vi[t2] * dyi;
-        }
-        for (std::size_t t2 = 0; t2 <= t; ++t2) {
-          T* dv = dqkv + b * Tn * C3 + t2 * C3 + 2 * C + h * hs;
-          const T a = Factor<kBf16>(row[t2]);
-          for (std::size_t i = 0; i < hs; ++i) dv[i] += a * Factor<kBf16>(dy[i]);
-        }
-        // softmax: dpre = att * (datt - sum(att * datt)), then the 1/sqrt(hs)
-        T dot = 0;
-        for (std::size_t t2 = 0; t2 <= t; ++t2) dot += row[t2] * datt[t2];
-        for (std::size_t t2 = 0; t2 <= t; ++t2) dpre[t2] = row[t2] * (datt[t2] - dot) * scale;
-        // pre = q . k
-        const T* q = qkv + b * Tn * C3 + t * C3 + h * hs;
-        T* dq = dqkv + b * Tn * C3 + t * C3 + h * hs;
-        for (std::size_t t2 = 0; t2 <= t; ++t2) {
-          const T* key = qkv + b * Tn * C3 + t2 * C3 + C + h * hs;
-          T* dk = dqkv + b * Tn * C3 + t2 * C3 + C + h * hs;
-          const T d = Factor<kBf16>(dpre[t2]);
-          for (std::size_t i = 0; i < hs; ++i) {
-            dq[i] += Factor<kBf16>(key[i]) * d;
-            dk[i] += Factor<kBf16>(q[i]) * d;
-          }
+          dq[i] += Factor<kBf16>(key[i]) * d;
+          dk[i] += Factor<kBf16>(q[i]) * d;
         }
       }
-      }
+    }
+  }
 }
 
 // float heads compiled for several instruction sets (see kernels.cc: the
@@ -315,8 +317,8 @@ inline void ForwardHead(float* out, float* att, const float* qkv, std::size_t bh
     AttentionForwardHeadF32(out, att, qkv, bh, Tn, C, NH, scratch);
   }
 }
-inline void ForwardHead(double* out, double* att, const double* qkv, std::size_t bh,
-                        std::size_t Tn, std::size_t C, std::size_t NH, double* scratch, bool) {
+inline void ForwardHead(double* out, double* att, const double* qkv, std::size_t bh, std::size_t Tn,
+                        std::size_t C, std::size_t NH, double* scratch, bool) {
   AttentionForwardHead<false>(out, att, qkv, bh, Tn, C, NH, scratch);
 }
 inline void BackwardHead(float* dqkv, float* scratch, const float* dout, const float* qkv,
@@ -338,7 +340,8 @@ inline void BackwardHead(double* dqkv, double* scratch, const double* dout, cons
 template <typename T>
 bool Bf16Products(Precision products) {
   if (products == Precision::kFp32) return false;
-  if (!std::is_same_v<T, float>) throw std::invalid_argument("attention: bf16 products are for float only");
+  if (!std::is_same_v<T, float>)
+    throw std::invalid_argument("attention: bf16 products are for float only");
   return true;
 }
 
@@ -369,8 +372,8 @@ void AttentionBackward(ThreadPool& pool, T* dqkv, T* scratch, const T* dout, con
 
 // ---- Embeddings ----------------------------------------------------------------
 template <typename T>
-void EncoderForward(ThreadPool& pool, T* out, const std::int32_t* tokens, const T* wte, const T* wpe,
-                    std::size_t rows, std::size_t Tn, std::size_t C) {
+void EncoderForward(ThreadPool& pool, T* out, const std::int32_t* tokens, const T* wte,
+                    const T* wpe, std::size_t rows, std::size_t Tn, std::size_t C) {
   pool.ParallelFor(rows, [&](std::size_t begin, std::size_t end) {
     for (std::size_t r = begin; r < end; ++r) {
       const T* te = wte + static_cast<std::size_t>(tokens[r]) * C;
@@ -430,29 +433,29 @@ void SoftmaxCrossEntropyBackward(ThreadPool& pool, T* probs, const std::int32_t*
   });
 }
 
-#define LOCKSTEP_INSTANTIATE_LAYERS(T)                                                            \
-  template void NormForward<T>(ThreadPool&, Norm, T*, T*, T*, const T*, const T*, const T*,        \
-                               std::size_t, std::size_t);                                          \
-  template void NormBackward<T>(ThreadPool&, Norm, T*, T*, T*, const T*, const T*, const T*,       \
-                                const T*, const T*, std::size_t, std::size_t);                     \
-  template void LinearForward<T>(Kernels<T>&, T*, const T*, const T*, const T*, std::size_t,       \
-                                 std::size_t, std::size_t);                                        \
-  template void LinearBackward<T>(Kernels<T>&, T*, T*, T*, const T*, const T*, const T*,           \
-                                  std::size_t, std::size_t, std::size_t);                          \
-  template void GeluForward<T>(ThreadPool&, T*, const T*, std::size_t);                            \
-  template void GeluBackwardInPlace<T>(ThreadPool&, T*, const T*, std::size_t);                    \
-  template void AttentionForward<T>(ThreadPool&, T*, T*, const T*, std::size_t, std::size_t,       \
-                                    std::size_t, std::size_t, T*, Precision);                      \
-  template void AttentionBackward<T>(ThreadPool&, T*, T*, const T*, const T*, const T*,            \
-                                     std::size_t, std::size_t, std::size_t, std::size_t,           \
-                                     Precision);                                                   \
-  template void EncoderForward<T>(ThreadPool&, T*, const std::int32_t*, const T*, const T*,        \
-                                  std::size_t, std::size_t, std::size_t);                          \
-  template void EncoderBackward<T>(ThreadPool&, T*, T*, const T*, const std::int32_t*,             \
-                                   std::size_t, std::size_t, std::size_t);                         \
-  template void SoftmaxCrossEntropyForward<T>(ThreadPool&, T*, T*, const std::int32_t*,            \
-                                              std::size_t, std::size_t);                           \
-  template void SoftmaxCrossEntropyBackward<T>(ThreadPool&, T*, const std::int32_t*, T,            \
+#define LOCKSTEP_INSTANTIATE_LAYERS(T)                                                       \
+  template void NormForward<T>(ThreadPool&, Norm, T*, T*, T*, const T*, const T*, const T*,  \
+                               std::size_t, std::size_t);                                    \
+  template void NormBackward<T>(ThreadPool&, Norm, T*, T*, T*, const T*, const T*, const T*, \
+                                const T*, const T*, std::size_t, std::size_t);               \
+  template void LinearForward<T>(Kernels<T>&, T*, const T*, const T*, const T*, std::size_t, \
+                                 std::size_t, std::size_t);                                  \
+  template void LinearBackward<T>(Kernels<T>&, T*, T*, T*, const T*, const T*, const T*,     \
+                                  std::size_t, std::size_t, std::size_t);                    \
+  template void GeluForward<T>(ThreadPool&, T*, const T*, std::size_t);                      \
+  template void GeluBackwardInPlace<T>(ThreadPool&, T*, const T*, std::size_t);              \
+  template void AttentionForward<T>(ThreadPool&, T*, T*, const T*, std::size_t, std::size_t, \
+                                    std::size_t, std::size_t, T*, Precision);                \
+  template void AttentionBackward<T>(ThreadPool&, T*, T*, const T*, const T*, const T*,      \
+                                     std::size_t, std::size_t, std::size_t, std::size_t,     \
+                                     Precision);                                             \
+  template void EncoderForward<T>(ThreadPool&, T*, const std::int32_t*, const T*, const T*,  \
+                                  std::size_t, std::size_t, std::size_t);                    \
+  template void EncoderBackward<T>(ThreadPool&, T*, T*, const T*, const std::int32_t*,       \
+                                   std::size_t, std::size_t, std::size_t);                   \
+  template void SoftmaxCrossEntropyForward<T>(ThreadPool&, T*, T*, const std::int32_t*,      \
+                                              std::size_t, std::size_t);                     \
+  template void SoftmaxCrossEntropyBackward<T>(ThreadPool&, T*, const std::int32_t*, T,      \
                                                std::size_t, std::size_t);
 
 LOCKSTEP_INSTANTIATE_LAYERS(float)

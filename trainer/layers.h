@@ -69,8 +69,8 @@ void AttentionBackward(ThreadPool& pool, T* dqkv, T* scratch, const T* dout, con
 
 // out (N,C) = wte[tokens[r]] + wpe[r % T].
 template <typename T>
-void EncoderForward(ThreadPool& pool, T* out, const std::int32_t* tokens, const T* wte, const T* wpe,
-                    std::size_t rows, std::size_t Tn, std::size_t C);
+void EncoderForward(ThreadPool& pool, T* out, const std::int32_t* tokens, const T* wte,
+                    const T* wpe, std::size_t rows, std::size_t Tn, std::size_t C);
 // dwte[tokens[r]] += dout[r] over rows in order (dwte is accumulated: the
 // tied head wrote it first); dwpe (T,C) = sum over rows with that position,
 // in row order (overwritten).

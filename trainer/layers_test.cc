@@ -18,7 +18,8 @@ using Vec = std::vector<double>;
 Vec Random(std::size_t n, std::uint64_t salt, double scale = 1.0) {
   CounterRng rng(salt, "test/layers");
   Vec v(n);
-  for (std::size_t i = 0; i < n; ++i) v[i] = scale * (static_cast<double>(rng.Below(i, 20001)) / 10000.0 - 1.0);
+  for (std::size_t i = 0; i < n; ++i)
+    v[i] = scale * (static_cast<double>(rng.Below(i, 20001)) / 10000.0 - 1.0);
   return v;
 }
 
@@ -59,7 +60,8 @@ TEST_F(LayersTest, NormBackwardMatchesFiniteDifferences) {
     Vec inp = Random(N * C, 1), w = Random(C, 2), b = Random(C, 3), r = Random(N * C, 4);
     Vec out(N * C), mean(N), rstd(N);
     auto loss = [&] {
-      NormForward(pool_, norm, out.data(), mean.data(), rstd.data(), inp.data(), w.data(), b.data(), N, C);
+      NormForward(pool_, norm, out.data(), mean.data(), rstd.data(), inp.data(), w.data(), b.data(),
+                  N, C);
       return Dot(out, r);
     };
     loss();
@@ -82,7 +84,8 @@ TEST_F(LayersTest, LinearBackwardMatchesFiniteDifferences) {
   };
   loss();
   Vec dinp(N * IC), dw(IC * OC), dbias(OC);
-  LinearBackward(kernels_, dinp.data(), dw.data(), dbias.data(), r.data(), inp.data(), w.data(), N, IC, OC);
+  LinearBackward(kernels_, dinp.data(), dw.data(), dbias.data(), r.data(), inp.data(), w.data(), N,
+                 IC, OC);
   ExpectGradient("dinp", inp, dinp, loss);
   ExpectGradient("dw", w, dw, loss);
   ExpectGradient("dbias", bias, dbias, loss);
@@ -109,7 +112,8 @@ TEST_F(LayersTest, AttentionBackwardMatchesFiniteDifferences) {
   };
   loss();
   Vec dqkv(qkv.size(), 0.0);
-  AttentionBackward(pool_, dqkv.data(), scratch.data(), r.data(), qkv.data(), att.data(), B, T, C, NH);
+  AttentionBackward(pool_, dqkv.data(), scratch.data(), r.data(), qkv.data(), att.data(), B, T, C,
+                    NH);
   ExpectGradient("dqkv", qkv, dqkv, loss);
 }
 

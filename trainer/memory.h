@@ -47,7 +47,9 @@ class TrackedBuffer {
     tracker_->Add(count_ * sizeof(T));
   }
   TrackedBuffer(TrackedBuffer&& o) noexcept
-      : tracker_(o.tracker_), data_(std::exchange(o.data_, nullptr)), count_(std::exchange(o.count_, 0)) {}
+      : tracker_(o.tracker_),
+        data_(std::exchange(o.data_, nullptr)),
+        count_(std::exchange(o.count_, 0)) {}
   TrackedBuffer& operator=(TrackedBuffer&& o) noexcept {
     if (this != &o) {
       Release();

@@ -39,7 +39,9 @@ bool SameBits(const std::vector<float>& a, const std::vector<float>& b) {
 // The documented semantics spelled out as the plainest loops: every factor of
 // a per-head product rounded (R), softmax in fp32, the same operation order
 // as layers.h states (dot products over i in order, sums over t2 in order).
-float R(float x) { return RoundToBf16(x); }
+float R(float x) {
+  return RoundToBf16(x);
+}
 
 void ReferenceForward(const std::vector<float>& qkv, std::size_t B, std::size_t Tn, std::size_t C,
                       std::size_t NH, std::vector<float>& out, std::vector<float>& att) {
@@ -122,7 +124,8 @@ std::vector<float> ReferenceBackward(const std::vector<float>& dout, const std::
 std::vector<float> RandomVector(std::size_t n, std::uint64_t salt) {
   CounterRng rng(salt, "test/numerics");
   std::vector<float> v(n);
-  for (std::size_t i = 0; i < n; ++i) v[i] = static_cast<float>(rng.Below(i, 2001)) / 1000.0f - 1.0f;
+  for (std::size_t i = 0; i < n; ++i)
+    v[i] = static_cast<float>(rng.Below(i, 2001)) / 1000.0f - 1.0f;
   return v;
 }
 
@@ -161,8 +164,9 @@ const char* kSmoke = LOCKSTEP_SOURCE_DIR "/trainer/configs/smoke.toml";
 
 // Trains the smoke config for `steps` with `overrides`; the record's lines
 // (header first).
-std::vector<nlohmann::json> TrainRun(const std::filesystem::path& dir, const std::string& name, int steps,
-                                     std::vector<std::string> overrides, TrainOptions options = {}) {
+std::vector<nlohmann::json> TrainRun(const std::filesystem::path& dir, const std::string& name,
+                                     int steps, std::vector<std::string> overrides,
+                                     TrainOptions options = {}) {
   overrides.insert(overrides.begin(), "train.steps=" + std::to_string(steps));
   Result<TrainConfig> config = LoadTrainConfig(kSmoke, overrides);
   EXPECT_TRUE(config.ok()) << config.status().message();
@@ -202,7 +206,8 @@ TEST(NumericsTest, Bf16ComputeChangesTheLossAndKeepsEveryBitAcrossThreads) {
     EXPECT_NE(one[1]["loss"], fp32[1]["loss"]);
     EXPECT_NEAR(one[1]["loss_dec"].get<double>(), fp32[1]["loss_dec"].get<double>(), 0.05);
     // The rounded copies are tracked memory.
-    EXPECT_GT(one[1]["mem_peak_bytes"].get<std::uint64_t>(), fp32[1]["mem_peak_bytes"].get<std::uint64_t>());
+    EXPECT_GT(one[1]["mem_peak_bytes"].get<std::uint64_t>(),
+              fp32[1]["mem_peak_bytes"].get<std::uint64_t>());
     ExpectSameSteps(one, two, std::string(profile) + " bf16, 1 vs 2 threads");
   }
 }
@@ -220,14 +225,16 @@ struct StepStats {
 };
 
 std::vector<StepStats> TrainWithStats(int threads, const std::string& master, int steps,
-                                      std::vector<ParamTensor>* tensors, std::vector<float>* final_params) {
-  Result<TrainConfig> config = LoadTrainConfig(
-      kSmoke, {"model.norm=rmsnorm", "numerics.master=" + master, kFrozenLr,
-               "train.steps=" + std::to_string(steps)});
+                                      std::vector<ParamTensor>* tensors,
+                                      std::vector<float>* final_params) {
+  Result<TrainConfig> config =
+      LoadTrainConfig(kSmoke, {"model.norm=rmsnorm", "numerics.master=" + master, kFrozenLr,
+                               "train.steps=" + std::to_string(steps)});
   EXPECT_TRUE(config.ok());
   Result<data::Manifest> manifest = ResolveTrainingData(*config);
   EXPECT_TRUE(manifest.ok());
-  Result<data::Sampler> sampler = data::Sampler::Create(*manifest, static_cast<std::uint64_t>(config->global_batch));
+  Result<data::Sampler> sampler =
+      data::Sampler::Create(*manifest, static_cast<std::uint64_t>(config->global_batch));
   Result<data::TokenSource> source = data::TokenSource::Open(*manifest);
   EXPECT_TRUE(sampler.ok() && source.ok());
   GptConfig gc = config->model;
@@ -239,7 +246,8 @@ std::vector<StepStats> TrainWithStats(int threads, const std::string& master, in
   model.Initialize(config->seed);
   if (config->master == Precision::kBf16) RoundToBf16(pool, model.params(), model.num_params());
   AdamW adamw(model.num_params(), tracker);
-  std::vector<std::uint32_t> samples(static_cast<std::size_t>(config->micro_batch) * (manifest->seq_len + 1));
+  std::vector<std::uint32_t> samples(static_cast<std::size_t>(config->micro_batch) *
+                                     (manifest->seq_len + 1));
   const float loss_scale = 1.0f / static_cast<float>(config->micro_batch * manifest->seq_len);
   std::vector<StepStats> out;
   for (int step = 1; step <= steps; ++step) {
@@ -249,12 +257,13 @@ std::vector<StepStats> TrainWithStats(int threads, const std::string& master, in
     model.Backward(loss_scale);
     const std::vector<float> before(model.params(), model.params() + model.num_params());
     StepStats s;
-    adamw.Step(pool, model.tensors(), model.params(), model.grads(), LearningRate(*config, step), *config,
-               step, &s.updates);
+    adamw.Step(pool, model.tensors(), model.params(), model.grads(), LearningRate(*config, step),
+               *config, step, &s.updates);
     for (const ParamTensor& t : model.tensors()) {
       std::uint64_t changed = 0;
       for (std::size_t i = t.offset; i < t.offset + t.size; ++i) {
-        changed += std::bit_cast<std::uint32_t>(before[i]) != std::bit_cast<std::uint32_t>(model.params()[i]);
+        changed += std::bit_cast<std::uint32_t>(before[i]) !=
+                   std::bit_cast<std::uint32_t>(model.params()[i]);
       }
       s.changed_by_comparison.push_back(changed);
     }
@@ -278,7 +287,8 @@ TEST(NumericsTest, Bf16MasterFreezesRmsNormWeightsAndTheStatisticsShowIt) {
     ASSERT_EQ(bf16[step].updates.size(), tensors.size());
     for (std::size_t t = 0; t < tensors.size(); ++t) {
       const TensorUpdate& u = bf16[step].updates[t];
-      EXPECT_EQ(u.changed, bf16[step].changed_by_comparison[t]) << tensors[t].name << " step " << step + 1;
+      EXPECT_EQ(u.changed, bf16[step].changed_by_comparison[t])
+          << tensors[t].name << " step " << step + 1;
       if (IsNormWeight(tensors[t].name)) {
         norm_tensors += step == 0;
         EXPECT_EQ(u.changed, 0u) << tensors[t].name << " step " << step + 1;
@@ -307,8 +317,10 @@ TEST(NumericsTest, Bf16MasterFreezesRmsNormWeightsAndTheStatisticsShowIt) {
     for (std::size_t t = 0; t < tensors.size(); ++t) {
       const TensorUpdate &a = bf16[step].updates[t], &b = bf16_two[step].updates[t];
       EXPECT_EQ(a.changed, b.changed);
-      EXPECT_EQ(std::bit_cast<std::uint64_t>(a.value_rms), std::bit_cast<std::uint64_t>(b.value_rms));
-      EXPECT_EQ(std::bit_cast<std::uint64_t>(a.update_rms), std::bit_cast<std::uint64_t>(b.update_rms));
+      EXPECT_EQ(std::bit_cast<std::uint64_t>(a.value_rms),
+                std::bit_cast<std::uint64_t>(b.value_rms));
+      EXPECT_EQ(std::bit_cast<std::uint64_t>(a.update_rms),
+                std::bit_cast<std::uint64_t>(b.update_rms));
     }
   }
   // With fp32 master weights the same updates do move the norm weights.
@@ -342,12 +354,13 @@ TEST(NumericsTest, TrainKeepsBf16MasterWeightsAsBf16Values) {
     options.export_dir = (run / "export").string();
     options.checkpoint_dir = (run / "ckpt").string();
     options.checkpoint_every = 1;
-    auto lines = TrainRun(run, "r", 10,
-                          {"model.norm=rmsnorm", std::string("numerics.master=") + master, kFrozenLr},
-                          options);
+    auto lines = TrainRun(
+        run, "r", 10, {"model.norm=rmsnorm", std::string("numerics.master=") + master, kFrozenLr},
+        options);
     ASSERT_EQ(lines.size(), 11u);
     EXPECT_EQ(lines[0]["config"]["numerics"]["master"], master);
-    const nlohmann::json index = nlohmann::json::parse(std::ifstream(run / "export" / "tensors.json"));
+    const nlohmann::json index =
+        nlohmann::json::parse(std::ifstream(run / "export" / "tensors.json"));
     std::vector<float> before = ReadFloats(run / "export" / "params.bin");
     ASSERT_EQ(before.size(), index["num_params"].get<std::size_t>());
     const bool bf16 = std::string(master) == "bf16";
@@ -364,7 +377,8 @@ TEST(NumericsTest, TrainKeepsBf16MasterWeightsAsBf16Values) {
         const std::size_t offset = t["offset"], size = t["size"];
         std::size_t changed = 0, unit = 0;
         for (std::size_t i = offset; i < offset + size; ++i) {
-          changed += std::bit_cast<std::uint32_t>(after[i]) != std::bit_cast<std::uint32_t>(before[i]);
+          changed +=
+              std::bit_cast<std::uint32_t>(after[i]) != std::bit_cast<std::uint32_t>(before[i]);
           unit += after[i] == 1.0f;
           if (bf16) {
             ASSERT_TRUE(IsBf16(after[i])) << tname << " " << name;

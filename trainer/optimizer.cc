@@ -18,7 +18,8 @@ float LearningRate(const TrainConfig& c, int step) {
   if (decay_steps <= 0) return static_cast<float>(c.lr);
   const double progress = static_cast<double>(step - c.warmup_steps) / decay_steps;
   const double pi = 3.14159265358979323846;
-  return static_cast<float>(c.min_lr + 0.5 * (c.lr - c.min_lr) * (1.0 + PortableCos(pi * progress)));
+  return static_cast<float>(c.min_lr +
+                            0.5 * (c.lr - c.min_lr) * (1.0 + PortableCos(pi * progress)));
 }
 
 double SumOfSquares(ThreadPool& pool, const float* x, std::size_t n) {
@@ -67,8 +68,10 @@ void AdamW::Step(ThreadPool& pool, const std::vector<ParamTensor>& tensors, floa
                  std::vector<TensorUpdate>* updates) {
   const float b1 = static_cast<float>(c.beta1), b2 = static_cast<float>(c.beta2);
   const float eps = static_cast<float>(c.eps);
-  const float bc1 = static_cast<float>(1.0 - PortablePow(c.beta1, static_cast<std::uint64_t>(step)));
-  const float bc2 = static_cast<float>(1.0 - PortablePow(c.beta2, static_cast<std::uint64_t>(step)));
+  const float bc1 =
+      static_cast<float>(1.0 - PortablePow(c.beta1, static_cast<std::uint64_t>(step)));
+  const float bc2 =
+      static_cast<float>(1.0 - PortablePow(c.beta2, static_cast<std::uint64_t>(step)));
   const bool bf16_master = c.master == Precision::kBf16;
   if (updates != nullptr) updates->assign(tensors.size(), TensorUpdate{});
   // Per chunk of a tensor: changed elements, sum of squares of the new
@@ -102,7 +105,8 @@ void AdamW::Step(ThreadPool& pool, const std::vector<ParamTensor>& tensors, floa
           const float old = p[i];
           p[i] = bf16_master ? RoundToBf16(old - u) : old - u;
           if (updates != nullptr) {
-            s.changed += std::bit_cast<std::uint32_t>(p[i]) != std::bit_cast<std::uint32_t>(old) ? 1 : 0;
+            s.changed +=
+                std::bit_cast<std::uint32_t>(p[i]) != std::bit_cast<std::uint32_t>(old) ? 1 : 0;
             s.value_sq += static_cast<double>(p[i]) * static_cast<double>(p[i]);
             s.update_sq += static_cast<double>(u) * static_cast<double>(u);
           }

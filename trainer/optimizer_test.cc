@@ -75,8 +75,8 @@ std::uint64_t ChangedBits(const float* before, const float* after, std::size_t n
 
 // Two steps of AdamW on MakeCase; returns the parameters after them and the
 // statistics of each step.
-std::vector<float> RunSteps(int threads, Precision master, std::vector<std::vector<TensorUpdate>>* stats,
-                            bool with_stats = true) {
+std::vector<float> RunSteps(int threads, Precision master,
+                            std::vector<std::vector<TensorUpdate>>* stats, bool with_stats = true) {
   Case c = MakeCase();
   MemoryTracker tracker;
   ThreadPool pool(threads);
@@ -92,10 +92,12 @@ std::vector<float> RunSteps(int threads, Precision master, std::vector<std::vect
     EXPECT_EQ(updates.size(), c.tensors.size());
     for (std::size_t t = 0; t < c.tensors.size(); ++t) {
       const ParamTensor& pt = c.tensors[t];
-      EXPECT_EQ(updates[t].changed, ChangedBits(before.data() + pt.offset, c.params.data() + pt.offset, pt.size))
+      EXPECT_EQ(updates[t].changed,
+                ChangedBits(before.data() + pt.offset, c.params.data() + pt.offset, pt.size))
           << pt.name << " step " << step;
       double sq = 0;
-      for (std::size_t i = 0; i < pt.size; ++i) sq += double(c.params[pt.offset + i]) * c.params[pt.offset + i];
+      for (std::size_t i = 0; i < pt.size; ++i)
+        sq += double(c.params[pt.offset + i]) * c.params[pt.offset + i];
       const double rms = pt.size == 0 ? 0.0 : std::sqrt(sq / double(pt.size));
       EXPECT_NEAR(updates[t].value_rms, rms, 1e-12 * rms) << pt.name;
     }
@@ -126,8 +128,10 @@ TEST(AdamWTest, UpdateStatisticsMatchTheParametersAndAnyThreadCount) {
     for (std::size_t s = 0; s < one.size(); ++s) {
       for (std::size_t t = 0; t < one[s].size(); ++t) {
         EXPECT_EQ(one[s][t].changed, two[s][t].changed);
-        EXPECT_EQ(std::bit_cast<std::uint64_t>(one[s][t].value_rms), std::bit_cast<std::uint64_t>(two[s][t].value_rms));
-        EXPECT_EQ(std::bit_cast<std::uint64_t>(one[s][t].update_rms), std::bit_cast<std::uint64_t>(two[s][t].update_rms));
+        EXPECT_EQ(std::bit_cast<std::uint64_t>(one[s][t].value_rms),
+                  std::bit_cast<std::uint64_t>(two[s][t].value_rms));
+        EXPECT_EQ(std::bit_cast<std::uint64_t>(one[s][t].update_rms),
+                  std::bit_cast<std::uint64_t>(two[s][t].update_rms));
       }
     }
     // Statistics are only read: the parameters are the same without them.

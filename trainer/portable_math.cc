@@ -247,13 +247,13 @@ inline __attribute__((always_inline)) float TanhBranchFree(float x) {
 
 }  // namespace
 
-__attribute__((target_clones("avx512f", "avx2", "default"))) void PortableExpInPlace(float* x,
-                                                                                  std::size_t n) {
+__attribute__((target_clones("avx512f", "avx2", "default"))) void PortableExpInPlace(
+    float* x, std::size_t n) {
   for (std::size_t i = 0; i < n; ++i) x[i] = ExpBranchFree(x[i]);
 }
 
-__attribute__((target_clones("avx512f", "avx2", "default"))) void PortableTanhInPlace(float* x,
-                                                                                   std::size_t n) {
+__attribute__((target_clones("avx512f", "avx2", "default"))) void PortableTanhInPlace(
+    float* x, std::size_t n) {
   for (std::size_t i = 0; i < n; ++i) x[i] = TanhBranchFree(x[i]);
 }
 

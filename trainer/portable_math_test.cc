@@ -477,9 +477,11 @@ TEST(PortableMathArrayTest, InPlaceVersionsEqualTheScalarFunctionsBitForBit) {
   PortableExpInPlace(exp_in.data(), exp_in.size());
   PortableTanhInPlace(tanh_in.data(), tanh_in.size());
   for (std::size_t i = 0; i < inputs.size(); ++i) {
-    ASSERT_EQ(std::bit_cast<std::uint32_t>(exp_in[i]), std::bit_cast<std::uint32_t>(PortableExp(inputs[i])))
+    ASSERT_EQ(std::bit_cast<std::uint32_t>(exp_in[i]),
+              std::bit_cast<std::uint32_t>(PortableExp(inputs[i])))
         << "exp(" << inputs[i] << ")";
-    ASSERT_EQ(std::bit_cast<std::uint32_t>(tanh_in[i]), std::bit_cast<std::uint32_t>(PortableTanh(inputs[i])))
+    ASSERT_EQ(std::bit_cast<std::uint32_t>(tanh_in[i]),
+              std::bit_cast<std::uint32_t>(PortableTanh(inputs[i])))
         << "tanh(" << inputs[i] << ")";
   }
 }

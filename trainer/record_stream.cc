@@ -1,8 +1,9 @@
 #include "trainer/record_stream.h"
 
+#include <fmt/format.h>
+
 #include <cerrno>
 #include <cmath>
-#include <fmt/format.h>
 #include <cstring>
 #include <filesystem>
 
@@ -11,7 +12,8 @@
 
 namespace lockstep::trainer {
 
-void PutExactFloat(nlohmann::ordered_json& line, const std::string& key, double value, bool single) {
+void PutExactFloat(nlohmann::ordered_json& line, const std::string& key, double value,
+                   bool single) {
   line[key] = HexFloat(value);
   if (single) {
     // float32's shortest decimal, not the double's digits of the same value.
@@ -38,7 +40,9 @@ nlohmann::ordered_json StepToJson(const StepRecord& r) {
   j["params_unchanged"] = r.params_unchanged;
   if (!r.unchanged_detail.empty()) j["unchanged_detail"] = r.unchanged_detail;
   if (!r.params_changed.empty()) j["params_changed"] = r.params_changed;
-  auto add_float = [&j](const std::string& key, float value) { PutExactFloat(j, key, value, true); };
+  auto add_float = [&j](const std::string& key, float value) {
+    PutExactFloat(j, key, value, true);
+  };
   if (r.eval_loss) add_float("eval_loss", *r.eval_loss);
   for (const StepRecord::EvalCorpus& c : r.eval_corpora) {
     add_float("eval_loss_" + c.name, c.loss);
@@ -75,8 +79,10 @@ void RecordWriter::Write(const nlohmann::ordered_json& line) {
   std::fflush(file_);
 }
 
-Result<ExternalRecord> ExternalRecord::Open(const std::string& path, const nlohmann::ordered_json& config,
-                                            const nlohmann::ordered_json& env, const nlohmann::ordered_json& data) {
+Result<ExternalRecord> ExternalRecord::Open(const std::string& path,
+                                            const nlohmann::ordered_json& config,
+                                            const nlohmann::ordered_json& env,
+                                            const nlohmann::ordered_json& data) {
   if (!config.is_object() || !env.is_object() || !data.is_object()) {
     return Status::BadInput("config, env and data must be JSON objects");
   }
@@ -101,13 +107,14 @@ Result<ExternalRecord> ExternalRecord::Open(const std::string& path, const nlohm
 
 Status ExternalRecord::Step(const ExternalStep& s) {
   if (stopped_) {
-    return Status::BadInput(fmt::format("step {}: the run already recorded a non-finite value at step {} and "
-                                        "stopped there",
-                                        s.step, last_step_));
+    return Status::BadInput(
+        fmt::format("step {}: the run already recorded a non-finite value at step {} and "
+                    "stopped there",
+                    s.step, last_step_));
   }
   if (s.step <= last_step_) {
-    return Status::BadInput(fmt::format("step {} after step {}: steps must be recorded in increasing order",
-                                        s.step, last_step_));
+    return Status::BadInput(fmt::format(
+        "step {} after step {}: steps must be recorded in increasing order", s.step, last_step_));
   }
   nlohmann::ordered_json j;
   j["step"] = s.step;

@@ -43,7 +43,7 @@ struct StepRecord {
   struct EvalCorpus {
     std::string name;
     float loss = 0;
-    std::optional<float> accuracy;  // exact-match, where the corpus has a task
+    std::optional<float> accuracy;        // exact-match, where the corpus has a task
     std::optional<float> token_accuracy;  // its answer tokens right under teacher forcing
   };
   std::optional<float> eval_loss;  // over all held-out tokens of all corpora
@@ -87,7 +87,8 @@ struct ExternalStep {
   bool grad_norm_single = true;
   std::optional<double> lr;
   bool lr_single = false;
-  std::optional<std::uint64_t> tokens, batch_digest, param_digest, mem_peak_bytes, rss_peak_bytes, grad_zeros;
+  std::optional<std::uint64_t> tokens, batch_digest, param_digest, mem_peak_bytes, rss_peak_bytes,
+      grad_zeros;
   std::optional<double> step_ms;
   std::optional<std::string> params_unchanged;
   nlohmann::ordered_json params_changed = nlohmann::ordered_json::object();
@@ -104,7 +105,8 @@ class ExternalRecord {
   // digest (of its compact dump), `env`, and optionally the data's
   // manifest and per-corpus digests (`data`: {"manifest_digest", "corpora"}).
   static Result<ExternalRecord> Open(const std::string& path, const nlohmann::ordered_json& config,
-                                     const nlohmann::ordered_json& env, const nlohmann::ordered_json& data);
+                                     const nlohmann::ordered_json& env,
+                                     const nlohmann::ordered_json& data);
   Status Step(const ExternalStep& step);
   bool stopped() const { return stopped_; }
 

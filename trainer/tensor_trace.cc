@@ -1,16 +1,17 @@
 #include "trainer/tensor_trace.h"
 
+#include <fmt/format.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
-#include <fmt/format.h>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <sstream>
 #include <stdexcept>
 #include <tuple>
-#include <sstream>
-#include <unistd.h>
 
 #include "core/atomic_file.h"
 #include "core/digest.h"
@@ -57,14 +58,16 @@ Result<TraceValues> TraceValues::Parse(std::string_view text) {
 Result<TensorTrace> TensorTrace::Open(const std::string& dir, int rank, TraceValues values) {
   std::error_code ec;
   fs::create_directories(dir, ec);
-  if (ec) return Status::BadInput(fmt::format("--trace {}: cannot create it: {}", dir, ec.message()));
+  if (ec)
+    return Status::BadInput(fmt::format("--trace {}: cannot create it: {}", dir, ec.message()));
   TensorTrace t;
   t.dir_ = dir;
   t.rank_ = rank;
   t.values_ = std::move(values);
   const std::string tmp = RankStem(dir, rank) + ".bin.tmp";
   t.bin_ = std::fopen(tmp.c_str(), "wb");
-  if (t.bin_ == nullptr) return Status::BadInput(fmt::format("--trace {}: cannot write {}", dir, tmp));
+  if (t.bin_ == nullptr)
+    return Status::BadInput(fmt::format("--trace {}: cannot write {}", dir, tmp));
   return t;
 }
 
@@ -160,7 +163,8 @@ Result<std::vector<TracedTensor>> LoadTrace(const std::string& dir) {
     if (!index.ok()) return index.status();
     std::error_code ec;
     const std::uintmax_t bin_bytes = fs::file_size(stem + ".bin", ec);
-    if (ec) return Status::BadInput(fmt::format("{}.bin: {}; write the trace again", stem, ec.message()));
+    if (ec)
+      return Status::BadInput(fmt::format("{}.bin: {}; write the trace again", stem, ec.message()));
     std::istringstream in(*index);
     std::string line;
     int line_no = 0;
@@ -174,34 +178,41 @@ Result<std::vector<TracedTensor>> LoadTrace(const std::string& dir) {
         if (!j.at("mb").is_number_integer() || !j.at("seq").is_number_integer()) {
           throw std::invalid_argument("mb and seq must be integers");
         }
-        const std::int64_t mb = j.at("mb").get<std::int64_t>(), seq = j.at("seq").get<std::int64_t>();
-        if (mb < -1 || mb > (1 << 24) || seq < 0 || seq > (1 << 30)) throw std::out_of_range("mb or seq out of range");
+        const std::int64_t mb = j.at("mb").get<std::int64_t>(),
+                           seq = j.at("seq").get<std::int64_t>();
+        if (mb < -1 || mb > (1 << 24) || seq < 0 || seq > (1 << 30))
+          throw std::out_of_range("mb or seq out of range");
         t.micro_batch = static_cast<int>(mb);
         t.seq = static_cast<int>(seq);
         t.name = j.at("name").get<std::string>();
-        if (!j.at("count").is_number_unsigned()) throw std::invalid_argument("count must be an integer >= 0");
+        if (!j.at("count").is_number_unsigned())
+          throw std::invalid_argument("count must be an integer >= 0");
         t.count = j.at("count").get<std::uint64_t>();
         t.has_values = j.contains("offset");
         if (t.has_values) {
-          if (!j["offset"].is_number_unsigned()) throw std::invalid_argument("offset must be an integer >= 0");
+          if (!j["offset"].is_number_unsigned())
+            throw std::invalid_argument("offset must be an integer >= 0");
           t.offset = j["offset"].get<std::uint64_t>();
         }
         const std::string digest = j.at("digest").get<std::string>();
-        if (digest.size() != 16 || digest.find_first_not_of("0123456789abcdef") != std::string::npos) {
+        if (digest.size() != 16 ||
+            digest.find_first_not_of("0123456789abcdef") != std::string::npos) {
           throw std::invalid_argument("digest must be 16 hex digits");
         }
         t.digest = std::stoull(digest, nullptr, 16);
         t.norm = j.at("norm").get<double>();
         t.max_abs = j.at("max_abs").get<double>();
       } catch (const std::exception& e) {
-        return Status::BadInput(fmt::format("{}.jsonl:{}: not a trace line ({})", stem, line_no, e.what()));
+        return Status::BadInput(
+            fmt::format("{}.jsonl:{}: not a trace line ({})", stem, line_no, e.what()));
       }
       t.rank = rank;
       const std::uint64_t bin_floats = bin_bytes / sizeof(float);
       if (t.has_values && (t.count > bin_floats || t.offset > bin_floats - t.count)) {
-        return Status::BadInput(fmt::format("{}.jsonl:{}: {} points past the end of {}.bin; the "
-                                            "trace is incomplete, write it again",
-                                            stem, line_no, t.name, stem));
+        return Status::BadInput(
+            fmt::format("{}.jsonl:{}: {} points past the end of {}.bin; the "
+                        "trace is incomplete, write it again",
+                        stem, line_no, t.name, stem));
       }
       if (!seen.insert({t.micro_batch, t.phase, t.name}).second) continue;
       all.push_back(std::move(t));
@@ -230,7 +241,9 @@ Status ReadTraceValues(const std::string& dir, TracedTensor* t) {
   const bool ok = std::fseek(f, static_cast<long>(t->offset * sizeof(float)), SEEK_SET) == 0 &&
                   std::fread(t->values.data(), sizeof(float), t->count, f) == t->count;
   std::fclose(f);
-  if (!ok) return Status::BadInput(fmt::format("{}: {} is cut short; write the trace again", path, t->name));
+  if (!ok)
+    return Status::BadInput(
+        fmt::format("{}: {} is cut short; write the trace again", path, t->name));
   return Status::Ok();
 }
 

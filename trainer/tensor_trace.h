@@ -34,17 +34,17 @@
 namespace lockstep::trainer {
 
 struct TracedTensor {
-  std::string phase;      // forward | backward | reduce | update
-  int micro_batch = -1;   // the global micro-batch index; -1 for reduce and update
-  int seq = 0;            // position in its micro-batch's (or the step's) sequence
-  std::string name;       // "h.1.fcprojb.grad", "h.0.qkv", ...
+  std::string phase;     // forward | backward | reduce | update
+  int micro_batch = -1;  // the global micro-batch index; -1 for reduce and update
+  int seq = 0;           // position in its micro-batch's (or the step's) sequence
+  std::string name;      // "h.1.fcprojb.grad", "h.0.qkv", ...
   std::uint64_t count = 0;
-  bool has_values = true;     // false: the trace kept only digest and statistics
-  std::uint64_t offset = 0;   // in floats, into the .bin file (when has_values)
-  std::uint64_t digest = 0;   // XXH3-64 of the float32 bytes
-  double norm = 0;            // L2 norm: squares summed in double in index order
+  bool has_values = true;    // false: the trace kept only digest and statistics
+  std::uint64_t offset = 0;  // in floats, into the .bin file (when has_values)
+  std::uint64_t digest = 0;  // XXH3-64 of the float32 bytes
+  double norm = 0;           // L2 norm: squares summed in double in index order
   double max_abs = 0;
-  int rank = 0;                // whose files hold it
+  int rank = 0;               // whose files hold it
   std::vector<float> values;  // empty until ReadTraceValues fills it
 };
 

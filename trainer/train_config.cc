@@ -1,13 +1,13 @@
 #include "trainer/train_config.h"
 
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
-#include <limits>
 #include <filesystem>
-#include <fmt/format.h>
 #include <functional>
+#include <limits>
 #include <sstream>
 #include <toml.hpp>
 #include <variant>
@@ -30,22 +30,35 @@ struct Binding {
 std::vector<Binding> Bindings(TrainConfig& c, std::string& norm, std::string& profile,
                               std::string& compute, std::string& master, double& init_std) {
   return {
-      {"model.vocab_size", &c.model.vocab_size}, {"model.n_layer", &c.model.n_layer},
-      {"model.n_embd", &c.model.n_embd},         {"model.n_head", &c.model.n_head},
-      {"model.norm", &norm},                     {"model.init_std", &init_std},
-      {"train.steps", &c.steps},                 {"train.global_batch", &c.global_batch},
-      {"train.micro_batch", &c.micro_batch},     {"train.lr", &c.lr},
-      {"train.min_lr", &c.min_lr},               {"train.warmup_steps", &c.warmup_steps},
-      {"train.weight_decay", &c.weight_decay},   {"train.beta1", &c.beta1},
-      {"train.beta2", &c.beta2},                 {"train.eps", &c.eps},
-      {"train.grad_clip", &c.grad_clip},         {"train.seed", &c.seed},
-      {"numerics.profile", &profile},            {"numerics.threads", &c.threads},
+      {"model.vocab_size", &c.model.vocab_size},
+      {"model.n_layer", &c.model.n_layer},
+      {"model.n_embd", &c.model.n_embd},
+      {"model.n_head", &c.model.n_head},
+      {"model.norm", &norm},
+      {"model.init_std", &init_std},
+      {"train.steps", &c.steps},
+      {"train.global_batch", &c.global_batch},
+      {"train.micro_batch", &c.micro_batch},
+      {"train.lr", &c.lr},
+      {"train.min_lr", &c.min_lr},
+      {"train.warmup_steps", &c.warmup_steps},
+      {"train.weight_decay", &c.weight_decay},
+      {"train.beta1", &c.beta1},
+      {"train.beta2", &c.beta2},
+      {"train.eps", &c.eps},
+      {"train.grad_clip", &c.grad_clip},
+      {"train.seed", &c.seed},
+      {"numerics.profile", &profile},
+      {"numerics.threads", &c.threads},
       {"numerics.reduction", &c.reduction},
-      {"numerics.compute", &compute},            {"numerics.master", &master},
-      {"data.manifest", &c.manifest},            {"data.seq_len", &c.seq_len},
+      {"numerics.compute", &compute},
+      {"numerics.master", &master},
+      {"data.manifest", &c.manifest},
+      {"data.seq_len", &c.seq_len},
       {"data.schedule", static_cast<std::string*>(nullptr)},
       {"data.eval_manifest", &c.eval_manifest},
-      {"eval.every", &c.eval_every},             {"eval.tokens", &c.eval_tokens},
+      {"eval.every", &c.eval_every},
+      {"eval.tokens", &c.eval_tokens},
       {"eval.prompts", &c.eval_prompts},
   };
 }
@@ -65,15 +78,16 @@ toml::value ParseOverrideValue(const std::string& text) {
 Status ApplyOverride(toml::value& root, const std::string& assignment) {
   auto eq = assignment.find('=');
   if (eq == std::string::npos || eq == 0) {
-    return Status::BadInput(fmt::format(
-        "--set \"{}\": expected KEY=VALUE, e.g. --set model.n_layer=4", assignment));
+    return Status::BadInput(
+        fmt::format("--set \"{}\": expected KEY=VALUE, e.g. --set model.n_layer=4", assignment));
   }
   std::string key = assignment.substr(0, eq);
   toml::value* node = &root;
   std::size_t start = 0;
   for (;;) {
     std::size_t dot = key.find('.', start);
-    std::string part = key.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+    std::string part =
+        key.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
     auto& table = node->as_table();
     if (dot == std::string::npos) {
       table[part] = ParseOverrideValue(assignment.substr(eq + 1));
@@ -90,15 +104,16 @@ Status ApplyOverride(toml::value& root, const std::string& assignment) {
 
 Status Assign(const toml::value& v, const Binding& b, const std::string& where) {
   auto wrong = [&](const char* want) {
-    return Status::BadInput(fmt::format("{}: {} must be {}, got {}", where, b.key, want,
-                                        toml::stringize(v.type())));
+    return Status::BadInput(
+        fmt::format("{}: {} must be {}, got {}", where, b.key, want, toml::stringize(v.type())));
   };
   if (auto* p = std::get_if<int*>(&b.target)) {
     // Never narrowed: 4294967299 is not 3.
     if (!v.is_integer()) return wrong("an integer");
-    if (v.as_integer() < std::numeric_limits<int>::min() || v.as_integer() > std::numeric_limits<int>::max()) {
-      return Status::BadInput(fmt::format("{}: {} = {} is out of range: at most {}", where, b.key, v.as_integer(),
-                                          std::numeric_limits<int>::max()));
+    if (v.as_integer() < std::numeric_limits<int>::min() ||
+        v.as_integer() > std::numeric_limits<int>::max()) {
+      return Status::BadInput(fmt::format("{}: {} = {} is out of range: at most {}", where, b.key,
+                                          v.as_integer(), std::numeric_limits<int>::max()));
     }
     **p = static_cast<int>(v.as_integer());
   } else if (auto* p = std::get_if<std::uint64_t*>(&b.target)) {
@@ -109,7 +124,8 @@ Status Assign(const toml::value& v, const Binding& b, const std::string& where) 
       **p = static_cast<double>(v.as_integer());
     } else if (v.is_floating()) {
       if (!std::isfinite(v.as_floating())) {
-        return Status::BadInput(fmt::format("{}: {} = {} must be a finite number", where, b.key, v.as_floating()));
+        return Status::BadInput(
+            fmt::format("{}: {} = {} must be a finite number", where, b.key, v.as_floating()));
       }
       **p = v.as_floating();
     } else {
@@ -125,7 +141,8 @@ Status Assign(const toml::value& v, const Binding& b, const std::string& where) 
 nlohmann::json ScheduleToJson(const toml::value& v, const std::string& origin, Status* status) {
   nlohmann::json out = nlohmann::json::array();
   if (!v.is_array()) {
-    *status = Status::BadInput(origin + ": data.schedule must be an array of tables ([[data.schedule]])");
+    *status =
+        Status::BadInput(origin + ": data.schedule must be an array of tables ([[data.schedule]])");
     return out;
   }
   for (const toml::value& seg : v.as_array()) {
@@ -139,7 +156,8 @@ nlohmann::json ScheduleToJson(const toml::value& v, const std::string& origin, S
     nlohmann::json weights = nlohmann::json::object();
     for (const auto& [name, w] : seg.at("weights").as_table()) {
       if (!w.is_floating() && !w.is_integer()) {
-        *status = Status::BadInput(fmt::format("{}: data.schedule weight of {} must be a number", origin, name));
+        *status = Status::BadInput(
+            fmt::format("{}: data.schedule weight of {} must be a number", origin, name));
         return out;
       }
       weights[name] = w.is_floating() ? w.as_floating() : static_cast<double>(w.as_integer());
@@ -152,7 +170,8 @@ nlohmann::json ScheduleToJson(const toml::value& v, const std::string& origin, S
 Status Validate(const TrainConfig& c) {
   auto bad = [&](std::string msg) { return Status::BadInput(c.origin + ": " + msg); };
   const GptConfig& m = c.model;
-  if (m.vocab_size < 2) return bad(fmt::format("model.vocab_size = {} must be at least 2", m.vocab_size));
+  if (m.vocab_size < 2)
+    return bad(fmt::format("model.vocab_size = {} must be at least 2", m.vocab_size));
   if (m.n_layer < 1) return bad(fmt::format("model.n_layer = {} must be at least 1", m.n_layer));
   if (m.n_embd < 1 || m.n_head < 1) return bad("model.n_embd and model.n_head must be at least 1");
   if (m.n_embd % m.n_head != 0) {
@@ -189,18 +208,20 @@ Status Validate(const TrainConfig& c) {
   if (!(m.init_std > 0)) return bad("model.init_std must be > 0");
   if (c.seq_len < 0) return bad("data.seq_len must be >= 0 (0 = the manifest's)");
   if (c.reduction != "deterministic" && c.reduction != "nondeterministic") {
-    return bad(fmt::format("numerics.reduction = \"{}\": use \"deterministic\" (same bits on any "
-                           "number of ranks) or \"nondeterministic\" (MPI_Allreduce)",
-                           c.reduction));
+    return bad(
+        fmt::format("numerics.reduction = \"{}\": use \"deterministic\" (same bits on any "
+                    "number of ranks) or \"nondeterministic\" (MPI_Allreduce)",
+                    c.reduction));
   }
   if (c.eval_every < 0) {
     return bad(fmt::format("eval.every = {} must be >= 0 (0 turns the held-out evaluation off)",
                            c.eval_every));
   }
   if (c.eval_tokens < 2) {
-    return bad(fmt::format("eval.tokens = {} must be at least 2: held-out tokens per corpus, e.g. "
-                           "eval.tokens = 4096",
-                           c.eval_tokens));
+    return bad(
+        fmt::format("eval.tokens = {} must be at least 2: held-out tokens per corpus, e.g. "
+                    "eval.tokens = 4096",
+                    c.eval_tokens));
   }
   if (c.eval_prompts < 0) {
     return bad(fmt::format("eval.prompts = {} must be >= 0 (0 = no accuracy)", c.eval_prompts));
@@ -249,9 +270,10 @@ Result<TrainConfig> ParseTrainConfig(const std::string& text, const std::string&
 
   for (const auto& [section, table] : root.as_table()) {
     if (!table.is_table()) {
-      return Status::BadInput(fmt::format(
-          "{}: unknown top-level key \"{}\"; keys live in [model], [train], [numerics], [data], [eval]",
-          origin, section));
+      return Status::BadInput(
+          fmt::format("{}: unknown top-level key \"{}\"; keys live in [model], [train], "
+                      "[numerics], [data], [eval]",
+                      origin, section));
     }
     for (const auto& [name, value] : table.as_table()) {
       std::string key = section + "." + name;
@@ -277,7 +299,8 @@ Result<TrainConfig> ParseTrainConfig(const std::string& text, const std::string&
   } else if (norm == "rmsnorm") {
     c.model.norm = Norm::kRmsNorm;
   } else {
-    return Status::BadInput(fmt::format("{}: model.norm = \"{}\": use \"layernorm\" or \"rmsnorm\"", origin, norm));
+    return Status::BadInput(
+        fmt::format("{}: model.norm = \"{}\": use \"layernorm\" or \"rmsnorm\"", origin, norm));
   }
   if (profile == "portable") {
     c.profile = Profile::kPortable;
@@ -295,7 +318,8 @@ Result<TrainConfig> ParseTrainConfig(const std::string& text, const std::string&
     Precision* target;
     const char* bf16_means;
   } precisions[] = {
-      {"numerics.compute", compute, &c.compute, "rounds the inputs of every matrix product to bf16"},
+      {"numerics.compute", compute, &c.compute,
+       "rounds the inputs of every matrix product to bf16"},
       {"numerics.master", master, &c.master, "keeps the parameters as bf16 values"},
   };
   for (const auto& p : precisions) {
@@ -310,16 +334,31 @@ Result<TrainConfig> ParseTrainConfig(const std::string& text, const std::string&
 
   c.resolved = {
       {"model",
-       {{"vocab_size", c.model.vocab_size}, {"n_layer", c.model.n_layer}, {"n_embd", c.model.n_embd},
-        {"n_head", c.model.n_head}, {"norm", norm}, {"init_std", init_std}}},
+       {{"vocab_size", c.model.vocab_size},
+        {"n_layer", c.model.n_layer},
+        {"n_embd", c.model.n_embd},
+        {"n_head", c.model.n_head},
+        {"norm", norm},
+        {"init_std", init_std}}},
       {"train",
-       {{"steps", c.steps}, {"global_batch", c.global_batch}, {"micro_batch", c.micro_batch},
-        {"lr", c.lr}, {"min_lr", c.min_lr}, {"warmup_steps", c.warmup_steps},
-        {"weight_decay", c.weight_decay}, {"beta1", c.beta1}, {"beta2", c.beta2}, {"eps", c.eps},
-        {"grad_clip", c.grad_clip}, {"seed", c.seed}}},
+       {{"steps", c.steps},
+        {"global_batch", c.global_batch},
+        {"micro_batch", c.micro_batch},
+        {"lr", c.lr},
+        {"min_lr", c.min_lr},
+        {"warmup_steps", c.warmup_steps},
+        {"weight_decay", c.weight_decay},
+        {"beta1", c.beta1},
+        {"beta2", c.beta2},
+        {"eps", c.eps},
+        {"grad_clip", c.grad_clip},
+        {"seed", c.seed}}},
       {"numerics",
-       {{"profile", profile}, {"threads", c.threads}, {"reduction", c.reduction},
-        {"compute", compute}, {"master", master}}},
+       {{"profile", profile},
+        {"threads", c.threads},
+        {"reduction", c.reduction},
+        {"compute", compute},
+        {"master", master}}},
       {"data",
        {{"manifest", c.manifest}, {"seq_len", c.seq_len}, {"eval_manifest", c.eval_manifest}}},
       {"eval", {{"every", c.eval_every}, {"tokens", c.eval_tokens}, {"prompts", c.eval_prompts}}},
@@ -337,24 +376,29 @@ double MinimumTrainingBytes(const TrainConfig& c, int seq_len) {
 
 Status CheckFitsInMemory(const TrainConfig& c, int seq_len) {
   const double need = MinimumTrainingBytes(c, seq_len);
-  const double have = static_cast<double>(::sysconf(_SC_PHYS_PAGES)) * static_cast<double>(::sysconf(_SC_PAGE_SIZE));
+  const double have = static_cast<double>(::sysconf(_SC_PHYS_PAGES)) *
+                      static_cast<double>(::sysconf(_SC_PAGE_SIZE));
   if (have <= 0 || need <= have) return Status::Ok();
-  return Status::BadInput(fmt::format(
-      "{}: this config needs at least {:.3g} GiB per rank (parameters, gradients, AdamW state and one "
-      "micro-batch's logits) and this machine has {:.3g} GiB: lower model.n_embd ({}), model.n_layer ({}), "
-      "model.vocab_size ({}), data.seq_len ({}) or train.micro_batch ({})",
-      c.origin, need / 1073741824.0, have / 1073741824.0, c.model.n_embd, c.model.n_layer, c.model.vocab_size,
-      seq_len, c.micro_batch));
+  return Status::BadInput(
+      fmt::format("{}: this config needs at least {:.3g} GiB per rank (parameters, gradients, "
+                  "AdamW state and one "
+                  "micro-batch's logits) and this machine has {:.3g} GiB: lower model.n_embd ({}), "
+                  "model.n_layer ({}), "
+                  "model.vocab_size ({}), data.seq_len ({}) or train.micro_batch ({})",
+                  c.origin, need / 1073741824.0, have / 1073741824.0, c.model.n_embd,
+                  c.model.n_layer, c.model.vocab_size, seq_len, c.micro_batch));
 }
 
 Result<TrainConfig> LoadTrainConfig(const std::string& path,
                                     const std::vector<std::string>& overrides) {
   Result<std::string> text = ReadFile(path);
   if (!text.ok()) {
-    return Status::BadInput(text.status().message() +
-                            " (pass --config FILE; trainer/configs/smoke.toml is the default smoke config)");
+    return Status::BadInput(
+        text.status().message() +
+        " (pass --config FILE; trainer/configs/smoke.toml is the default smoke config)");
   }
-  return ParseTrainConfig(*text, path, std::filesystem::path(path).parent_path().string(), overrides);
+  return ParseTrainConfig(*text, path, std::filesystem::path(path).parent_path().string(),
+                          overrides);
 }
 
 }  // namespace lockstep::trainer

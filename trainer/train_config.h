@@ -65,8 +65,8 @@ struct TrainConfig {
   int eval_tokens = 4096;  // held-out tokens per corpus
   int eval_prompts = 16;   // arithmetic prompts for the exact-match accuracy
 
-  std::string origin;    // the config file, for messages
-  std::string base_dir;  // relative paths resolve against it
+  std::string origin;       // the config file, for messages
+  std::string base_dir;     // relative paths resolve against it
   nlohmann::json resolved;  // every key with its value, for the record header
   // XXH3-64 of resolved.dump() without numerics.threads, which changes no bit.
   std::uint64_t Digest() const;

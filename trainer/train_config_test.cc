@@ -51,8 +51,9 @@ TEST(TrainConfigTest, ReadsKeysAndKeepsDefaults) {
 }
 
 TEST(TrainConfigTest, SetOverridesAnyKeyWithTomlValuesOrBareWords) {
-  Result<TrainConfig> c = Parse(kConfig, {"model.n_layer=1", "train.lr=0.5", "numerics.profile=portable",
-                                          "model.norm=rmsnorm", "data.manifest=\"x/m.toml\""});
+  Result<TrainConfig> c =
+      Parse(kConfig, {"model.n_layer=1", "train.lr=0.5", "numerics.profile=portable",
+                      "model.norm=rmsnorm", "data.manifest=\"x/m.toml\""});
   ASSERT_TRUE(c.ok()) << c.status().message();
   EXPECT_EQ(c->model.n_layer, 1);
   EXPECT_EQ(c->lr, 0.5);
@@ -87,12 +88,18 @@ TEST(TrainConfigTest, StructuralProblemsAreCaughtBeforeAnyWork) {
 // No integer is narrowed and no float may be infinite or NaN: a value out of
 // range is refused, not wrapped into another that trains.
 TEST(TrainConfigTest, ValuesAreNeverNarrowedOrNonFinite) {
-  EXPECT_TRUE(Contains(ErrorOf(kConfig, {"train.steps=4294967299"}), "train.steps = 4294967299 is out of range"));
-  EXPECT_TRUE(Contains(ErrorOf(kConfig, {"data.seq_len=1099511627776"}), "data.seq_len = 1099511627776 is out of range"));
-  EXPECT_TRUE(Contains(ErrorOf(kConfig, {"train.lr=inf"}), "train.lr = inf must be a finite number"));
-  EXPECT_TRUE(Contains(ErrorOf(kConfig, {"train.weight_decay=nan"}), "train.weight_decay = nan must be a finite number"));
-  EXPECT_TRUE(Contains(ErrorOf(kConfig, {"train.weight_decay=-0.1"}), "train.weight_decay must be >= 0"));
-  EXPECT_TRUE(Contains(ErrorOf("[train]\nsteps = 2.5\n"), "c.toml:2: train.steps must be an integer"));
+  EXPECT_TRUE(Contains(ErrorOf(kConfig, {"train.steps=4294967299"}),
+                       "train.steps = 4294967299 is out of range"));
+  EXPECT_TRUE(Contains(ErrorOf(kConfig, {"data.seq_len=1099511627776"}),
+                       "data.seq_len = 1099511627776 is out of range"));
+  EXPECT_TRUE(
+      Contains(ErrorOf(kConfig, {"train.lr=inf"}), "train.lr = inf must be a finite number"));
+  EXPECT_TRUE(Contains(ErrorOf(kConfig, {"train.weight_decay=nan"}),
+                       "train.weight_decay = nan must be a finite number"));
+  EXPECT_TRUE(
+      Contains(ErrorOf(kConfig, {"train.weight_decay=-0.1"}), "train.weight_decay must be >= 0"));
+  EXPECT_TRUE(
+      Contains(ErrorOf("[train]\nsteps = 2.5\n"), "c.toml:2: train.steps must be an integer"));
 }
 
 TEST(TrainConfigTest, DigestIgnoresThreadsButNothingElse) {
@@ -111,8 +118,10 @@ TEST(TrainConfigTest, Bf16EmulationKeysDefaultToFp32AndAreOneBitOfIdentity) {
   EXPECT_EQ(a->resolved["numerics"]["compute"], "fp32");
   EXPECT_EQ(a->resolved["numerics"]["master"], "fp32");
   Result<TrainConfig> compute = Parse(kConfig, {"numerics.compute=bf16"});
-  Result<TrainConfig> master = Parse(std::string(kConfig) + "master = \"bf16\"\n");  // in [numerics]
-  Result<TrainConfig> spelled = Parse(std::string(kConfig) + "compute = \"fp32\"\nmaster = \"fp32\"\n");
+  Result<TrainConfig> master =
+      Parse(std::string(kConfig) + "master = \"bf16\"\n");  // in [numerics]
+  Result<TrainConfig> spelled =
+      Parse(std::string(kConfig) + "compute = \"fp32\"\nmaster = \"fp32\"\n");
   ASSERT_TRUE(compute.ok() && master.ok() && spelled.ok());
   EXPECT_EQ(compute->compute, Precision::kBf16);
   EXPECT_EQ(compute->master, Precision::kFp32);
@@ -131,7 +140,8 @@ TEST(TrainConfigTest, Bf16EmulationKeysAcceptOnlyFp32OrBf16) {
   EXPECT_TRUE(Contains(compute, "c.toml: numerics.compute = \"fp16\": use \"fp32\" or \"bf16\""));
   const std::string master = ErrorOf(std::string(kConfig) + "master = \"BF16\"\n");
   EXPECT_TRUE(Contains(master, "c.toml: numerics.master = \"BF16\": use \"fp32\" or \"bf16\""));
-  EXPECT_TRUE(Contains(ErrorOf(kConfig, {"numerics.master=16"}), "numerics.master must be a string"));
+  EXPECT_TRUE(
+      Contains(ErrorOf(kConfig, {"numerics.master=16"}), "numerics.master must be a string"));
   EXPECT_TRUE(Contains(ErrorOf(kConfig, {"numerics.precision=bf16"}), "did you mean"));
 }
 

@@ -1,16 +1,16 @@
 #include "trainer/trainer.h"
 
 #include <cblas.h>
+#include <fmt/format.h>
 #include <sys/resource.h>
 
 #include <bit>
+#include <chrono>
+#include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
-#include <chrono>
-#include <cmath>
 #include <filesystem>
-#include <fmt/format.h>
 #include <optional>
 #include <sstream>
 
@@ -122,9 +122,9 @@ Result<data::BlendSchedule> ScheduleFromConfig(const nlohmann::json& j, const da
     for (const auto& [name, w] : seg.at("weights").items()) {
       int c = m.FindCorpus(name);
       if (c < 0) {
-        return Status::BadInput(fmt::format(
-            "{}: data.schedule names unknown corpus \"{}\"; the manifest {} has: {}", origin, name,
-            m.origin, fmt::join(m.CorpusNames(), ", ")));
+        return Status::BadInput(
+            fmt::format("{}: data.schedule names unknown corpus \"{}\"; the manifest {} has: {}",
+                        origin, name, m.origin, fmt::join(m.CorpusNames(), ", ")));
       }
       segment.weights[static_cast<std::size_t>(c)] = w.get<double>();
     }
@@ -134,7 +134,8 @@ Result<data::BlendSchedule> ScheduleFromConfig(const nlohmann::json& j, const da
   return s;
 }
 
-Status ExportInitialState(const std::string& dir, const Gpt<float>& model, const TrainConfig& config) {
+Status ExportInitialState(const std::string& dir, const Gpt<float>& model,
+                          const TrainConfig& config) {
   nlohmann::ordered_json index;
   index["config"] = config.resolved;
   index["seq_len"] = model.config().seq_len;
@@ -163,12 +164,12 @@ struct RankReduction {
         tree(slice, 0, tracker),
         summed(tracker, slices.total),
         losses(static_cast<std::size_t>(comm.size())) {}
-  Slices slices;                    // the parameters, one slice per rank
-  std::size_t slice;                // this rank's slice length
-  TrackedBuffer<float> received;    // slice x ranks, in rank order
-  TreeAccumulator tree;             // over the ranks, this slice only, in `received`
-  TrackedBuffer<float> summed;      // the whole sum
-  std::vector<double> losses;       // every rank's partial loss
+  Slices slices;                  // the parameters, one slice per rank
+  std::size_t slice;              // this rank's slice length
+  TrackedBuffer<float> received;  // slice x ranks, in rank order
+  TreeAccumulator tree;           // over the ranks, this slice only, in `received`
+  TrackedBuffer<float> summed;    // the whole sum
+  std::vector<double> losses;     // every rank's partial loss
 };
 
 // Sums the ranks' block partials. deterministic: each rank takes its slice
@@ -223,10 +224,12 @@ float LrSpikeForTest(int step) {
 }
 
 // Samples per corpus in the step's global batch, in manifest order: "prose:3 arith:3 code:2".
-std::string BatchMix(const data::Sampler& sampler, const data::Manifest& manifest, int step, int batch) {
+std::string BatchMix(const data::Sampler& sampler, const data::Manifest& manifest, int step,
+                     int batch) {
   std::vector<int> counts(manifest.corpora.size(), 0);
   for (int slot = 0; slot < batch; ++slot) {
-    ++counts[sampler.Locate(static_cast<std::uint64_t>(step), static_cast<std::uint64_t>(slot)).corpus];
+    ++counts[sampler.Locate(static_cast<std::uint64_t>(step), static_cast<std::uint64_t>(slot))
+                 .corpus];
   }
   std::string mix;
   for (std::size_t c = 0; c < counts.size(); ++c) {
@@ -269,7 +272,8 @@ Status Train(const TrainConfig& config, const TrainOptions& options, TrainResult
   if (micro_batches % ranks != 0 || !std::has_single_bit(static_cast<unsigned>(per_rank))) {
     std::vector<int> valid;
     for (int n = 1; n <= micro_batches; ++n) {
-      if (micro_batches % n == 0 && std::has_single_bit(static_cast<unsigned>(micro_batches / n))) valid.push_back(n);
+      if (micro_batches % n == 0 && std::has_single_bit(static_cast<unsigned>(micro_batches / n)))
+        valid.push_back(n);
     }
     return Status::BadInput(fmt::format(
         "{}: {} micro-batches (train.global_batch / train.micro_batch) cannot be split over {} "
@@ -321,8 +325,10 @@ Status Train(const TrainConfig& config, const TrainOptions& options, TrainResult
   std::FILE* batches_out = nullptr;
   if (!options.export_dir.empty() && rank0) {
     LOCKSTEP_RETURN_IF_ERROR(ExportInitialState(options.export_dir, model, config));
-    batches_out = std::fopen((std::filesystem::path(options.export_dir) / "batches.bin").c_str(), "wb");
-    if (batches_out == nullptr) return Status::BadInput(options.export_dir + ": cannot write batches.bin");
+    batches_out =
+        std::fopen((std::filesystem::path(options.export_dir) / "batches.bin").c_str(), "wb");
+    if (batches_out == nullptr)
+      return Status::BadInput(options.export_dir + ": cannot write batches.bin");
   }
   struct FileCloser {
     std::FILE* f;
@@ -333,7 +339,8 @@ Status Train(const TrainConfig& config, const TrainOptions& options, TrainResult
   AdamW adamw(model.num_params(), tracker);
   int first_step = 1;
   if (!options.resume_dir.empty()) {
-    Result<LoadedCheckpoint> ckpt = LoadLatestCheckpoint(options.resume_dir, identity, model.num_params());
+    Result<LoadedCheckpoint> ckpt =
+        LoadLatestCheckpoint(options.resume_dir, identity, model.num_params());
     if (!ckpt.ok()) return ckpt.status();
     std::copy(ckpt->params.begin(), ckpt->params.end(), model.params());
     std::copy(ckpt->m.begin(), ckpt->m.end(), adamw.m());
@@ -353,7 +360,8 @@ Status Train(const TrainConfig& config, const TrainOptions& options, TrainResult
   if (!slices.ok()) return slices.status();
   RankReduction reduction(comm, std::move(slices).value(), tracker);
   const std::size_t width = std::size_t{manifest->seq_len} + 1;
-  TrackedBuffer<std::uint32_t> samples(tracker, static_cast<std::size_t>(config.micro_batch) * width);
+  TrackedBuffer<std::uint32_t> samples(tracker,
+                                       static_cast<std::size_t>(config.micro_batch) * width);
   const std::uint64_t tokens_per_step =
       static_cast<std::uint64_t>(config.global_batch) * manifest->seq_len;
   const float loss_scale = 1.0f / static_cast<float>(tokens_per_step);
@@ -385,7 +393,8 @@ Status Train(const TrainConfig& config, const TrainOptions& options, TrainResult
         config.threads, config.threads == 1 ? "" : "s",
         ranks > 1 ? fmt::format(", {} ranks ({} reduction)", ranks, config.reduction) : "");
   }
-  const int last_step = options.stop_at > 0 ? std::min(options.stop_at, config.steps) : config.steps;
+  const int last_step =
+      options.stop_at > 0 ? std::min(options.stop_at, config.steps) : config.steps;
   std::vector<TensorUpdate> updates;  // per tensor, what this step's AdamW did
   for (int step = first_step; step <= last_step; ++step) {
     const auto start = std::chrono::steady_clock::now();
@@ -399,7 +408,8 @@ Status Train(const TrainConfig& config, const TrainOptions& options, TrainResult
     accumulator.Reset();
     std::optional<TensorTrace> trace;
     if (step == options.trace_step && !options.trace_dir.empty()) {
-      Result<TensorTrace> t = TensorTrace::Open(options.trace_dir, comm.rank(), options.trace_values);
+      Result<TensorTrace> t =
+          TensorTrace::Open(options.trace_dir, comm.rank(), options.trace_values);
       if (!t.ok()) return t.status();
       trace.emplace(std::move(t).value());
       model.set_trace(&*trace);
@@ -425,7 +435,8 @@ Status Train(const TrainConfig& config, const TrainOptions& options, TrainResult
     if (comm.distributed()) {
       Status st = CombineRanks(comm, config, pool, per_rank, reduction, &grads, &loss_total);
       if (!st.ok()) return st;
-      rec.batch_digest = rank0 ? data::BatchDigest(*sampler, *source, static_cast<std::uint64_t>(step)) : 0;
+      rec.batch_digest =
+          rank0 ? data::BatchDigest(*sampler, *source, static_cast<std::uint64_t>(step)) : 0;
     } else {
       rec.batch_digest = batch_digest.Finish();
     }
@@ -448,7 +459,8 @@ Status Train(const TrainConfig& config, const TrainOptions& options, TrainResult
     if (trace) {
       trace->Begin("reduce", -1);
       trace->Add("loss", &rec.loss, 1);
-      for (const ParamTensor& t : model.tensors()) trace->Add(t.name + ".grad", grads + t.offset, t.size);
+      for (const ParamTensor& t : model.tensors())
+        trace->Add(t.name + ".grad", grads + t.offset, t.size);
       trace->Add("grad_norm", &rec.grad_norm, 1);
     }
     if (config.grad_clip > 0 && rec.grad_norm > static_cast<float>(config.grad_clip)) {
@@ -466,7 +478,8 @@ Status Train(const TrainConfig& config, const TrainOptions& options, TrainResult
     }
     if (trace) {
       trace->Begin("update", -1);
-      for (const ParamTensor& t : model.tensors()) trace->Add(t.name, model.params() + t.offset, t.size);
+      for (const ParamTensor& t : model.tensors())
+        trace->Add(t.name, model.params() + t.offset, t.size);
       model.set_trace(nullptr);
       LOCKSTEP_RETURN_IF_ERROR(trace->Close());
     }
@@ -501,13 +514,14 @@ Status Train(const TrainConfig& config, const TrainOptions& options, TrainResult
     rec.param_digest = Xxh3_64(model.params(), model.num_params() * sizeof(float));
     rec.mem_peak_bytes = tracker.peak();
     rec.rss_peak_bytes = RssPeakBytes();
-    rec.step_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    rec.step_ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
     record->Write(StepToJson(rec));
     if (progress != nullptr) {
-      *progress << fmt::format("step {:>4}/{}  loss {:.4f}  grad_norm {:.4f}  lr {:.3e}  {:.0f} ms\n",
-                                       step, config.steps, rec.loss, rec.grad_norm, rec.lr,
-                                       rec.step_ms)
-                        << std::flush;
+      *progress << fmt::format(
+                       "step {:>4}/{}  loss {:.4f}  grad_norm {:.4f}  lr {:.3e}  {:.0f} ms\n", step,
+                       config.steps, rec.loss, rec.grad_norm, rec.lr, rec.step_ms)
+                << std::flush;
     }
     if (result != nullptr) {
       if (step == first_step) result->first_loss = rec.loss;

@@ -19,14 +19,13 @@ using ::lockstep::testing::Contains;
 using ::lockstep::testing::FreshTempDir;
 
 // Record stream fields that must be identical between runs of one config.
-const char* kDeterministicFields[] = {"step",         "loss",         "grad_norm", "lr",
-                                      "tokens",       "batch_digest", "param_digest",
-                                      "mem_peak_bytes"};
+const char* kDeterministicFields[] = {"step",   "loss",         "grad_norm",    "lr",
+                                      "tokens", "batch_digest", "param_digest", "mem_peak_bytes"};
 
 // Runs the smoke config (shortened, without its held-out evaluation unless
 // `overrides` turn it on) with `overrides`; returns the step lines.
 std::vector<nlohmann::json> TrainRun(const std::filesystem::path& dir, const std::string& name,
-                                std::vector<std::string> overrides, Status* status = nullptr) {
+                                     std::vector<std::string> overrides, Status* status = nullptr) {
   overrides.insert(overrides.begin(), {"train.steps=12", "eval.every=0"});
   Result<TrainConfig> config =
       LoadTrainConfig(LOCKSTEP_SOURCE_DIR "/trainer/configs/smoke.toml", overrides);
@@ -87,7 +86,8 @@ TEST(TrainerTest, SeedAndMicroBatchSplitMatterAsDocumented) {
   auto base = TrainRun(dir, "base", {});
   auto seeded = TrainRun(dir, "seed", {"train.seed=2"});
   EXPECT_NE(base[0]["param_digest"], seeded[0]["param_digest"]);
-  EXPECT_EQ(base[0]["batch_digest"], seeded[0]["batch_digest"]);  // data does not depend on the model seed
+  EXPECT_EQ(base[0]["batch_digest"],
+            seeded[0]["batch_digest"]);  // data does not depend on the model seed
   // Another micro-batch split sees the same global batch (the sums differ in
   // rounding only, so no bit-equality is promised for the losses).
   auto split = TrainRun(dir, "split", {"train.micro_batch=2"});
@@ -98,7 +98,8 @@ TEST(TrainerTest, SeedAndMicroBatchSplitMatterAsDocumented) {
 TEST(TrainerTest, NonFiniteLossStopsWithExitThreeAndARecord) {
   auto dir = FreshTempDir();
   Status st;
-  auto steps = TrainRun(dir, "nan", {"train.lr=1e30", "train.warmup_steps=0", "train.grad_clip=0"}, &st);
+  auto steps =
+      TrainRun(dir, "nan", {"train.lr=1e30", "train.warmup_steps=0", "train.grad_clip=0"}, &st);
   EXPECT_EQ(st.exit_code(), 3) << st.message();
   ASSERT_FALSE(steps.empty());
   EXPECT_EQ(steps.back()["status"], "nonfinite");
@@ -107,18 +108,20 @@ TEST(TrainerTest, NonFiniteLossStopsWithExitThreeAndARecord) {
 }
 
 TEST(TrainerTest, VocabSmallerThanTheDataIsBadInput) {
-  Result<TrainConfig> config = LoadTrainConfig(LOCKSTEP_SOURCE_DIR "/trainer/configs/smoke.toml",
-                                               {"model.vocab_size=200"});
+  Result<TrainConfig> config =
+      LoadTrainConfig(LOCKSTEP_SOURCE_DIR "/trainer/configs/smoke.toml", {"model.vocab_size=200"});
   ASSERT_TRUE(config.ok());
   Status st = Train(*config, {}, nullptr);
   EXPECT_EQ(st.exit_code(), 2);
-  EXPECT_TRUE(Contains(st.message(), "model.vocab_size = 200 is smaller than the data's vocab_size = 257"));
+  EXPECT_TRUE(
+      Contains(st.message(), "model.vocab_size = 200 is smaller than the data's vocab_size = 257"));
 }
 
 TEST(TrainerTest, BatchDigestIsTheDataLayersDigest) {
   auto dir = FreshTempDir();
   auto steps = TrainRun(dir, "digest", {});
-  Result<TrainConfig> config = LoadTrainConfig(LOCKSTEP_SOURCE_DIR "/trainer/configs/smoke.toml", {});
+  Result<TrainConfig> config =
+      LoadTrainConfig(LOCKSTEP_SOURCE_DIR "/trainer/configs/smoke.toml", {});
   Result<data::Manifest> m = ResolveTrainingData(*config);
   ASSERT_TRUE(m.ok());
   Result<data::Sampler> sampler = data::Sampler::Create(*m, 8);
@@ -145,8 +148,8 @@ TEST(TrainerTest, EvalChangesNoTrainingBitAndItsLossFalls) {
     EXPECT_FALSE(off[i].contains("eval_loss"));
     if (!on[i].contains("eval_loss")) continue;
     evaluated.push_back(on[i]["step"].get<int>());
-    for (const char* f : {"eval_loss", "eval_loss_prose", "eval_loss_arith", "eval_loss_code",
-                          "eval_acc_arith"}) {
+    for (const char* f :
+         {"eval_loss", "eval_loss_prose", "eval_loss_arith", "eval_loss_code", "eval_acc_arith"}) {
       ASSERT_TRUE(on[i].contains(f)) << f;
       EXPECT_EQ(std::strtod(on[i][f].get<std::string>().c_str(), nullptr),
                 static_cast<double>(on[i][std::string(f) + "_dec"].get<float>()))
@@ -162,7 +165,8 @@ TEST(TrainerTest, EvalChangesNoTrainingBitAndItsLossFalls) {
 
   // What it is for: a run that learns nothing (lr 0: frozen weights) has the
   // same eval loss at its last evaluation as at its first.
-  auto frozen = TrainRun(dir, "frozen", {"train.steps=12", "train.lr=0", "train.min_lr=0", "eval.every=10"});
+  auto frozen =
+      TrainRun(dir, "frozen", {"train.steps=12", "train.lr=0", "train.min_lr=0", "eval.every=10"});
   ASSERT_TRUE(frozen.front().contains("eval_loss") && frozen.back().contains("eval_loss"));
   EXPECT_EQ(frozen.front()["eval_loss"], frozen.back()["eval_loss"]);
 }

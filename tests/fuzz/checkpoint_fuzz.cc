@@ -38,19 +38,23 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (!meta.is_discarded() && meta.is_object() && !meta.contains("self_digest")) {
     const std::string unsealed = meta.dump();  // what MetaDigest hashes
     meta["self_digest"] = lockstep::Xxh3_128(unsealed.data(), unsealed.size()).Hex();
-    lockstep::fuzz::WriteBytes(dir / lockstep::fuzz::kCheckpointStep / "checkpoint.json", meta.dump());
+    lockstep::fuzz::WriteBytes(dir / lockstep::fuzz::kCheckpointStep / "checkpoint.json",
+                               meta.dump());
   } else {
     lockstep::fuzz::WriteBytes(dir / lockstep::fuzz::kCheckpointStep / "checkpoint.json", input);
   }
   // No try/catch: LoadLatestCheckpoint returns a Result, and an exception out
   // of it (e.g. a json::type_error) is a finding.
   lockstep::Result<lockstep::trainer::LoadedCheckpoint> loaded =
-      lockstep::trainer::LoadLatestCheckpoint(dir.string(), identity, lockstep::fuzz::kCheckpointParams);
+      lockstep::trainer::LoadLatestCheckpoint(dir.string(), identity,
+                                              lockstep::fuzz::kCheckpointParams);
   if (!loaded.ok()) {
-    if (loaded.status().message().empty()) lockstep::fuzz::Fail("LoadLatestCheckpoint failed without a message");
+    if (loaded.status().message().empty())
+      lockstep::fuzz::Fail("LoadLatestCheckpoint failed without a message");
     return 0;
   }
-  if (loaded->m.size() != lockstep::fuzz::kCheckpointParams || loaded->v.size() != lockstep::fuzz::kCheckpointParams) {
+  if (loaded->m.size() != lockstep::fuzz::kCheckpointParams ||
+      loaded->v.size() != lockstep::fuzz::kCheckpointParams) {
     lockstep::fuzz::Fail("LoadLatestCheckpoint returned optimizer state of the wrong size");
   }
   return 0;

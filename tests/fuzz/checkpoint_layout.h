@@ -5,11 +5,10 @@
 #define LOCKSTEP_TESTS_FUZZ_CHECKPOINT_LAYOUT_H_
 
 #include <cstddef>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 namespace lockstep::fuzz {
 

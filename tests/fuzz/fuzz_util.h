@@ -40,8 +40,9 @@ inline std::pair<std::string_view, std::string_view> SplitOnce(std::string_view 
 // normal exit. Every file a target writes is inside it.
 inline const std::filesystem::path& ScratchDir(const char* name) {
   static const std::filesystem::path dir = [name] {
-    std::filesystem::path d = std::filesystem::temp_directory_path() /
-                              ("lockstep-fuzz-" + std::string(name) + "-" + std::to_string(::getpid()));
+    std::filesystem::path d =
+        std::filesystem::temp_directory_path() /
+        ("lockstep-fuzz-" + std::string(name) + "-" + std::to_string(::getpid()));
     std::filesystem::remove_all(d);
     std::filesystem::create_directories(d);
     return d;

@@ -12,17 +12,20 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string text(lockstep::fuzz::AsText(data, size));
-  lockstep::Result<lockstep::golden::RunRecord> record = lockstep::golden::ParseGolden(text, "fuzz.toml");
+  lockstep::Result<lockstep::golden::RunRecord> record =
+      lockstep::golden::ParseGolden(text, "fuzz.toml");
   if (!record.ok()) {
-    if (record.status().message().empty()) lockstep::fuzz::Fail("ParseGolden failed without a message");
+    if (record.status().message().empty())
+      lockstep::fuzz::Fail("ParseGolden failed without a message");
     return 0;
   }
   const std::string written = lockstep::golden::GoldenToToml(*record);
 #ifndef LOCKSTEP_FUZZ_NO_ROUNDTRIP
-  lockstep::Result<lockstep::golden::RunRecord> back = lockstep::golden::ParseGolden(written, "written.toml");
+  lockstep::Result<lockstep::golden::RunRecord> back =
+      lockstep::golden::ParseGolden(written, "written.toml");
   if (!back.ok()) {
-    lockstep::fuzz::Fail("GoldenToToml of a parsed golden does not parse: " + back.status().message() +
-                         "\n--- written:\n" + written);
+    lockstep::fuzz::Fail("GoldenToToml of a parsed golden does not parse: " +
+                         back.status().message() + "\n--- written:\n" + written);
   }
   if (back->steps.size() != record->steps.size()) {
     lockstep::fuzz::Fail("round trip changed the number of steps\n--- written:\n" + written);
@@ -31,7 +34,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const lockstep::golden::StepRow& a = record->steps[i];
     const lockstep::golden::StepRow& b = back->steps[i];
     if (a.step != b.step || a.metrics != b.metrics) {
-      lockstep::fuzz::Fail("round trip changed step " + std::to_string(a.step) + "\n--- written:\n" + written);
+      lockstep::fuzz::Fail("round trip changed step " + std::to_string(a.step) +
+                           "\n--- written:\n" + written);
     }
   }
 #endif

@@ -7,6 +7,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   static const std::string regex =
       R"(^(?:\[rank\d+\]:)?\s*it (?<step>[\d,.]+)(?: \| loss (?<loss>\S+))?(?: \| gnorm (?P<grad_norm>\S+))?)"
       R"((?:.* lr=(?<lr>[^ ]+))?(?: \| tok/s (?<tps>[\d,]+))?)";
-  lockstep::fuzz::FuzzLog(lockstep::fuzz::AsText(data, size), lockstep::smoke::LogFormat::kRegex, regex);
+  lockstep::fuzz::FuzzLog(lockstep::fuzz::AsText(data, size), lockstep::smoke::LogFormat::kRegex,
+                          regex);
   return 0;
 }

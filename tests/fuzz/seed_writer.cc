@@ -5,10 +5,9 @@
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "core/digest.h"
 #include "data/shard.h"
@@ -47,20 +46,23 @@ void WriteCheckpoints(const fs::path& out) {
   fs::create_directories(out);
   nlohmann::json files = nlohmann::json::object();
   for (const auto& [name, bytes] : lockstep::fuzz::CheckpointFiles()) {
-    files[name] = {{"xxh3_128", lockstep::Xxh3_128(bytes.data(), bytes.size()).Hex()}, {"bytes", bytes.size()}};
+    files[name] = {{"xxh3_128", lockstep::Xxh3_128(bytes.data(), bytes.size()).Hex()},
+                   {"bytes", bytes.size()}};
   }
   auto meta = [&](int world_size) {
-    nlohmann::json m = {{"format", 1},
-                        {"step", 3},
-                        {"config_digest", "82f4b26ace0be67a"},
-                        {"manifest_digest", "bbe3ebbdefeb1acb"},
-                        {"identity", lockstep::fuzz::CheckpointIdentity()},
-                        {"world_size", world_size},
-                        {"num_params", lockstep::fuzz::kCheckpointParams},
-                        {"cursor", {{"step", 4}, {"segment_from_step", 0}, {"consumed", {0, 0, 0}}}}};
+    nlohmann::json m = {
+        {"format", 1},
+        {"step", 3},
+        {"config_digest", "82f4b26ace0be67a"},
+        {"manifest_digest", "bbe3ebbdefeb1acb"},
+        {"identity", lockstep::fuzz::CheckpointIdentity()},
+        {"world_size", world_size},
+        {"num_params", lockstep::fuzz::kCheckpointParams},
+        {"cursor", {{"step", 4}, {"segment_from_step", 0}, {"consumed", {0, 0, 0}}}}};
     m["files"]["params.bin"] = files["params.bin"];
     for (int r = 0; r < world_size; ++r) {
-      const std::string f = "optim-r" + std::to_string(r) + "-of-" + std::to_string(world_size) + ".bin";
+      const std::string f =
+          "optim-r" + std::to_string(r) + "-of-" + std::to_string(world_size) + ".bin";
       m["files"][f] = files[f];
     }
     return m;

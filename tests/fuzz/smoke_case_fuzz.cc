@@ -17,6 +17,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::filesystem::path path = dir / "case.toml";
   lockstep::fuzz::WriteBytes(path, lockstep::fuzz::AsText(data, size));
   lockstep::Result<lockstep::smoke::SmokeCase> c = lockstep::smoke::LoadSmokeCase(path.string());
-  if (!c.ok() && c.status().message().empty()) lockstep::fuzz::Fail("LoadSmokeCase failed without a message");
+  if (!c.ok() && c.status().message().empty())
+    lockstep::fuzz::Fail("LoadSmokeCase failed without a message");
   return 0;
 }

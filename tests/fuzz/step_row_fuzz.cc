@@ -2,7 +2,6 @@
 // exceptions, as the record-stream and jsonl readers do).
 #include <cstddef>
 #include <cstdint>
-
 #include <nlohmann/json.hpp>
 
 #include "golden/metric_text.h"
