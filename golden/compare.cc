@@ -238,8 +238,7 @@ Comparison Compare(const RunRecord& golden, const RunRecord& run, const Policies
     ++c.steps_compared;
     std::vector<MetricDiff> diffs;
     // A core metric the run records and the golden lacks is a difference too.
-    for (const char* name :
-         {"loss", "grad_norm", "lr", "tokens", "batch_digest", "param_digest", "mem_peak_bytes"}) {
+    for (const char* name : kCoreMetrics) {
       const MetricValue* rv = r.Find(name);
       if (rv == nullptr || g.Find(name) != nullptr ||
           policies.For(name).kind == MetricPolicy::Kind::kIgnore)

@@ -134,11 +134,6 @@ std::string Badly(const std::string& origin, const std::string& what) {
       origin, what);
 }
 
-// Metrics that every step of a run has when any step has them; evaluation
-// and health fields come on some steps only.
-constexpr const char* kCoreMetrics[] = {
-    "loss", "grad_norm", "lr", "tokens", "batch_digest", "param_digest", "mem_peak_bytes"};
-
 bool IsCountMetric(const std::string& k) {
   return k == "tokens" || k == "grad_zeros" || k.ends_with("_bytes");
 }

@@ -38,6 +38,12 @@ namespace lockstep::golden {
 
 inline constexpr int kGoldenFormatVersion = 1;
 
+// Metrics that every step of a run has when any step has them; evaluation
+// and health fields come on some steps only. A golden step lacking one is
+// damaged; a run step carrying one its golden step lacks is a difference.
+inline constexpr const char* kCoreMetrics[] = {
+    "loss", "grad_norm", "lr", "tokens", "batch_digest", "param_digest", "mem_peak_bytes"};
+
 struct RunHeader {
   std::string case_name;
   std::string config_digest;

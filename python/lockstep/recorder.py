@@ -23,6 +23,7 @@ import os
 import resource
 import time
 
+import numpy as np
 import torch
 
 from . import _lockstep
@@ -121,13 +122,15 @@ class Recorder:
         loss_value, loss_single = _float("loss", loss)
         gn = _float("grad_norm", grad_norm) if grad_norm is not None else (None, True)
         lr_value = _float("lr", lr) if lr is not None else (None, False)
-        batch_digest = self._batch_digest(batch) if batch is not None else None
+        batch_digest = None
+        if batch is not None:
+            rows = self._global_batch(batch)
+            batch_digest = _lockstep.token_digest(rows.reshape(-1))
+            if tokens is None:  # every row: seq_len inputs and one more target
+                tokens = rows.shape[0] * (rows.shape[1] - 1)
         fields = {}
         if model is not None:
             fields.update(self._model_fields(model))
-        if tokens is None and batch is not None:
-            rows = self._rows_total
-            tokens = rows * (self._row_width - 1)
         mem_peak = None
         if torch.cuda.is_available() and model is not None and next(model.parameters()).is_cuda:
             mem_peak = int(torch.cuda.max_memory_allocated())
@@ -145,13 +148,14 @@ class Recorder:
             grad_zeros=fields.get("grad_zeros"), params_unchanged=fields.get("params_unchanged"),
             params_changed=json.dumps(fields.get("params_changed", {})))
 
-    def _batch_digest(self, batch):
+    def _global_batch(self, batch):
+        """The step's global batch as C-contiguous int64 rows: this rank's rows,
+        or under torch.distributed every rank's, gathered in rank order."""
         if isinstance(batch, torch.Tensor):
             if batch.is_floating_point() or batch.is_complex() or batch.dtype == torch.bool:
                 raise TypeError(f"batch: integer token ids, got a tensor of {batch.dtype}")
             rows = batch.detach().cpu().to(torch.int64).numpy()
         else:
-            import numpy as np
             rows = np.asarray(batch)
             if rows.dtype.kind not in "iu":
                 raise TypeError(f"batch: integer token ids, got an array of {rows.dtype}")
@@ -161,10 +165,8 @@ class Recorder:
         if self._world > 1:
             gathered = [None] * self._world
             torch.distributed.all_gather_object(gathered, rows)
-            import numpy as np
             rows = np.concatenate(gathered, axis=0)
-        self._rows_total, self._row_width = rows.shape
-        return _lockstep.token_digest(rows.reshape(-1).copy())
+        return np.ascontiguousarray(rows)
 
     def _model_fields(self, model):
         digest = _lockstep.Digest64()
