@@ -9,12 +9,15 @@
 #include <cstring>
 #include <filesystem>
 #include <map>
+#include <set>
 #include <sstream>
 #include <toml.hpp>
 #include <tuple>
 
 #include "core/atomic_file.h"
 #include "core/interrupt.h"
+#include "smoke/log_parser.h"
+#include "smoke/smoke_case.h"
 #include "smoke/suite.h"
 #include "smoke/watchdog.h"
 
@@ -77,7 +80,40 @@ struct Side {
   int world_size = 1;
   std::string dir;        // its re-run records and traces
   std::string trace_dir;  // the trace with values
+  // Another trainer: the command that re-runs it, where, and how to read
+  // the record it prints.
+  bool external = false;
+  std::vector<std::string> command;
+  std::string command_dir;
+  std::string parser = "jsonl", regex;
 };
+
+// What re-runs `side` when it is another trainer: its --command-x (sh -c),
+// else the case's command; in its --dir-x, else the case's directory.
+Status PrepareExternal(Side& side, const std::optional<smoke::SmokeCase>& c,
+                       const std::string& command, const std::string& dir) {
+  side.external = true;
+  if (!command.empty()) {
+    side.command = {"/bin/sh", "-c", command};
+  } else if (c) {
+    side.command = c->command;
+  } else {
+    return Status::BadInput(fmt::format(
+        "side {}: nothing re-runs it; give --command-{} CMD (or --case CASE for both sides)",
+        side.label, side.option));
+  }
+  if (c) {
+    side.parser = c->parser;
+    side.regex = c->regex;
+  }
+  side.command_dir = !dir.empty() ? fs::absolute(dir).string()
+                     : c          ? fs::path(c->path).parent_path().string()
+                                  : fs::current_path().string();
+  if (!fs::is_directory(side.command_dir)) {
+    return Status::BadInput(fmt::format("--dir-{} {}: not a directory", side.option, dir));
+  }
+  return Status::Ok();
+}
 
 Status PrepareConfig(Side& side, const std::string& override_config) {
   if (!override_config.empty()) {
@@ -85,10 +121,17 @@ Status PrepareConfig(Side& side, const std::string& override_config) {
     return Status::Ok();
   }
   const nlohmann::json& config = side.run.header.config;
+  if (side.run.header.profile == "pytorch") {
+    return Status::BadInput(fmt::format(
+        "{}: a PyTorch run (python/lockstep's Recorder), not lockstep's trainer: re-run it with "
+        "its command, --case CASE (a smoke case whose command runs it) or --command-{} CMD",
+        side.run_path, side.option));
+  }
   if (!config.is_object() || config.empty()) {
     return Status::BadInput(fmt::format(
-        "{}: the header has no config to re-run (another trainer's log?); pass --config-{} FILE",
-        side.run_path, side.option));
+        "{}: the header has no config to re-run: another trainer's log? Re-run it with --case "
+        "CASE or --command-{} CMD; for lockstep's trainer pass --config-{} FILE",
+        side.run_path, side.option, side.option));
   }
   const nlohmann::json manifest =
       config.contains("data") ? config["data"].value("manifest", "") : "";
@@ -119,25 +162,68 @@ int WorldSize(const golden::RunRecord& run) {
 // Re-runs `side` to `step` with a trace in side.dir/<trace_name> that keeps
 // the values `values` (trainer::TraceValues syntax); returns the trace's
 // directory. `check_record`: say whether the re-run reproduced the record.
+// Checks the re-run's record against the one it stands for: a warning when it
+// does not reproduce it up to `step`.
+void CheckReproduced(const Side& side, const golden::RunRecord& rerun, std::int64_t step,
+                     std::ostream& out) {
+  std::string what;
+  if (std::optional<std::int64_t> s = FirstDivergentStep(side.run, rerun, &what); s && *s <= step) {
+    out << fmt::format(
+        "  warning: the re-run of {} differs from {} at step {} ({}): this {} or machine is not "
+        "the one that recorded it; the trace shows the re-run\n",
+        side.label, side.run_path, *s, what, side.external ? "checkout" : "binary");
+  }
+}
+
+// Re-runs `side` to `step` with a trace in side.dir/<trace_name> that keeps
+// the values `values` (trainer::TraceValues syntax); returns the trace's
+// directory. `check_record`: say whether the re-run reproduced the record.
 Result<std::string> ReRun(const Side& side, std::int64_t step, const std::string& values,
                           const std::string& trace_name, std::string_view purpose,
                           bool check_record, double timeout, std::ostream& out) {
   const std::string record = (fs::path(side.dir) / (trace_name + ".jsonl")).string();
   const std::string trace = (fs::path(side.dir) / trace_name).string();
-  std::vector<std::string> argv = {
-      side.binary,          "train",        "--config",           side.config, "--stop-at",
-      std::to_string(step), "--trace-step", std::to_string(step), "--trace",   trace,
-      "--trace-values",     values,         "--record",           record,      "--quiet"};
-  argv = smoke::UnderMpirun(side.world_size, std::move(argv));
-  out << fmt::format("re-running {} to step {} ({}): {}\n", side.label, step, purpose,
-                     fmt::join(argv, " "))
-      << std::flush;
-  std::string output;
+  std::error_code ec;
+  fs::remove_all(trace, ec);  // no rank files left from an earlier re-run
   smoke::WatchOptions wo;
   wo.idle_timeout = timeout;
   wo.cancel = &InterruptScope::Flag();  // a re-run is ended with lockstep, not orphaned
-  Result<smoke::ProcessOutcome> outcome = smoke::RunWatched(
-      argv, wo, [&](std::string_view line) { output += std::string(line) + "\n"; });
+  std::vector<std::string> argv;
+  if (side.external) {
+    argv = side.command;
+    wo.working_dir = side.command_dir;
+    wo.env = {"LOCKSTEP_TRACE_STEP=" + std::to_string(step), "LOCKSTEP_TRACE_DIR=" + trace,
+              "LOCKSTEP_TRACE_VALUES=" + values};
+    const std::string shown = argv.size() == 3 && argv[0] == "/bin/sh"
+                                  ? fmt::format("sh -c '{}'", argv[2])
+                                  : fmt::format("{}", fmt::join(argv, " "));
+    out << fmt::format("re-running {} with step {} traced ({}): {} (in {}, {})\n", side.label, step,
+                       purpose, shown, side.command_dir, fmt::join(wo.env, " "));
+  } else {
+    argv = {side.binary,          "train",        "--config",           side.config, "--stop-at",
+            std::to_string(step), "--trace-step", std::to_string(step), "--trace",   trace,
+            "--trace-values",     values,         "--record",           record,      "--quiet"};
+    argv = smoke::UnderMpirun(side.world_size, std::move(argv));
+    out << fmt::format("re-running {} to step {} ({}): {}\n", side.label, step, purpose,
+                       fmt::join(argv, " "));
+  }
+  out << std::flush;
+  std::string output;
+  std::optional<smoke::LineParser> parser;
+  if (side.external) {
+    Result<smoke::LogFormat> format = smoke::ParseLogFormat(side.parser);
+    if (!format.ok()) return format.status();
+    Result<smoke::LineParser> p = smoke::LineParser::Create(*format, side.regex);
+    if (!p.ok()) return p.status();
+    parser.emplace(std::move(p).value());
+  }
+  golden::RunRecord printed;  // what an external re-run printed
+  Result<smoke::ProcessOutcome> outcome = smoke::RunWatched(argv, wo, [&](std::string_view line) {
+    output += std::string(line) + "\n";
+    if (parser) {
+      if (std::optional<golden::StepRow> row = parser->Feed(line)) printed.steps.push_back(*row);
+    }
+  });
   if (!outcome.ok()) return outcome.status();
   if (outcome->cancelled) {
     return Status::Interrupted(
@@ -146,21 +232,33 @@ Result<std::string> ReRun(const Side& side, std::int64_t step, const std::string
   }
   if (outcome->exit_code != 0) {
     return Status::BadInput(fmt::format(
-        "re-running side {} ({}) failed with exit {}:\n{}Check --binary-{} and --config-{}",
-        side.label, side.run_path, outcome->exit_code, output, side.option, side.option));
+        "re-running side {} ({}) failed with exit {}:\n{}Check {}", side.label, side.run_path,
+        outcome->exit_code, output,
+        side.external ? fmt::format("--command-{} and --dir-{} (or the case's command)",
+                                    side.option, side.option)
+                      : fmt::format("--binary-{} and --config-{}", side.option, side.option)));
   }
-  if (check_record) {
+  if (side.external && !fs::exists(fs::path(trace) / "rank0.jsonl")) {
+    return Status::BadInput(fmt::format(
+        "re-running side {} wrote no trace in {}: does the trainer record with lockstep's Recorder "
+        "given model= and optimizer= (or call lockstep.trace(model, optimizer)), and does it reach "
+        "step {}? Its last lines:\n{}",
+        side.label, trace, step, outcome->tail));
+  }
+  if (check_record && side.external) {
+    parser->AddLateMetrics(printed.steps);
+    if (printed.steps.empty()) {
+      out << fmt::format(
+          "  note: the re-run of {} printed no step line the {} parser reads: not checked against "
+          "{}\n",
+          side.label, side.parser, side.run_path);
+    } else {
+      CheckReproduced(side, printed, step, out);
+    }
+  } else if (check_record) {
     Result<golden::RunRecord> rerun = golden::LoadRecordStream(record);
     if (!rerun.ok()) return rerun.status();
-    std::string what;
-    if (std::optional<std::int64_t> s = FirstDivergentStep(side.run, *rerun, &what);
-        s && *s <= step) {
-      out << fmt::format(
-          "  warning: the re-run of {} differs from {} at step {} ({}): this binary or machine is "
-          "not "
-          "the one that recorded it; the trace shows the re-run\n",
-          side.label, side.run_path, *s, what);
-    }
+    CheckReproduced(side, *rerun, step, out);
   }
   out << fmt::format("  {:.1f} s\n", outcome->seconds);
   return trace;
@@ -177,7 +275,8 @@ void PrintTable(const std::vector<TensorDiff>& rows, std::ostream& out) {
     const std::string differ = d.shape_differs ? "shape differs"
                                : d.digest_only ? "digest differs"
                                                : fmt::format("{}/{}", d.differing, d.count);
-    out << fmt::format("  {:<24} {:<24} {:>17} {:>12.3g} {:>10.3g}\n", Where(d), d.name, differ,
+    const std::string name = d.name_b.empty() ? d.name : d.name + " (B: " + d.name_b + ")";
+    out << fmt::format("  {:<24} {:<24} {:>17} {:>12.3g} {:>10.3g}\n", Where(d), name, differ,
                        d.max_abs_diff, d.rel_diff);
   }
 }
@@ -208,19 +307,36 @@ std::optional<std::int64_t> FirstDivergentStep(const golden::RunRecord& a,
 
 std::vector<TensorDiff> FirstDivergentTensor(const std::vector<trainer::TracedTensor>& a,
                                              const std::vector<trainer::TracedTensor>& b,
-                                             std::size_t* identical_before) {
-  std::map<std::tuple<int, std::string, std::string>, const trainer::TracedTensor*> index;
-  for (const trainer::TracedTensor& t : b) index[{t.micro_batch, t.phase, t.name}] = &t;
+                                             std::size_t* identical_before,
+                                             std::vector<Renamed>* renamed) {
+  using Key = std::tuple<int, std::string, std::string>;  // (micro-batch, phase, name)
+  std::map<Key, const trainer::TracedTensor*> by_name;
+  std::map<std::tuple<int, std::string, int>, const trainer::TracedTensor*> by_position;
+  std::set<Key> in_a;
+  for (const trainer::TracedTensor& t : b) {
+    by_name[{t.micro_batch, t.phase, t.name}] = &t;
+    by_position[{t.micro_batch, t.phase, t.seq}] = &t;
+  }
+  for (const trainer::TracedTensor& t : a) in_a.insert({t.micro_batch, t.phase, t.name});
   std::vector<TensorDiff> out;
   std::size_t same_before = 0;
   for (const trainer::TracedTensor& x : a) {
-    auto it = index.find({x.micro_batch, x.phase, x.name});
-    if (it == index.end()) continue;
-    const trainer::TracedTensor& y = *it->second;
+    const trainer::TracedTensor* match = nullptr;
+    if (auto it = by_name.find({x.micro_batch, x.phase, x.name}); it != by_name.end()) {
+      match = it->second;
+    } else if (auto p = by_position.find({x.micro_batch, x.phase, x.seq});
+               p != by_position.end() &&
+               !in_a.contains({p->second->micro_batch, p->second->phase, p->second->name})) {
+      match = p->second;  // a name only B has, where A has a name only A has
+      if (renamed != nullptr) renamed->push_back({x.phase, x.micro_batch, x.name, match->name});
+    }
+    if (match == nullptr) continue;
+    const trainer::TracedTensor& y = *match;
     TensorDiff d;
     d.phase = x.phase;
     d.micro_batch = x.micro_batch;
     d.name = x.name;
+    if (y.name != x.name) d.name_b = y.name;
     d.count = x.count;
     if (x.count != y.count) {
       d.shape_differs = true;
@@ -238,6 +354,9 @@ std::vector<TensorDiff> FirstDivergentTensor(const std::vector<trainer::TracedTe
         diff2 += delta * delta;
         d.max_abs_diff = std::max(d.max_abs_diff, std::fabs(delta));
       }
+      // Same float32 values, other bytes: a dtype that converts to float32 without loss
+      // (bf16 vs its float32 copy) still differs as stored.
+      if (d.differing == 0) d.digest_only = true;
       d.rel_diff = norm2 > 0 ? std::sqrt(diff2 / norm2) : (diff2 > 0 ? INFINITY : 0);
     }
     if (d.same()) {
@@ -253,9 +372,13 @@ std::vector<TensorDiff> FirstDivergentTensor(const std::vector<trainer::TracedTe
 
 nlohmann::ordered_json StepBisectToJson(const StepBisectResult& result) {
   auto tensor = [](const TensorDiff& d) {
-    nlohmann::ordered_json j = {
-        {"phase", d.phase}, {"micro_batch", d.micro_batch},     {"name", d.name},
-        {"count", d.count}, {"shape_differs", d.shape_differs}, {"digest_only", d.digest_only}};
+    nlohmann::ordered_json j = {{"phase", d.phase},
+                                {"micro_batch", d.micro_batch},
+                                {"name", d.name},
+                                {"name_b", d.name_b.empty() ? d.name : d.name_b},
+                                {"count", d.count},
+                                {"shape_differs", d.shape_differs},
+                                {"digest_only", d.digest_only}};
     if (!d.shape_differs && !d.digest_only) {
       j["differing"] = d.differing;
       if (d.first_index) j["first_index"] = *d.first_index;
@@ -268,6 +391,12 @@ nlohmann::ordered_json StepBisectToJson(const StepBisectResult& result) {
   j["exit_code"] = result.exit_code;
   j["step"] = result.step ? nlohmann::ordered_json(*result.step) : nlohmann::ordered_json(nullptr);
   if (result.step) j["step_differs"] = result.step_differs;
+  j["batch_differs"] = result.batch_differs;
+  j["renamed"] = nlohmann::ordered_json::array();
+  for (const Renamed& r : result.renamed) {
+    j["renamed"].push_back(
+        {{"phase", r.phase}, {"micro_batch", r.micro_batch}, {"a", r.name_a}, {"b", r.name_b}});
+  }
   if (!result.tensors.empty()) {
     j["first_tensor"] = tensor(result.tensors.front());
     j["identical_before"] = result.identical_before;
@@ -304,6 +433,32 @@ Result<StepBisectResult> BisectSteps(const StepBisectOptions& options, std::ostr
   };
   a.binary = program(options.binary_a);
   b.binary = program(options.binary_b);
+  const bool external =
+      !options.case_path.empty() || !options.command_a.empty() || !options.command_b.empty();
+  std::optional<smoke::SmokeCase> trainer_case;
+  if (external) {
+    if (!options.config_a.empty() || !options.config_b.empty()) {
+      return Status::BadInput(
+          "--config-a/-b re-run lockstep's trainer; another trainer's command (--case, "
+          "--command-a/-b) takes its own arguments");
+    }
+    if (!options.case_path.empty()) {
+      Result<smoke::SmokeCase> c = smoke::LoadSmokeCase(options.case_path);
+      if (!c.ok()) return c.status();
+      if (!c->external()) {
+        return Status::BadInput(fmt::format(
+            "--case {}: a case of lockstep's trainer (it has a config, no command); for it, "
+            "leave out --case: each side is re-run from its record's header",
+            options.case_path));
+      }
+      trainer_case = std::move(c).value();
+    }
+    LOCKSTEP_RETURN_IF_ERROR(PrepareExternal(a, trainer_case, options.command_a, options.dir_a));
+    LOCKSTEP_RETURN_IF_ERROR(PrepareExternal(b, trainer_case, options.command_b, options.dir_b));
+  } else if (!options.dir_a.empty() || !options.dir_b.empty()) {
+    return Status::BadInput(
+        "--dir-a/-b are where another trainer's command runs: give --case or --command-a/-b");
+  }
   StepBisectResult result;
   std::string& what = result.step_differs;
   result.step = FirstDivergentStep(a.run, b.run, &what);
@@ -314,12 +469,24 @@ Result<StepBisectResult> BisectSteps(const StepBisectOptions& options, std::ostr
     return result;
   }
   out << fmt::format("first divergent step: {} ({})\n", *result.step, what);
+  if (what.starts_with("batch_digest ")) {
+    result.batch_differs = true;
+    result.exit_code = 0;
+    out << fmt::format(
+        "\nthe batch of step {} differs: the two runs trained on different data (token ids, or "
+        "their order), so no tensor of the step can agree; nothing to re-run. Look at the data "
+        "path: the manifest and shards (lockstep data verify), the sampler, the loader's "
+        "order{}\n",
+        *result.step, *result.step > 1 ? fmt::format("; steps 1..{} agree", *result.step - 1) : "");
+    return result;
+  }
 
   std::string work = options.work_dir;
   if (work.empty()) {
     work =
         (fs::temp_directory_path() / fmt::format("lockstep-bisect-steps-{}", ::getpid())).string();
   }
+  work = fs::absolute(work).string();  // an external trainer runs in a directory of its own
   result.work_dir = work;
   a.dir = (fs::path(work) / "a").string();
   b.dir = (fs::path(work) / "b").string();
@@ -329,8 +496,10 @@ Result<StepBisectResult> BisectSteps(const StepBisectOptions& options, std::ostr
     fs::create_directories(side->dir, ec);
     if (ec)
       return Status::BadInput(fmt::format("{}: cannot create it: {}", side->dir, ec.message()));
-    LOCKSTEP_RETURN_IF_ERROR(
-        PrepareConfig(*side, side == &a ? options.config_a : options.config_b));
+    if (!side->external) {
+      LOCKSTEP_RETURN_IF_ERROR(
+          PrepareConfig(*side, side == &a ? options.config_a : options.config_b));
+    }
   }
 
   // Pass 1: digests of every tensor, which say which tensors differ.
@@ -346,7 +515,8 @@ Result<StepBisectResult> BisectSteps(const StepBisectOptions& options, std::ostr
     digests[i] = std::move(trace).value();
   }
   std::size_t identical = 0;
-  std::vector<TensorDiff> differ = FirstDivergentTensor(digests[0], digests[1], &identical);
+  std::vector<TensorDiff> differ =
+      FirstDivergentTensor(digests[0], digests[1], &identical, &result.renamed);
   if (differ.empty()) {
     out << fmt::format(
         "the traces of step {} agree in all {} tensors: the re-runs did not reproduce the "
@@ -356,17 +526,19 @@ Result<StepBisectResult> BisectSteps(const StepBisectOptions& options, std::ostr
   }
 
   // Pass 2: the values of the tensors the report shows, wherever they occur.
-  std::vector<std::string> names;
-  for (std::size_t i = 0; i < differ.size() && std::ssize(names) < options.spread_rows; ++i) {
-    if (std::find(names.begin(), names.end(), differ[i].name) == names.end())
-      names.push_back(differ[i].name);
+  std::vector<std::string> names[2];  // A's names, and B's (another where renamed)
+  for (std::size_t i = 0; i < differ.size() && std::ssize(names[0]) < options.spread_rows; ++i) {
+    if (std::find(names[0].begin(), names[0].end(), differ[i].name) != names[0].end()) continue;
+    names[0].push_back(differ[i].name);
+    names[1].push_back(differ[i].name_b.empty() ? differ[i].name : differ[i].name_b);
   }
   std::vector<trainer::TracedTensor> traces[2];
   for (int i = 0; i < 2; ++i) {
     Side& side = i == 0 ? a : b;
+    const std::vector<std::string>& keep = names[i];
     Result<std::string> dir =
-        ReRun(side, *result.step, fmt::format("{}", fmt::join(names, ",")), "trace",
-              fmt::format("values of {} tensor{}", names.size(), names.size() == 1 ? "" : "s"),
+        ReRun(side, *result.step, fmt::format("{}", fmt::join(keep, ",")), "trace",
+              fmt::format("values of {} tensor{}", keep.size(), keep.size() == 1 ? "" : "s"),
               /*check_record=*/false, options.timeout, out);
     if (!dir.ok()) return dir.status();
     Result<std::vector<trainer::TracedTensor>> trace = trainer::LoadTrace(*dir);
@@ -387,8 +559,12 @@ Result<StepBisectResult> BisectSteps(const StepBisectOptions& options, std::ostr
   // Values only where the digests differ: a whole trace may not fit in memory.
   std::map<std::tuple<int, std::string, std::string>, trainer::TracedTensor*> in_b;
   for (trainer::TracedTensor& t : traces[1]) in_b[{t.micro_batch, t.phase, t.name}] = &t;
+  std::map<std::tuple<int, std::string, std::string>, std::string> b_name;  // renamed ones
+  for (const Renamed& r : result.renamed) b_name[{r.micro_batch, r.phase, r.name_a}] = r.name_b;
   for (trainer::TracedTensor& t : traces[0]) {
-    auto it = in_b.find({t.micro_batch, t.phase, t.name});
+    auto renamed = b_name.find({t.micro_batch, t.phase, t.name});
+    auto it =
+        in_b.find({t.micro_batch, t.phase, renamed == b_name.end() ? t.name : renamed->second});
     if (it == in_b.end() || it->second->digest == t.digest || it->second->count != t.count)
       continue;
     if (!t.has_values || !it->second->has_values) continue;
@@ -396,6 +572,15 @@ Result<StepBisectResult> BisectSteps(const StepBisectOptions& options, std::ostr
     LOCKSTEP_RETURN_IF_ERROR(trainer::ReadTraceValues(b.trace_dir, it->second));
   }
   result.tensors = FirstDivergentTensor(traces[0], traces[1], &identical);
+  if (!result.renamed.empty()) {
+    out << fmt::format("\nrenamed between A and B (matched by position, compared as one):\n");
+    for (const Renamed& r : result.renamed) {
+      out << fmt::format(
+          "  {:<24} {} -> {}\n",
+          r.micro_batch < 0 ? r.phase : fmt::format("{} (micro-batch {})", r.phase, r.micro_batch),
+          r.name_a, r.name_b);
+    }
+  }
   result.identical_before = identical;
   result.traced = traces[0].size();
   if (result.tensors.empty()) {
@@ -411,6 +596,18 @@ Result<StepBisectResult> BisectSteps(const StepBisectOptions& options, std::ostr
     out << fmt::format(
         "\nfirst divergent tensor: step {}, {}: {} has a different shape ({} elements in A)\n",
         *result.step, Where(first), first.name, first.count);
+    // Two layouts (ranks, micro-batches) cut the batch differently: their
+    // step-wide tensors still compare.
+    auto same_shape = std::find_if(result.tensors.begin(), result.tensors.end(),
+                                   [](const TensorDiff& d) {
+                                     return !d.shape_differs && d.micro_batch < 0;
+                                   });
+    if (first.micro_batch >= 0 && same_shape != result.tensors.end()) {
+      out << fmt::format(
+          "  (the sides cut the batch differently; the first step-wide tensor that differs: {} "
+          "{})\n",
+          Where(*same_shape), same_shape->name);
+    }
   } else if (first.digest_only) {  // only when a side is not deterministic
     out << fmt::format(
         "\nfirst divergent tensor: step {}, {}: {} (digests differ; values not traced)\n",

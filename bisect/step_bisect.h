@@ -16,6 +16,16 @@
 //
 // The runs may differ in anything: the binary (--binary-a/-b), the config,
 // the environment (threads, ranks, profile).
+//
+// Another trainer (a PyTorch loop that records with python/lockstep's
+// Recorder) is re-run with its own command: a smoke case's `command`
+// (--case) or a shell command per side (--command-a/-b), in a directory per
+// side (--dir-a/-b: two checkouts of the trainer), with the step to trace in
+// LOCKSTEP_TRACE_STEP, the trace's directory in LOCKSTEP_TRACE_DIR and the
+// values to keep in LOCKSTEP_TRACE_VALUES. Its trace has the same format.
+//
+// When the batch differs at the first divergent step, the runs trained on
+// different data: that is the answer, and nothing is re-run.
 #ifndef LOCKSTEP_BISECT_STEP_BISECT_H_
 #define LOCKSTEP_BISECT_STEP_BISECT_H_
 
@@ -36,9 +46,15 @@ struct StepBisectOptions {
   std::string run_a, run_b;        // record streams (.jsonl) or golden files (.toml)
   std::string binary_a, binary_b;  // lockstep binaries that re-run each side
   std::string config_a, config_b;  // configs to re-run (default: each run's header config)
-  std::string work_dir;            // re-run records and traces ("" = a temp dir)
-  int spread_rows = 8;             // rows of the "how it spreads" table
-  double timeout = 600;            // seconds without output before a re-run counts as hung
+  // Another trainer: its smoke case (whose command re-runs both sides) and/or
+  // a shell command per side; each runs in its dir (default: the case's
+  // directory, or the current one).
+  std::string case_path;
+  std::string command_a, command_b;
+  std::string dir_a, dir_b;
+  std::string work_dir;  // re-run records and traces ("" = a temp dir)
+  int spread_rows = 8;   // rows of the "how it spreads" table
+  double timeout = 600;  // seconds without output before a re-run counts as hung
 };
 
 // How one traced tensor compares between the two sides.
@@ -46,6 +62,7 @@ struct TensorDiff {
   std::string phase;
   int micro_batch = -1;
   std::string name;
+  std::string name_b;  // B's name when it differs: matched by position, renamed
   std::uint64_t count = 0;
   std::uint64_t differing = 0;  // elements whose bits differ
   std::optional<std::uint64_t> first_index;
@@ -61,20 +78,33 @@ struct TensorDiff {
 std::optional<std::int64_t> FirstDivergentStep(const golden::RunRecord& a,
                                                const golden::RunRecord& b, std::string* what);
 
+// A tensor one side calls by another name, at the same position.
+struct Renamed {
+  std::string phase;
+  int micro_batch = -1;
+  std::string name_a, name_b;
+};
+
 // Compares two traces of the same step tensor by tensor, in A's order,
-// matched by (micro-batch, phase, name): by digest, then element by element
-// where the digests differ and both sides' values are filled in (see
-// trainer::ReadTraceValues; without them the diff is `digest_only`). Tensors only one side has are
-// skipped (a micro-batch another world size ran elsewhere). Returns the first differing tensor and
-// every differing tensor after it, in order, or nothing if all agree; `identical_before` counts the
-// tensors compared equal before it.
+// matched by (micro-batch, phase, name), or, for a name only one side has,
+// by (micro-batch, phase, position) with a name only the other side has (a
+// renamed module: listed in `renamed`, and compared like any other). By
+// digest, then element by element where the digests differ and both sides'
+// values are filled in (see trainer::ReadTraceValues; without them the diff
+// is `digest_only`). Tensors only one side has are skipped (a micro-batch
+// another world size ran elsewhere). Returns the first differing tensor and
+// every differing tensor after it, in order, or nothing if all agree;
+// `identical_before` counts the tensors compared equal before it.
 std::vector<TensorDiff> FirstDivergentTensor(const std::vector<trainer::TracedTensor>& a,
                                              const std::vector<trainer::TracedTensor>& b,
-                                             std::size_t* identical_before);
+                                             std::size_t* identical_before,
+                                             std::vector<Renamed>* renamed = nullptr);
 
 struct StepBisectResult {
   std::optional<std::int64_t> step;     // none: the runs agree on every common step
   std::string step_differs;             // what differs at `step`: "param_digest 1a.. vs 2b.."
+  bool batch_differs = false;           // the batch differs at `step`: data, nothing re-run
+  std::vector<Renamed> renamed;         // tensors matched by position under another name
   std::size_t identical_before = 0;     // tensors bit-identical before the first that differs
   std::size_t traced = 0;               // tensors in side A's trace of `step`
   std::vector<TensorDiff> tensors;      // the first differing tensor and every later one
@@ -86,8 +116,8 @@ struct StepBisectResult {
 };
 
 // The result for machines (`bisect steps --json`): step, step_differs,
-// first_tensor and spread (TensorDiff fields), identical_before, traced,
-// not_deterministic, work_dir, exit_code.
+// batch_differs, first_tensor and spread (TensorDiff fields), renamed,
+// identical_before, traced, not_deterministic, work_dir, exit_code.
 nlohmann::ordered_json StepBisectToJson(const StepBisectResult& result);
 
 // BadInput for unreadable runs or configs; the re-runs' failures are

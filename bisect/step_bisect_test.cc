@@ -90,6 +90,47 @@ TEST(FirstDivergentTensorTest, TensorsOnlyOneSideHasAreSkipped) {
   EXPECT_TRUE(d[0].shape_differs);
 }
 
+std::vector<trainer::TracedTensor> Positioned(std::vector<trainer::TracedTensor> tensors) {
+  for (std::size_t i = 0; i < tensors.size(); ++i) tensors[i].seq = static_cast<int>(i);
+  return tensors;
+}
+
+TEST(FirstDivergentTensorTest, ARenamedModuleIsMatchedByPositionNotReportedAsNumbers) {
+  const auto a =
+      Positioned({Tensor("forward", 0, "x", {1}), Tensor("forward", 0, "mlp.act", {1, 2}),
+                  Tensor("forward", 0, "y", {3})});
+  auto b = Positioned({Tensor("forward", 0, "x", {1}), Tensor("forward", 0, "mlp.gelu", {1, 2}),
+                       Tensor("forward", 0, "y", {4})});
+  std::size_t before = 0;
+  std::vector<Renamed> renamed;
+  std::vector<TensorDiff> d = FirstDivergentTensor(a, b, &before, &renamed);
+  ASSERT_EQ(renamed.size(), 1u);
+  EXPECT_EQ(renamed[0].name_a, "mlp.act");
+  EXPECT_EQ(renamed[0].name_b, "mlp.gelu");
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_EQ(d[0].name, "y");  // the renamed tensor has the same bits: not a divergence
+  EXPECT_EQ(before, 2u);
+
+  b[1] = Tensor("forward", 0, "mlp.gelu", {1, 2.5f});
+  b[1].seq = 1;
+  d = FirstDivergentTensor(a, b, &before, nullptr);
+  ASSERT_EQ(d.size(), 2u);
+  EXPECT_EQ(d[0].name, "mlp.act");
+  EXPECT_EQ(d[0].name_b, "mlp.gelu");
+  EXPECT_EQ(d[0].differing, 1u);
+  EXPECT_EQ(before, 1u);
+}
+
+TEST(FirstDivergentTensorTest, AModuleOnlyOneSideHasShiftsNoPairing) {
+  // B inserts a module: A's tensors still meet their namesakes, B's extra one is skipped.
+  const auto a = Positioned({Tensor("forward", 0, "x", {1}), Tensor("forward", 0, "y", {2})});
+  const auto b = Positioned({Tensor("forward", 0, "x", {1}), Tensor("forward", 0, "new", {9}),
+                             Tensor("forward", 0, "y", {2})});
+  std::vector<Renamed> renamed;
+  EXPECT_TRUE(FirstDivergentTensor(a, b, nullptr, &renamed).empty());
+  EXPECT_TRUE(renamed.empty());
+}
+
 TEST(TensorTraceTest, RoundTripAcrossRanksInCanonicalOrder) {
   const std::string dir = (FreshTempDir() / "trace").string();
   const float x[3] = {1, -4, 2};

@@ -28,6 +28,20 @@ void RegisterBisectSteps(CLI::App& bisect, int& exit_code) {
                   "Config to re-run A (default: the config in A's header)");
   cmd->add_option("--config-b", o->config_b,
                   "Config to re-run B (default: the config in B's header)");
+  cmd->add_option("--case", o->case_path,
+                  "Another trainer (a PyTorch loop recording with python/lockstep): the smoke "
+                  "case whose command re-runs both sides, in the case's directory")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--command-a", o->command_a,
+                  "Shell command that re-runs A (another trainer; default: the case's command)");
+  cmd->add_option("--command-b", o->command_b,
+                  "Shell command that re-runs B (another trainer; default: the case's command)");
+  cmd->add_option("--dir-a", o->dir_a,
+                  "Where A's command runs: a checkout of A's trainer (default: the case's "
+                  "directory, or this one)")
+      ->check(CLI::ExistingDirectory);
+  cmd->add_option("--dir-b", o->dir_b, "Where B's command runs: a checkout of B's trainer")
+      ->check(CLI::ExistingDirectory);
   cmd->add_option("--work-dir", o->work_dir,
                   "Keep the re-run records and traces here (default: a temp dir)");
   cmd->add_option("--rows", o->spread_rows, "Rows of the spread table")->check(CLI::PositiveNumber);
@@ -36,14 +50,22 @@ void RegisterBisectSteps(CLI::App& bisect, int& exit_code) {
                   "Also write the result as JSON: step, first_tensor (with max_abs_diff, "
                   "first_index), spread, not_deterministic");
   cmd->footer(
-      "Each side is re-run with its own binary, config, thread count and world size (from\n"
-      "its record's header), so the two runs may differ in any of them.\n"
-      "Example: an OpenBLAS upgrade changed the goldens; which op moved?\n"
+      "Each side of lockstep's trainer is re-run with its own binary, config, thread count\n"
+      "and world size (from its record's header), so the two runs may differ in any of them.\n"
+      "Another trainer is re-run with its command (--case, --command-a/-b) and told the step\n"
+      "to trace in LOCKSTEP_TRACE_STEP, LOCKSTEP_TRACE_DIR and LOCKSTEP_TRACE_VALUES; its\n"
+      "Recorder (given model= and optimizer=) traces module outputs, gradients and updates.\n"
+      "When the batch differs at the first divergent step, that is the answer: nothing is\n"
+      "re-run.\n"
+      "Examples:\n"
+      "  # an OpenBLAS upgrade changed the goldens; which op moved?\n"
       "  lockstep train --config trainer/configs/smoke.toml --record new.jsonl\n"
       "  lockstep bisect steps golden/cases/tiny.toml new.jsonl --binary-a "
       "/opt/lockstep-old/bin/lockstep\n"
-      "Exit codes: 0 first divergent tensor found, 1 the runs agree (or the re-runs did not\n"
-      "reproduce the divergence), 2 bad input or a re-run that failed.");
+      "  # a PyTorch trainer in two checkouts: which module's output moved?\n"
+      "  lockstep bisect steps golden.toml new.jsonl --case smoke.toml --dir-a ../old --dir-b .\n"
+      "Exit codes: 0 first divergent tensor (or a differing batch) found, 1 the runs agree (or\n"
+      "the re-runs did not reproduce the divergence), 2 bad input or a re-run that failed.");
   cmd->callback([o, json, &exit_code] {
     bisect::StepBisectOptions options = *o;
     if (options.binary_a.empty()) options.binary_a = SelfPath();

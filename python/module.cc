@@ -19,6 +19,7 @@
 #include "data/synth.h"
 #include "data/token_source.h"
 #include "trainer/record_stream.h"
+#include "trainer/tensor_trace.h"
 
 namespace py = pybind11;
 
@@ -103,6 +104,20 @@ class Data {
   std::optional<data::TokenSource> source_;
 };
 
+// The bytes of a C-contiguous buffer, as stored: digests are over these.
+std::pair<const void*, std::size_t> ContiguousBytes(const py::buffer& b, const char* what) {
+  const py::buffer_info info = b.request();
+  py::ssize_t expect = info.itemsize;
+  for (py::ssize_t k = info.ndim - 1; k >= 0; --k) {
+    if (info.shape[static_cast<std::size_t>(k)] > 1 &&
+        info.strides[static_cast<std::size_t>(k)] != expect) {
+      throw py::value_error(std::string(what) + " needs a C-contiguous buffer");
+    }
+    expect *= info.shape[static_cast<std::size_t>(k)];
+  }
+  return {info.ptr, static_cast<std::size_t>(info.size * info.itemsize)};
+}
+
 }  // namespace
 }  // namespace lockstep::python
 
@@ -120,19 +135,8 @@ PYBIND11_MODULE(_lockstep, m) {
       .def(py::init<>())
       .def("update",
            [](Xxh3_64Stream& d, const py::buffer& b) {
-             const py::buffer_info info = b.request();
-             if (info.ndim > 0) {
-               // Contiguous C order only: the digest is over the bytes as stored.
-               py::ssize_t expect = info.itemsize;
-               for (py::ssize_t k = info.ndim - 1; k >= 0; --k) {
-                 if (info.shape[static_cast<std::size_t>(k)] > 1 &&
-                     info.strides[static_cast<std::size_t>(k)] != expect) {
-                   throw py::value_error("Digest64.update needs a C-contiguous buffer");
-                 }
-                 expect *= info.shape[static_cast<std::size_t>(k)];
-               }
-             }
-             d.Update(info.ptr, static_cast<std::size_t>(info.size * info.itemsize));
+             const auto [bytes, size] = ContiguousBytes(b, "Digest64.update");
+             d.Update(bytes, size);
            })
       .def("intdigest", &Xxh3_64Stream::Finish);
 
@@ -179,6 +183,29 @@ PYBIND11_MODULE(_lockstep, m) {
           py::arg("rss_peak_bytes"), py::arg("step_ms"), py::arg("grad_zeros"),
           py::arg("params_unchanged"), py::arg("params_changed"))
       .def_property_readonly("stopped", &trainer::ExternalRecord::stopped);
+
+  py::class_<trainer::TensorTrace>(
+      m, "TensorTrace",
+      "One step's tensor trace, in the format `lockstep train --trace-step` writes")
+      .def(py::init([](const std::string& dir, int rank, const std::string& values) {
+             return Take(
+                 trainer::TensorTrace::Open(dir, rank, Take(trainer::TraceValues::Parse(values))));
+           }),
+           py::arg("dir"), py::arg("rank"), py::arg("values"))
+      .def("begin", &trainer::TensorTrace::Begin, py::arg("phase"), py::arg("micro_batch"))
+      .def(
+          "add",
+          [](trainer::TensorTrace& t, const std::string& name, const std::string& dtype,
+             const py::buffer& stored,
+             const py::array_t<float, py::array::c_style | py::array::forcecast>& values) {
+            const auto [bytes, size] = ContiguousBytes(stored, "TensorTrace.add");
+            t.AddStored(name, dtype, bytes, size, values.data(),
+                        static_cast<std::size_t>(values.size()));
+          },
+          py::arg("name"), py::arg("dtype"), py::arg("stored"), py::arg("values"),
+          "stored: the tensor's bytes as stored (digested); values: its elements as float32 "
+          "(statistics, kept values)")
+      .def("close", [](trainer::TensorTrace& t) { Check(t.Close()); });
 
   py::class_<Data>(m, "Data", "lockstep's pinned, blended data: the batch of any step")
       .def(py::init<const std::string&, std::uint64_t, std::uint32_t>(), py::arg("manifest"),

@@ -45,6 +45,24 @@ Result<ProcessOutcome> RunWatched(const std::vector<std::string>& argv, const Wa
   if (::pipe2(err_fds, O_CLOEXEC) != 0)
     return Status::BadInput(std::string("pipe: ") + std::strerror(errno));
 
+  // The child's environment is built here: between fork and exec only
+  // async-signal-safe calls are allowed, and setenv is not one.
+  std::vector<std::string> env_entries;
+  for (char** e = environ; *e != nullptr; ++e) {
+    const std::string_view entry(*e);
+    const std::string_view name = entry.substr(0, entry.find('='));
+    bool replaced = false;
+    for (const std::string& o : options.env) replaced |= o.starts_with(std::string(name) + "=");
+    if (!replaced) env_entries.emplace_back(entry);
+  }
+  env_entries.insert(env_entries.end(), options.env.begin(), options.env.end());
+  std::vector<char*> envp;
+  for (std::string& e : env_entries) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  std::vector<char*> args;
+  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+
   const auto start = Clock::now();
   pid_t pid = ::fork();
   if (pid < 0) return Status::BadInput(std::string("fork: ") + std::strerror(errno));
@@ -59,10 +77,7 @@ Result<ProcessOutcome> RunWatched(const std::vector<std::string>& argv, const Wa
       (void)!::write(err_fds[1], &e, sizeof e);
       ::_exit(127);
     }
-    std::vector<char*> args;
-    for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    ::execvp(args[0], args.data());
+    ::execvpe(args[0], args.data(), envp.data());
     int e = errno;
     (void)!::write(err_fds[1], &e, sizeof e);
     ::_exit(127);

@@ -33,6 +33,8 @@ struct WatchOptions {
   double idle_timeout = 60;  // seconds without output before the watchdog fires
   double grace = 5;          // seconds between SIGTERM and SIGKILL
   std::string working_dir;   // "" = inherit
+  // "NAME=value" entries set in the child's environment (over the parent's).
+  std::vector<std::string> env;
   // When this turns true (a signal handler's flag), the group gets SIGTERM,
   // then SIGKILL after `grace`, as on a hang.
   const std::atomic<bool>* cancel = nullptr;

@@ -95,13 +95,19 @@ void TensorTrace::Begin(std::string_view phase, int micro_batch) {
 }
 
 void TensorTrace::Add(std::string_view name, const float* values, std::size_t count) {
+  AddStored(name, "float32", values, count * sizeof(float), values, count);
+}
+
+void TensorTrace::AddStored(std::string_view name, std::string_view dtype, const void* stored,
+                            std::size_t stored_bytes, const float* values, std::size_t count) {
   TracedTensor t;
   t.phase = phase_;
   t.micro_batch = micro_batch_;
   t.seq = seq_++;
   t.name = name;
+  t.dtype = dtype;
   t.count = count;
-  t.digest = Xxh3_64(values, count * sizeof(float));
+  t.digest = Xxh3_64(stored, stored_bytes);
   double sum = 0, max_abs = 0;
   for (std::size_t i = 0; i < count; ++i) {
     const double v = values[i];
@@ -135,6 +141,7 @@ Status TensorTrace::Close() {
     j["name"] = t.name;
     j["count"] = t.count;
     if (t.has_values) j["offset"] = t.offset;
+    if (t.dtype != "float32") j["dtype"] = t.dtype;
     j["digest"] = Hex64(t.digest);
     j["norm"] = t.norm;
     j["max_abs"] = t.max_abs;
@@ -174,6 +181,10 @@ Result<std::vector<TracedTensor>> LoadTrace(const std::string& dir) {
       try {
         const nlohmann::json j = nlohmann::json::parse(line);
         t.phase = j.at("phase").get<std::string>();
+        if (t.phase != "forward" && t.phase != "backward" && t.phase != "reduce" &&
+            t.phase != "update") {
+          throw std::invalid_argument("phase must be forward, backward, reduce or update");
+        }
         // Integers read whole, then range-checked: nothing is narrowed.
         if (!j.at("mb").is_number_integer() || !j.at("seq").is_number_integer()) {
           throw std::invalid_argument("mb and seq must be integers");
@@ -193,6 +204,11 @@ Result<std::vector<TracedTensor>> LoadTrace(const std::string& dir) {
           if (!j["offset"].is_number_unsigned())
             throw std::invalid_argument("offset must be an integer >= 0");
           t.offset = j["offset"].get<std::uint64_t>();
+        }
+        if (j.contains("dtype")) {
+          t.dtype = j["dtype"].get<std::string>();
+          if (t.dtype.empty() || t.dtype.size() > 32)
+            throw std::invalid_argument("dtype must be a dtype's name");
         }
         const std::string digest = j.at("digest").get<std::string>();
         if (digest.size() != 16 ||

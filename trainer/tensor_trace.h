@@ -11,8 +11,9 @@
 //   update:  each parameter after the optimizer step
 //
 // Files: DIR/rank<R>.jsonl (one line per tensor: phase, micro-batch, sequence
-// number, name, count, digest, norm, max_abs, and `offset` when its values
-// are kept) and DIR/rank<R>.bin (the kept values, float32 little-endian, at
+// number, name, count, digest, norm, max_abs, `offset` when its values are
+// kept, and `dtype` when the tensor was not float32: a PyTorch trace,
+// python/lockstep/trace.py) and DIR/rank<R>.bin (the kept values, float32 little-endian, at
 // `offset` floats). Both are written to temporary names and renamed when the
 // step is complete.
 //
@@ -39,10 +40,11 @@ struct TracedTensor {
   int seq = 0;           // position in its micro-batch's (or the step's) sequence
   std::string name;      // "h.1.fcprojb.grad", "h.0.qkv", ...
   std::uint64_t count = 0;
-  bool has_values = true;    // false: the trace kept only digest and statistics
-  std::uint64_t offset = 0;  // in floats, into the .bin file (when has_values)
-  std::uint64_t digest = 0;  // XXH3-64 of the float32 bytes
-  double norm = 0;           // L2 norm: squares summed in double in index order
+  bool has_values = true;         // false: the trace kept only digest and statistics
+  std::uint64_t offset = 0;       // in floats, into the .bin file (when has_values)
+  std::uint64_t digest = 0;       // XXH3-64 of the tensor's bytes as stored (float32 here)
+  std::string dtype = "float32";  // as stored: "bfloat16", "int64", ... (PyTorch traces)
+  double norm = 0;                // L2 norm: squares summed in double in index order
   double max_abs = 0;
   int rank = 0;               // whose files hold it
   std::vector<float> values;  // empty until ReadTraceValues fills it
@@ -78,6 +80,11 @@ class TensorTrace {
   void Begin(std::string_view phase, int micro_batch);
   void Add(std::string_view name, const float* values, std::size_t count);
   void Add(std::string_view name, const double*, std::size_t) { (void)name; }  // gradient checks
+  // A tensor stored as another dtype (a PyTorch trace): the digest is over
+  // its `stored` bytes, the statistics and kept values over `values`, its
+  // elements converted to float32.
+  void AddStored(std::string_view name, std::string_view dtype, const void* stored,
+                 std::size_t stored_bytes, const float* values, std::size_t count);
   // Writes the index and publishes both files.
   Status Close();
 

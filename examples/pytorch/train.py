@@ -148,7 +148,10 @@ def main():
               if k not in ("record", "threads", "bug", "track_params", "nproc", "timing")}
     rec = None
     if args.record:
-        rec = lockstep.Recorder(args.record, config=config, data=data, track_params=args.track_params, model=model)
+        rec = lockstep.Recorder(args.record, config=config, data=data, track_params=args.track_params, model=model,
+                                optimizer=opt)
+    else:  # `lockstep bisect steps` can still trace a step (LOCKSTEP_TRACE_STEP)
+        lockstep.trace(model, opt)
 
     step_ms, record_ms = [], []
     for step in range(1, args.steps + 1):

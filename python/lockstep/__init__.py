@@ -16,8 +16,13 @@ function of the step (resuming needs only the step number):
     data = lockstep.data.Data("embedded", global_batch=8)
     rows = data.batch(step)            # (8, seq_len + 1) token ids
     mine = data.rank_batch(step, rank, world_size)
+
+and tensor traces of one step, for `lockstep bisect steps`:
+
+    lockstep.trace(model, optimizer, "out/trace", step=7)
 """
 from . import data
 from .recorder import Recorder, environment
+from .trace import Trace, trace
 
-__all__ = ["Recorder", "data", "environment"]
+__all__ = ["Recorder", "Trace", "data", "environment", "trace"]

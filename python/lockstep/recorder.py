@@ -14,7 +14,9 @@ XXH3-64 with lockstep's definitions:
   the host. Under data parallelism the replicas are equal: rank 0's.
 
 Only rank 0 writes (one file); every rank must call step() (the batch is
-gathered). A non-finite loss is recorded with status "nonfinite" (the gate
+gathered). Given model= and optimizer=, the Recorder also traces the step
+LOCKSTEP_TRACE_STEP names when `lockstep bisect steps` re-runs the trainer
+(lockstep/trace.py). A non-finite loss is recorded with status "nonfinite" (the gate
 reports a crash, exit 3); later steps are refused.
 """
 import json
@@ -27,6 +29,7 @@ import numpy as np
 import torch
 
 from . import _lockstep
+from . import trace as _trace
 
 
 def environment():
@@ -83,10 +86,12 @@ class Recorder:
     track_params: keep a copy of the parameters to record, per tensor, how
     many elements each update changed (params_changed, params_unchanged: the
     gate's frozen check) and the gradient's exact zeros (grad_zeros); pass
-    the model here so that step 1's update is seen too.
+    the model here so that step 1's update is seen too. optimizer: with
+    model, lets `lockstep bisect steps` trace a step of this run (through
+    LOCKSTEP_TRACE_STEP and LOCKSTEP_TRACE_DIR; nothing happens without them).
     """
 
-    def __init__(self, path, config=None, data=None, track_params=False, model=None):
+    def __init__(self, path, config=None, data=None, track_params=False, model=None, optimizer=None):
         if config is None:
             config = {}
         if not isinstance(config, dict):
@@ -108,6 +113,12 @@ class Recorder:
                                                     json.dumps(header))
         if torch.cuda.is_available():
             torch.cuda.reset_peak_memory_stats()
+        self._trace = None
+        if model is not None and optimizer is not None:
+            self._trace = _trace.trace(model, optimizer)
+        elif _trace.from_environment() is not None:
+            raise ValueError(f"{_trace._ENV_STEP} is set (lockstep bisect steps is re-running this "
+                             "trainer to trace a step): pass model= and optimizer= to the Recorder")
 
     def step(self, step, loss, grad_norm=None, lr=None, batch=None, model=None, tokens=None):
         """Records one optimizer step, after optimizer.step().
@@ -119,6 +130,8 @@ class Recorder:
         """
         if not isinstance(step, int) or isinstance(step, bool) or step < 1:
             raise ValueError(f"step: an integer >= 1, got {step!r}")
+        if self._trace is not None:
+            self._trace.sync(step + 1)
         loss_value, loss_single = _float("loss", loss)
         gn = _float("grad_norm", grad_norm) if grad_norm is not None else (None, True)
         lr_value = _float("lr", lr) if lr is not None else (None, False)
