@@ -16,6 +16,7 @@
 #include "core/atomic_file.h"
 #include "core/digest.h"
 #include "core/interrupt.h"
+#include "core/subprocess.h"
 #include "smoke/smoke_case.h"
 #include "smoke/suite.h"
 #include "smoke/watchdog.h"
@@ -28,6 +29,8 @@ namespace {
 // An oracle command that could not be started at all: not a verdict on the
 // commit, a mistake in the bisect's own command line.
 constexpr int kOracleCannotRun = -1;
+// --build none: nothing to build (a trainer that runs from its sources).
+constexpr const char* kNoBuild = "none";
 
 std::string Short(const std::string& hash) {
   return hash.substr(0, 10);
@@ -145,6 +148,10 @@ std::string LastLine(const std::string& text) {
 // fields; `ok` false means skip.
 bool Build(const State& state, const std::string& tree, Judgement& j, std::ostream& out) {
   const CommitBisectOptions& o = state.options;
+  if (o.build == kNoBuild) {  // a trainer that runs from its sources (Python)
+    j.build = kNoBuild;
+    return true;
+  }
   BuildCache cache(state.cache);
   if (std::optional<CachedBuild> cached = cache.Find(tree)) {
     if (!cached->ok) {
@@ -216,9 +223,10 @@ void Judge(const State& state, Judgement& j, std::ostream& out) {
     smoke::CaseResult r = smoke::RunCase(*c, so, quiet);
     j.exit_code = r.exit_code;
     j.record = r.record_path;
-    j.summary = r.outcome == "pass"
-                    ? "pass: " + r.comparison.summary
-                    : r.outcome + ": " + (r.message.empty() ? r.comparison.summary : r.message);
+    const std::string& said = r.message.empty() ? r.comparison.summary : r.message;
+    j.summary = r.outcome == "pass"                 ? "pass: " + r.comparison.summary
+                : said.starts_with(r.outcome + ":") ? said
+                                                    : r.outcome + ": " + said;
     j.summary = j.summary.substr(0, j.summary.find('\n'));
     return;
   }
@@ -311,6 +319,48 @@ class WorktreeGuard {
   bool added_ = false;
 };
 
+// Another trainer's case: the parent's and the culprit's trees exported
+// beside the bisect log (with their cached artifacts, if the build made
+// any), and the `bisect steps` command that re-runs the case's command in
+// each. "" when something it needs is missing.
+std::string ExternalStepsCommand(const State& state, const std::string& golden, const GitRepo& repo,
+                                 const std::string& parent, const Judgement* at_culprit,
+                                 const std::string& log_path, std::ostream& out) {
+  const CommitBisectOptions& o = state.options;
+  if (golden.empty() || at_culprit == nullptr || at_culprit->record.empty()) return "";
+  const fs::path stem = fs::path(log_path).replace_extension("");
+  const std::string record = stem.string() + ".culprit.toml";
+  std::error_code ec;
+  fs::copy_file(at_culprit->record, record, fs::copy_options::overwrite_existing, ec);
+  if (ec) return "";
+  std::string dirs[2];
+  const std::string commits[2] = {parent, at_culprit->commit};
+  const char* roles[2] = {"parent", "culprit"};
+  for (int i = 0; i < 2; ++i) {
+    dirs[i] = fmt::format("{}.{}-{}", stem.string(), roles[i], Short(commits[i]));
+    fs::remove_all(dirs[i], ec);
+    fs::create_directories(dirs[i], ec);
+    if (ec) return "";
+    // An export, not a worktree: nothing is left registered in the user's repository.
+    Result<Captured> exported =
+        RunCapture({"sh", "-c", "git -C \"$0\" archive \"$1\" | tar -x -C \"$2\"", repo.root(),
+                    commits[i], dirs[i]});
+    if (!exported.ok() || exported->exit_code != 0) {
+      out << fmt::format("  could not export {} into {}: {}\n", Short(commits[i]), dirs[i],
+                         exported.ok() ? exported->err : exported.status().message());
+      return "";
+    }
+    if (o.build != kNoBuild) {
+      Result<std::string> tree = repo.Run({"rev-parse", commits[i] + "^{tree}"});
+      if (!tree.ok() || !BuildCache(state.cache).Restore(*tree, dirs[i], o.artifacts).ok()) {
+        return "";
+      }
+    }
+  }
+  return fmt::format("lockstep bisect steps {} {} --case {} --dir-a {} --dir-b {}", golden, record,
+                     o.case_path, dirs[0], dirs[1]);
+}
+
 // The `lockstep bisect steps` command for the culprit, when everything it
 // needs exists: the culprit's diverged run (copied beside the bisect log,
 // since the run's directory goes), the case's golden, and the trainer as a
@@ -390,12 +440,14 @@ Result<CommitBisectResult> BisectCommits(const CommitBisectOptions& options, std
         "give the oracle: --case CASE (a smoke case and its golden) or -- CMD... (its exit code)");
   }
   std::string golden;  // the case's, from the user's checkout
+  bool external_case = false;
   if (!o.case_path.empty()) {
     o.case_path = fs::absolute(o.case_path).string();
     Result<smoke::SmokeCase> c =
         smoke::LoadSmokeCase(o.case_path);  // bad input now, not per commit
     if (!c.ok()) return c.status();
     golden = c->golden;
+    external_case = c->external();
     if (!fs::exists(c->golden)) {
       return Status::BadInput(
           fmt::format("--case {}: its golden {} does not exist; record it first with "
@@ -549,16 +601,31 @@ Result<CommitBisectResult> BisectCommits(const CommitBisectOptions& options, std
     failed += j.build == "failed" || j.build == "cached failure";
     runs += j.ran;
   }
-  out << fmt::format(
-      "\n{} commits judged: {} built, {} from the cache, {} skipped (build failed); {} oracle "
-      "runs\n",
-      result.judgements.size(), built, cached, failed, runs);
+  if (o.build == kNoBuild) {
+    out << fmt::format("\n{} commits judged (nothing to build); {} oracle runs\n",
+                       result.judgements.size(), runs);
+  } else {
+    out << fmt::format(
+        "\n{} commits judged: {} built, {} from the cache, {} skipped (build failed); {} oracle "
+        "runs\n",
+        result.judgements.size(), built, cached, failed, runs);
+  }
   out << fmt::format("git bisect log: {} (replay: git bisect start && git bisect replay {})\n",
                      result.log_path, result.log_path);
-  result.steps_command = StepsCommand(state, golden, *repo, *parent, at_culprit, result.log_path);
-  if (!result.steps_command.empty()) {
-    out << "\nwhere in the math, with both builds from the cache:\n  " << result.steps_command
-        << "\n";
+  if (external_case) {
+    result.steps_command =
+        ExternalStepsCommand(state, golden, *repo, *parent, at_culprit, result.log_path, out);
+    if (!result.steps_command.empty()) {
+      out << "\nwhere in the step, with the parent's and the culprit's trees kept beside the "
+             "log:\n  "
+          << result.steps_command << "\n";
+    }
+  } else {
+    result.steps_command = StepsCommand(state, golden, *repo, *parent, at_culprit, result.log_path);
+    if (!result.steps_command.empty()) {
+      out << "\nwhere in the math, with both builds from the cache:\n  " << result.steps_command
+          << "\n";
+    }
   }
   result.exit_code = 0;
   return result;

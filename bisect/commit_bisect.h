@@ -31,7 +31,8 @@ struct CommitBisectOptions {
   std::string repo = ".";
   std::string good, bad;
   // A shell command run in the worktree; "" = lockstep's own build:
-  // cmake -S . -B build -DCMAKE_BUILD_TYPE=Release (ccache when present) && cmake --build build
+  // cmake -S . -B build -DCMAKE_BUILD_TYPE=Release (ccache when present) && cmake --build build;
+  // "none" = nothing to build (a trainer that runs from its sources: Python).
   std::string build;
   // What the build produces that the oracle needs, kept per tree in the
   // cache: paths relative to the worktree, or absolute (an install prefix).
@@ -71,7 +72,9 @@ struct CommitBisectResult {
   // With a case of lockstep's trainer built as a worktree artifact: the
   // command that names the first tensor the culprit changed (the culprit's
   // run, kept beside the log, against the golden, each side with its cached
-  // binary); "" otherwise.
+  // binary). With another trainer's case (a command): the same command
+  // re-running the case in the parent's and the culprit's trees, exported
+  // beside the log. "" otherwise.
   std::string steps_command;
 };
 

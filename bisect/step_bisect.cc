@@ -598,10 +598,9 @@ Result<StepBisectResult> BisectSteps(const StepBisectOptions& options, std::ostr
         *result.step, Where(first), first.name, first.count);
     // Two layouts (ranks, micro-batches) cut the batch differently: their
     // step-wide tensors still compare.
-    auto same_shape = std::find_if(result.tensors.begin(), result.tensors.end(),
-                                   [](const TensorDiff& d) {
-                                     return !d.shape_differs && d.micro_batch < 0;
-                                   });
+    auto same_shape =
+        std::find_if(result.tensors.begin(), result.tensors.end(),
+                     [](const TensorDiff& d) { return !d.shape_differs && d.micro_batch < 0; });
     if (first.micro_batch >= 0 && same_shape != result.tensors.end()) {
       out << fmt::format(
           "  (the sides cut the batch differently; the first step-wide tensor that differs: {} "

@@ -21,7 +21,7 @@ void RegisterBisectCommits(CLI::App& bisect, int& exit_code) {
   cmd->add_option("--repo", o->repo, "The repository to bisect (default: the current one)");
   cmd->add_option("--build", o->build,
                   "Shell command that builds a commit, run in its worktree (default: lockstep's "
-                  "own CMake build into build/)");
+                  "own CMake build into build/; none: nothing to build, e.g. a Python trainer)");
   cmd->add_option("--artifact", o->artifacts,
                   "What the build produces, kept in the cache per tree: a path in the worktree "
                   "or an absolute path such as an install prefix (repeatable; default build: "
@@ -47,6 +47,8 @@ void RegisterBisectCommits(CLI::App& bisect, int& exit_code) {
       "Examples:\n"
       "  lockstep bisect commits --good v0.3.0 --bad main --case smoke/cases/tiny.toml\n"
       "  lockstep bisect commits --good HEAD~40 --bad HEAD --build 'make -j2' -- ./run-tests.sh\n"
+      "  # a PyTorch trainer's repository, its case's command running train.py:\n"
+      "  lockstep bisect commits --good v1.2 --bad main --build none --case smoke.toml\n"
       "  LD_LIBRARY_PATH=/tmp/ob/lib lockstep bisect commits --repo ../OpenBLAS \\\n"
       "      --good v0.3.21 --bad v0.3.26 --build 'make -j2 && make PREFIX=/tmp/ob install' \\\n"
       "      --artifact /tmp/ob --case smoke/cases/tiny-openblas.toml\n"

@@ -363,8 +363,13 @@ CaseResult RunCase(const SmokeCase& c, const SmokeOptions& o, std::ostream& out)
                          : result.comparison.diagnosis == Diagnosis::kCrash  ? "crash"
                                                                              : "mismatch";
     }
-    // A divergence is kept for `lockstep bisect steps`; every other record goes.
-    if (a.classification == "mismatch" && fs::exists(record)) {
+    // A divergence is kept for `lockstep bisect steps`; every other record
+    // goes. Another trainer's run, parsed from its output, is kept in the
+    // golden format (which bisect steps reads too).
+    if (a.classification == "mismatch" && c.external()) {
+      const std::string kept = fs::path(record).replace_extension(".toml").string();
+      if (golden::SaveGolden(run, kept).ok()) result.record_path = kept;
+    } else if (a.classification == "mismatch" && fs::exists(record)) {
       result.record_path = record;
     } else {
       fs::remove(record);
@@ -450,10 +455,15 @@ CaseResult RunCase(const SmokeCase& c, const SmokeOptions& o, std::ostream& out)
   if (last.classification == "mismatch") {
     std::string localise;
     if (!result.record_path.empty()) {
-      localise = fmt::format(
-          "\nLocalise it: lockstep bisect steps {} {}\n(add --binary-a with the "
-          "lockstep build that recorded the golden, if it was another)",
-          c.golden, result.record_path);
+      localise = c.external()
+                     ? fmt::format(
+                           "\nLocalise it: lockstep bisect steps {} {} --case {}\n(add --dir-a "
+                           "with a checkout of the trainer that recorded the golden)",
+                           c.golden, result.record_path, c.path)
+                     : fmt::format(
+                           "\nLocalise it: lockstep bisect steps {} {}\n(add --binary-a with the "
+                           "lockstep build that recorded the golden, if it was another)",
+                           c.golden, result.record_path);
     }
     return finish("regression", 1,
                   result.comparison.summary + (failed_checks.empty() ? "" : "; " + failed_checks) +
