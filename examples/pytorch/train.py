@@ -123,7 +123,7 @@ def main():
     ap.add_argument("--track-params", action="store_true", help="record params_changed (the frozen check)")
     ap.add_argument("--bug", choices=BUGS, help="plant a bug on purpose (demo and tests)")
     ap.add_argument("--nproc", type=int, default=1, help="start this many data-parallel processes (gloo)")
-    ap.add_argument("--timing", action="store_true", help="print the median step time (ms, steps 2..) to stderr")
+    ap.add_argument("--timing", action="store_true", help="print the median step time (ms, steps 2..) and every step's to stderr")
     args = ap.parse_args()
     if args.nproc > 1 and "WORLD_SIZE" not in os.environ:
         sys.exit(launch(args.nproc))
@@ -187,6 +187,7 @@ def main():
     if args.timing and rank == 0 and len(step_ms) > 1:
         print(f"median_step_ms {statistics.median(step_ms[1:]):.3f} median_record_ms "
               f"{statistics.median(record_ms[1:]):.3f}", file=sys.stderr)
+        print("step_ms " + " ".join(f"{ms:.3f}" for ms in step_ms), file=sys.stderr)
     if world > 1:
         torch.distributed.destroy_process_group()
 
