@@ -365,8 +365,10 @@ CaseResult RunCase(const SmokeCase& c, const SmokeOptions& o, std::ostream& out)
     }
     // A divergence is kept for `lockstep bisect steps`; every other record
     // goes. Another trainer's run, parsed from its output, is kept in the
-    // golden format (which bisect steps reads too).
-    if (a.classification == "mismatch" && c.external()) {
+    // golden format (which bisect steps reads too) when it is a record
+    // stream (python/lockstep's Recorder, which can trace a step); a text
+    // log's trainer cannot be traced.
+    if (a.classification == "mismatch" && c.external() && c.parser == "jsonl") {
       const std::string kept = fs::path(record).replace_extension(".toml").string();
       if (golden::SaveGolden(run, kept).ok()) result.record_path = kept;
     } else if (a.classification == "mismatch" && fs::exists(record)) {
