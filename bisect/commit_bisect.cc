@@ -15,6 +15,7 @@
 #include "bisect/git.h"
 #include "core/atomic_file.h"
 #include "core/digest.h"
+#include "core/exit_code.h"
 #include "core/interrupt.h"
 #include "core/subprocess.h"
 #include "smoke/smoke_case.h"
@@ -103,11 +104,27 @@ Result<State> LoadState(const std::string& path) {
   }
 }
 
+template <typename Enum, std::size_t N>
+Enum FromName(std::string_view name, const Enum (&all)[N]) {
+  for (Enum e : all) {
+    if (Name(e) == name) return e;
+  }
+  throw std::invalid_argument("unknown name " + std::string(name));
+}
+constexpr BuildState kBuildStates[] = {BuildState::kNone, BuildState::kBuilt, BuildState::kCached,
+                                       BuildState::kFailed, BuildState::kCachedFailure};
+constexpr Verdict kVerdicts[] = {Verdict::kGood, Verdict::kBad, Verdict::kSkip,
+                                 Verdict::kInterrupted, Verdict::kUnrunnable};
+
 nlohmann::json ToJson(const Judgement& j) {
-  return {{"commit", j.commit},   {"tree", j.tree},
-          {"build", j.build},     {"build_seconds", j.build_seconds},
-          {"ran", j.ran},         {"exit_code", j.exit_code},
-          {"verdict", j.verdict}, {"summary", j.summary},
+  return {{"commit", j.commit},
+          {"tree", j.tree},
+          {"build", Name(j.build)},
+          {"build_seconds", j.build_seconds},
+          {"ran", j.ran},
+          {"exit_code", j.exit_code},
+          {"verdict", Name(j.verdict)},
+          {"summary", j.summary},
           {"record", j.record}};
 }
 
@@ -119,8 +136,10 @@ std::vector<Judgement> LoadJudgements(const std::string& path) {
   for (std::string line; std::getline(in, line);) {
     try {
       const nlohmann::json j = nlohmann::json::parse(line);
-      all.push_back({j.at("commit"), j.at("tree"), j.at("build"), j.at("build_seconds"),
-                     j.at("ran"), j.at("exit_code"), j.at("verdict"), j.at("summary"),
+      all.push_back({j.at("commit"), j.at("tree"),
+                     FromName(j.at("build").get<std::string>(), kBuildStates),
+                     j.at("build_seconds"), j.at("ran"), j.at("exit_code"),
+                     FromName(j.at("verdict").get<std::string>(), kVerdicts), j.at("summary"),
                      j.value("record", "")});
     } catch (const std::exception&) {
       // a line cut short by an interrupted judge: not a judgement
@@ -149,19 +168,19 @@ std::string LastLine(const std::string& text) {
 bool Build(const State& state, const std::string& tree, Judgement& j, std::ostream& out) {
   const CommitBisectOptions& o = state.options;
   if (o.build == kNoBuild) {  // a trainer that runs from its sources (Python)
-    j.build = kNoBuild;
+    j.build = BuildState::kNone;
     return true;
   }
   BuildCache cache(state.cache);
   if (std::optional<CachedBuild> cached = cache.Find(tree)) {
     if (!cached->ok) {
-      j.build = "cached failure";
+      j.build = BuildState::kCachedFailure;
       j.summary = "the build failed (cached): " + LastLine(cached->log_tail);
       return false;
     }
     Status restored = cache.Restore(tree, state.worktree, o.artifacts);
     if (restored.ok()) {
-      j.build = "cached";
+      j.build = BuildState::kCached;
       j.build_seconds = cached->seconds;
       return true;
     }
@@ -179,13 +198,13 @@ bool Build(const State& state, const std::string& tree, Judgement& j, std::ostre
   result.ok = r.ok() && r->exit_code == 0;
   result.seconds = r.ok() ? r->seconds : 0;
   if (!result.ok) result.log_tail = r.ok() ? r->tail : r.status().message();
-  j.build = result.ok ? "built" : "failed";
+  j.build = result.ok ? BuildState::kBuilt : BuildState::kFailed;
   j.build_seconds = result.seconds;
   if (InterruptScope::Interrupted()) return false;  // never cache a build we cut short
   if (Status st = cache.Store(tree, result, state.worktree, o.artifacts); !st.ok()) {
     out << "    " << st.message() << "\n";
     if (result.ok) {
-      j.build = "failed";
+      j.build = BuildState::kFailed;
       j.summary = st.message();
       return false;
     }
@@ -224,9 +243,10 @@ void Judge(const State& state, Judgement& j, std::ostream& out) {
     j.exit_code = r.exit_code;
     j.record = r.record_path;
     const std::string& said = r.message.empty() ? r.comparison.summary : r.message;
-    j.summary = r.outcome == "pass"                 ? "pass: " + r.comparison.summary
-                : said.starts_with(r.outcome + ":") ? said
-                                                    : r.outcome + ": " + said;
+    const std::string outcome(smoke::Name(r.outcome));
+    j.summary = r.outcome == smoke::CaseOutcome::kPass ? "pass: " + r.comparison.summary
+                : said.starts_with(outcome + ":")      ? said
+                                                       : outcome + ": " + said;
     j.summary = j.summary.substr(0, j.summary.find('\n'));
     return;
   }
@@ -252,13 +272,15 @@ void Judge(const State& state, Judgement& j, std::ostream& out) {
                       : fmt::format("exit {}: {}", r->exit_code, LastLine(r->tail));
 }
 
-std::string VerdictOf(int exit_code, bool hang_is_skip) {
-  if (exit_code == kOracleCannotRun) return "unrunnable";
-  if (exit_code == 0) return "good";
-  if (exit_code == 125 || exit_code == 2)
-    return "skip";  // untestable here: a config this commit rejects
-  if ((exit_code == 124 || exit_code == 3 || exit_code > 128) && hang_is_skip) return "skip";
-  return "bad";
+Verdict VerdictOf(int exit_code, bool hang_is_skip) {
+  if (exit_code == kOracleCannotRun) return Verdict::kUnrunnable;
+  if (exit_code == ToInt(ExitCode::kOk)) return Verdict::kGood;
+  if (exit_code == ToInt(ExitCode::kSkip) || exit_code == ToInt(ExitCode::kBadInput))
+    return Verdict::kSkip;  // untestable here: a config this commit rejects
+  const bool hang_or_crash = exit_code == ToInt(ExitCode::kHang) ||
+                             exit_code == ToInt(ExitCode::kCrash) || exit_code > 128;
+  if (hang_or_crash && hang_is_skip) return Verdict::kSkip;
+  return Verdict::kBad;
 }
 
 // Judges whatever the worktree has checked out.
@@ -269,7 +291,7 @@ Judgement JudgeHead(const State& state, std::ostream& out) {
       wt.ok() ? wt->Run({"rev-parse", "HEAD"}) : Result<std::string>(wt.status());
   Result<std::string> tree = head.ok() ? wt->TreeOf(*head) : Result<std::string>(head.status());
   if (!tree.ok()) {
-    j.verdict = "skip";
+    j.verdict = Verdict::kSkip;
     j.summary = tree.status().message();
     return j;
   }
@@ -278,23 +300,32 @@ Judgement JudgeHead(const State& state, std::ostream& out) {
   Result<std::string> subject = wt->Run({"show", "-s", "--format=%s", j.commit});
   out << fmt::format("  {} {}\n", Short(j.commit), subject.ok() ? *subject : "") << std::flush;
   if (Build(state, j.tree, j, out) && !InterruptScope::Interrupted()) Judge(state, j, out);
-  j.verdict = InterruptScope::Interrupted() ? "interrupted"
+  j.verdict = InterruptScope::Interrupted() ? Verdict::kInterrupted
               : j.ran                       ? VerdictOf(j.exit_code, state.options.hang_is_skip)
-                                            : "skip";
-  out << fmt::format("    build {}{}, {} -> {}\n", j.build,
+                                            : Verdict::kSkip;
+  out << fmt::format("    {}{}, {} -> {}\n", Name(j.build),
                      j.build_seconds > 0 ? fmt::format(" ({:.1f} s)", j.build_seconds) : "",
-                     j.summary.empty() ? "no run" : j.summary, j.verdict)
+                     j.summary.empty() ? "no run" : j.summary, Name(j.verdict))
       << std::flush;
   if (!InterruptScope::Interrupted()) AppendJudgement(state.judgements, j);
   return j;
 }
 
-int ExitCodeFor(const std::string& verdict) {
-  if (verdict == "good") return 0;
-  if (verdict == "bad") return 1;
-  if (verdict == "interrupted") return 130;
-  if (verdict == "unrunnable") return 128;  // above 127: git bisect run stops
-  return 125;
+// What `bisect judge` tells git bisect run.
+int ExitCodeFor(Verdict verdict) {
+  switch (verdict) {
+    case Verdict::kGood:
+      return ToInt(ExitCode::kOk);
+    case Verdict::kBad:
+      return ToInt(ExitCode::kFailed);
+    case Verdict::kInterrupted:
+      return ToInt(ExitCode::kInterrupted);
+    case Verdict::kUnrunnable:
+      return 128;  // above 127: git bisect run stops
+    case Verdict::kSkip:
+      break;
+  }
+  return ToInt(ExitCode::kSkip);
 }
 
 // Removes the worktree and the run's directory however BisectCommits ends.
@@ -513,7 +544,7 @@ Result<CommitBisectResult> BisectCommits(const CommitBisectOptions& options, std
     return result;
   }
   for (const Judgement& j : result.judgements) {
-    if (j.verdict != "unrunnable") continue;
+    if (j.verdict != Verdict::kUnrunnable) continue;
     return Status::BadInput(
         fmt::format("the oracle `{}` cannot be run at {}: {}. A command is run in the commit's "
                     "worktree: give a "
@@ -556,7 +587,7 @@ Result<CommitBisectResult> BisectCommits(const CommitBisectOptions& options, std
   };
   if (result.culprit == *bad) {
     out << "\nconfirming the bad end:\n";
-    if (judge_end(*bad).verdict == "good") {
+    if (judge_end(*bad).verdict == Verdict::kGood) {
       out << fmt::format("\nno bad commit in {}..{}: the bad end {} passes the gate\n",
                          options.good, options.bad, Short(*bad));
       result.exit_code = 1;
@@ -568,7 +599,7 @@ Result<CommitBisectResult> BisectCommits(const CommitBisectOptions& options, std
   if (*parent == *good) {
     out << "\nconfirming the good end:\n";
     const Judgement g = judge_end(*good);
-    if (g.verdict == "bad") {
+    if (g.verdict == Verdict::kBad) {
       out << fmt::format("\nthe good end {} already fails the gate ({}): pick an older --good\n",
                          Short(*good), g.summary);
       result.exit_code = 1;
@@ -589,16 +620,18 @@ Result<CommitBisectResult> BisectCommits(const CommitBisectOptions& options, std
   const Judgement* at_parent = LastJudgementOf(result.judgements, *parent);
   const Judgement* at_culprit = LastJudgementOf(result.judgements, result.culprit);
   out << fmt::format("  parent  {}  {}\n", Short(*parent),
-                     at_parent != nullptr ? at_parent->verdict + ": " + at_parent->summary
-                                          : "the good end (not run)");
+                     at_parent != nullptr
+                         ? fmt::format("{}: {}", Name(at_parent->verdict), at_parent->summary)
+                         : "the good end (not run)");
   out << fmt::format("  culprit {}  {}\n", Short(result.culprit),
-                     at_culprit != nullptr ? at_culprit->verdict + ": " + at_culprit->summary
-                                           : "the bad end (not run)");
+                     at_culprit != nullptr
+                         ? fmt::format("{}: {}", Name(at_culprit->verdict), at_culprit->summary)
+                         : "the bad end (not run)");
   int built = 0, cached = 0, failed = 0, runs = 0;
   for (const Judgement& j : result.judgements) {
-    built += j.build == "built";
-    cached += j.build == "cached" || j.build == "cached failure";
-    failed += j.build == "failed" || j.build == "cached failure";
+    built += j.build == BuildState::kBuilt;
+    cached += j.build == BuildState::kCached || j.build == BuildState::kCachedFailure;
+    failed += j.build == BuildState::kFailed || j.build == BuildState::kCachedFailure;
     runs += j.ran;
   }
   if (o.build == kNoBuild) {
@@ -629,6 +662,38 @@ Result<CommitBisectResult> BisectCommits(const CommitBisectOptions& options, std
   }
   result.exit_code = 0;
   return result;
+}
+
+std::string_view Name(BuildState state) {
+  switch (state) {
+    case BuildState::kNone:
+      return "nothing to build";
+    case BuildState::kBuilt:
+      return "built";
+    case BuildState::kCached:
+      return "from the cache";
+    case BuildState::kFailed:
+      return "build failed";
+    case BuildState::kCachedFailure:
+      return "build failed (cached)";
+  }
+  return "?";
+}
+
+std::string_view Name(Verdict verdict) {
+  switch (verdict) {
+    case Verdict::kGood:
+      return "good";
+    case Verdict::kBad:
+      return "bad";
+    case Verdict::kSkip:
+      return "skip";
+    case Verdict::kInterrupted:
+      return "interrupted";
+    case Verdict::kUnrunnable:
+      return "unrunnable";
+  }
+  return "?";
 }
 
 }  // namespace lockstep::bisect

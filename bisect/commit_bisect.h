@@ -21,6 +21,7 @@
 
 #include <ostream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/status.h"
@@ -50,18 +51,39 @@ struct CommitBisectOptions {
   std::string self;                  // this executable: `git bisect run` calls it back
 };
 
+// What became of a commit's build.
+enum class BuildState {
+  kNone,           // --build none: nothing to build
+  kBuilt,          // built now
+  kCached,         // restored from the cache
+  kFailed,         // the build failed now: skip
+  kCachedFailure,  // it failed before (the cache says so): skip, not built again
+};
+
+// The oracle's verdict on a commit, as git bisect run hears it.
+enum class Verdict {
+  kGood,
+  kBad,
+  kSkip,
+  kInterrupted,
+  kUnrunnable,  // the oracle could not be started: the bisection stops
+};
+
+// The words of the report and the judgements file ("from the cache", "bad").
+std::string_view Name(BuildState state);
+std::string_view Name(Verdict verdict);
+
 // One commit the oracle judged: a line of the run's judgements file.
 struct Judgement {
   std::string commit;
   std::string tree;
-  std::string build;  // built | cached | failed | cached failure
+  BuildState build = BuildState::kNone;
   double build_seconds = 0;
   bool ran = false;   // the case or command ran (not skipped for the build)
   int exit_code = 0;  // the case's or command's
-  std::string
-      verdict;  // good | bad | skip | interrupted | unrunnable (the oracle could not be started)
+  Verdict verdict = Verdict::kSkip;
   std::string summary;  // one line: what the gate said
-  std::string record;   // a case of lockstep's trainer that diverged: its run's record
+  std::string record;   // a case that diverged: its run's record
 };
 
 struct CommitBisectResult {

@@ -164,7 +164,7 @@ std::string RenderHtmlReport(const SuiteResult& result) {
     html += fmt::format(
         "<tr><td><a href=\"#{0}\">{0}</a></td><td class=\"{1}\">{2}</td><td>{3}</td><td>{4}</td>"
         "<td>{5}</td><td>{6}</td><td>{7}</td><td>{8:.1f} s</td></tr>\n",
-        EscapeMarkup(r.name), ok ? "pass" : "fail", EscapeMarkup(r.outcome),
+        EscapeMarkup(r.name), ok ? "pass" : "fail", EscapeMarkup(std::string(Name(r.outcome))),
         golden::DiagnosisName(r.comparison.diagnosis), r.run.steps.size(),
         r.comparison.first_divergent_step
             ? fmt::format("step {}", *r.comparison.first_divergent_step)
@@ -173,9 +173,9 @@ std::string RenderHtmlReport(const SuiteResult& result) {
   }
   html += "</table>\n";
   for (const CaseResult& r : result.cases) {
-    html +=
-        fmt::format("<section id=\"{0}\"><h2>{0}</h2><p>{1}</p>\n", EscapeMarkup(r.name),
-                    EscapeMarkup(r.comparison.summary.empty() ? r.outcome : r.comparison.summary));
+    html += fmt::format("<section id=\"{0}\"><h2>{0}</h2><p>{1}</p>\n", EscapeMarkup(r.name),
+                        EscapeMarkup(r.comparison.summary.empty() ? std::string(Name(r.outcome))
+                                                                  : r.comparison.summary));
     for (const char* metric : {"loss", "grad_norm"}) {
       html += Chart(fmt::format("{}: {}", r.name, metric), Extract(r.golden, metric),
                     Extract(r.run, metric), r.comparison.first_divergent_step);
@@ -189,7 +189,7 @@ std::string RenderHtmlReport(const SuiteResult& result) {
       html += "\n";
     }
     html += ChecksTable(r);
-    if (!r.message.empty() && r.outcome != "pass")
+    if (!r.message.empty() && r.outcome != CaseOutcome::kPass)
       html += "<pre>" + EscapeMarkup(r.message) + "</pre>\n";
     if (!r.comparison.env_diff.empty()) {
       html += "<p>Environment, golden &#8594; this run:</p><pre>";

@@ -118,8 +118,8 @@ std::string FailedChecks(const std::vector<golden::CheckResult>& checks) {
 
 // The case failed its comparison or its run, not only a health check.
 bool CaseItselfFailed(const CaseResult& r) {
-  if (r.outcome == "pass" || r.outcome == "updated") return false;
-  return !(r.outcome == "regression" && r.comparison.diagnosis == Diagnosis::kPass);
+  if (r.outcome == CaseOutcome::kPass || r.outcome == CaseOutcome::kUpdated) return false;
+  return !(r.outcome == CaseOutcome::kRegression && r.comparison.diagnosis == Diagnosis::kPass);
 }
 
 // JUnit testcases for a case's health checks: a failure element for fail,
@@ -153,16 +153,17 @@ std::string CheckTestcases(const CaseResult& r) {
   return x;
 }
 
+// Which case's exit code the suite exits with: the most severe.
 int Severity(int exit_code) {
   if (exit_code > 128) return 5;  // interrupted: nothing after it ran
-  switch (exit_code) {
-    case 2:
+  switch (static_cast<ExitCode>(exit_code)) {
+    case ExitCode::kBadInput:
       return 4;
-    case 3:
+    case ExitCode::kCrash:
       return 3;
-    case 124:
+    case ExitCode::kHang:
       return 2;
-    case 1:
+    case ExitCode::kFailed:
       return 1;
     default:
       return 0;
@@ -225,9 +226,9 @@ CaseResult RunCase(const SmokeCase& c, const SmokeOptions& o, std::ostream& out)
                                   : fmt::format(", {} thread{}, {} steps", c.threads,
                                                 c.threads == 1 ? "" : "s", c.steps),
                      c.golden);
-  auto finish = [&](std::string outcome, int code, std::string message) {
-    result.outcome = std::move(outcome);
-    result.exit_code = code;
+  auto finish = [&](CaseOutcome outcome, std::string message, bool checks_failed = false) {
+    result.outcome = outcome;
+    result.exit_code = ExitCodeFor(outcome, checks_failed, InterruptScope::Signal());
     result.message = std::move(message);
     result.seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -243,7 +244,7 @@ CaseResult RunCase(const SmokeCase& c, const SmokeOptions& o, std::ostream& out)
       if (!covers.ok()) g = covers;
     }
     if (!g.ok()) {
-      if (!o.update) return finish("bad-input", 2, g.status().message());
+      if (!o.update) return finish(CaseOutcome::kBadInput, g.status().message());
     } else {
       result.golden = std::move(g).value();
       have_golden = true;
@@ -256,15 +257,15 @@ CaseResult RunCase(const SmokeCase& c, const SmokeOptions& o, std::ostream& out)
       c.checks.loss_scale.policy != golden::CheckPolicy::kOff) {
     Result<golden::RunRecord> ref = golden::LoadGolden(c.checks.loss_scale.same_loss_as);
     if (!ref.ok()) {
-      return finish(
-          "bad-input", 2,
-          fmt::format("{}: checks.loss_scale.same_loss_as: {}", c.path, ref.status().message()));
+      return finish(CaseOutcome::kBadInput, fmt::format("{}: checks.loss_scale.same_loss_as: {}",
+                                                        c.path, ref.status().message()));
     }
     same_loss = std::move(ref).value();
     same_loss_ref = &same_loss;
   }
   Result<LogFormat> format = ParseLogFormat(c.parser);
-  if (!format.ok()) return finish("bad-input", 2, c.path + ": " + format.status().message());
+  if (!format.ok())
+    return finish(CaseOutcome::kBadInput, c.path + ": " + format.status().message());
 
   const std::string work = o.work_dir.empty() ? fs::temp_directory_path().string() : o.work_dir;
   int no_step_streak = 0;
@@ -276,7 +277,8 @@ CaseResult RunCase(const SmokeCase& c, const SmokeOptions& o, std::ostream& out)
             .string();
     fs::remove(record);
     Result<LineParser> parser = LineParser::Create(*format, c.regex);
-    if (!parser.ok()) return finish("bad-input", 2, c.path + ": " + parser.status().message());
+    if (!parser.ok())
+      return finish(CaseOutcome::kBadInput, c.path + ": " + parser.status().message());
     golden::RunRecord run;
     bool diverged = false;
     RecordTail tail(record);
@@ -310,14 +312,15 @@ CaseResult RunCase(const SmokeCase& c, const SmokeOptions& o, std::ostream& out)
                                               : fs::path(c.path).parent_path().string();
     wo.cancel = o.cancel;
     Result<ProcessOutcome> process = RunWatched(CaseCommand(c, o, record), wo, on_line);
-    if (!process.ok()) return finish("bad-input", 2, c.path + ": " + process.status().message());
+    if (!process.ok())
+      return finish(CaseOutcome::kBadInput, c.path + ": " + process.status().message());
     a.process = *process;
     if (a.process.cancelled) {
       fs::remove(record);
       result.attempts.push_back(a);
       const int sig = InterruptScope::Signal();
       return finish(
-          "interrupted", sig > 0 ? 128 + sig : 130,
+          CaseOutcome::kInterrupted,
           fmt::format(
               "interrupted by {}: the case's processes were ended (SIGTERM, then SIGKILL after "
               "{:.0f} s); golden {} left as it was",
@@ -337,47 +340,49 @@ CaseResult RunCase(const SmokeCase& c, const SmokeOptions& o, std::ostream& out)
 
     if (c.external() && run.steps.empty() && !a.process.hung && a.process.exit_code == 0) {
       return finish(
-          "bad-input", 2,
+          CaseOutcome::kBadInput,
           fmt::format(
               "{}: the command finished but printed no step line the {} parser recognises: is this "
               "the right `parser` (jsonl, torchtitan, megatron, regex) for its log?\n{}",
               c.path, c.parser, a.process.tail));
     }
     if (a.process.hung) {
-      a.classification = "hang";
+      a.classification = AttemptClass::kHang;
     } else if (a.process.exit_code == 2) {
-      a.classification = "config";
+      a.classification = AttemptClass::kConfig;
     } else if (a.process.exit_code != 0) {
-      a.classification = "crash";
+      a.classification = AttemptClass::kCrash;
     } else if (std::optional<std::string> crash = FirstNonFiniteStep(run)) {
       // Non-finite values are a crash, never a golden and never a comparison in ULPs.
       result.comparison.diagnosis = Diagnosis::kCrash;
       result.comparison.summary = *crash;
-      a.classification = "crash";
+      a.classification = AttemptClass::kCrash;
     } else if (o.update) {
-      a.classification = "pass";
+      a.classification = AttemptClass::kPass;
     } else {
       result.comparison = golden::Compare(result.golden, run, c.policies);
-      a.classification = result.comparison.diagnosis == Diagnosis::kPass     ? "pass"
-                         : result.comparison.diagnosis == Diagnosis::kConfig ? "config"
-                         : result.comparison.diagnosis == Diagnosis::kCrash  ? "crash"
-                                                                             : "mismatch";
+      a.classification = result.comparison.diagnosis == Diagnosis::kPass     ? AttemptClass::kPass
+                         : result.comparison.diagnosis == Diagnosis::kConfig ? AttemptClass::kConfig
+                         : result.comparison.diagnosis == Diagnosis::kCrash
+                             ? AttemptClass::kCrash
+                             : AttemptClass::kMismatch;
     }
     // A divergence is kept for `lockstep bisect steps`; every other record
     // goes. Another trainer's run, parsed from its output, is kept in the
     // golden format (which bisect steps reads too) when it is a record
     // stream (python/lockstep's Recorder, which can trace a step); a text
     // log's trainer cannot be traced.
-    if (a.classification == "mismatch" && c.external() && c.parser == "jsonl") {
+    if (a.classification == AttemptClass::kMismatch && c.external() && c.parser == "jsonl") {
       const std::string kept = fs::path(record).replace_extension(".toml").string();
       if (golden::SaveGolden(run, kept).ok()) result.record_path = kept;
-    } else if (a.classification == "mismatch" && fs::exists(record)) {
+    } else if (a.classification == AttemptClass::kMismatch && fs::exists(record)) {
       result.record_path = record;
     } else {
       fs::remove(record);
     }
     result.attempts.push_back(a);
-    const bool retryable = a.classification == "crash" || a.classification == "hang";
+    const bool retryable =
+        a.classification == AttemptClass::kCrash || a.classification == AttemptClass::kHang;
     no_step_streak = a.steps_reached == 0 ? no_step_streak + 1 : 0;
     if (!retryable || attempt > o.retries) break;
     if (no_step_streak >= 2) {
@@ -387,7 +392,7 @@ CaseResult RunCase(const SmokeCase& c, const SmokeOptions& o, std::ostream& out)
     }
     const double backoff = std::min(60.0, o.backoff_base * (1 << std::min(attempt - 1, 6)));
     out << fmt::format(
-        "  attempt {} {} ({}); retrying in {:.0f} s\n", attempt, a.classification,
+        "  attempt {} {} ({}); retrying in {:.0f} s\n", attempt, Name(a.classification),
         a.process.hung ? "watchdog fired" : fmt::format("exit {}", a.process.exit_code), backoff);
     // A deliberate backoff, nothing to await; a cancel ends it.
     const auto resume_at =
@@ -400,61 +405,62 @@ CaseResult RunCase(const SmokeCase& c, const SmokeOptions& o, std::ostream& out)
   const Attempt& last = result.attempts.back();
   // Health checks on a run that finished: a crash, a hang or a refused config
   // has said enough.
-  if (last.classification == "pass" || last.classification == "mismatch") {
+  if (last.classification == AttemptClass::kPass ||
+      last.classification == AttemptClass::kMismatch) {
     result.checks = golden::RunHealthChecks(result.run, c.checks, same_loss_ref);
   }
   const std::string failed_checks = FailedChecks(result.checks);
   if (o.update) {
     if (std::optional<std::string> crash = FirstNonFiniteStep(result.run)) {
-      return finish("crash", 3,
+      return finish(CaseOutcome::kCrash,
                     fmt::format("{}; golden {} left as it was (non-finite values are never "
                                 "recorded, not even with --force)",
                                 *crash, c.golden));
     }
-    if (last.classification != "pass" && !o.force) {
+    if (last.classification != AttemptClass::kPass && !o.force) {
       return finish(
-          last.classification == "config" ? "bad-input" : last.classification,
-          last.classification == "hang"     ? 124
-          : last.classification == "config" ? 2
-                                            : 3,
+          last.classification == AttemptClass::kConfig ? CaseOutcome::kBadInput
+          : last.classification == AttemptClass::kHang ? CaseOutcome::kHang
+                                                       : CaseOutcome::kCrash,
           fmt::format(
               "the run {} (exit {}); golden {} left as it was (--force records it anyway)\n{}",
-              last.classification, last.process.exit_code, c.golden, last.process.tail));
+              Name(last.classification), last.process.exit_code, c.golden, last.process.tail));
     }
     Status st = golden::SaveGolden(result.run, c.golden);
-    if (!st.ok()) return finish("bad-input", 2, st.message());
+    if (!st.ok()) return finish(CaseOutcome::kBadInput, st.message());
     // The golden is recorded either way; a failed check still fails the gate.
-    return finish("updated", failed_checks.empty() ? 0 : 1,
+    return finish(CaseOutcome::kUpdated,
                   fmt::format("recorded {} steps to {}{}", result.run.steps.size(), c.golden,
-                              failed_checks.empty() ? "" : "; " + failed_checks));
+                              failed_checks.empty() ? "" : "; " + failed_checks),
+                  /*checks_failed=*/!failed_checks.empty());
   }
-  if (last.classification == "hang") {
+  if (last.classification == AttemptClass::kHang) {
     result.comparison.diagnosis = Diagnosis::kHang;
-    return finish("hang", 124,
+    return finish(CaseOutcome::kHang,
                   fmt::format("hang: no output for {:.0f} s; the process group was killed "
                               "(SIGTERM, then SIGKILL after {:.0f} s). "
                               "Last finished step: {}.\n{}",
                               o.timeout, o.grace, last.steps_reached, last.process.tail));
   }
-  if (last.classification == "config") {
+  if (last.classification == AttemptClass::kConfig) {
     if (result.comparison.diagnosis == Diagnosis::kConfig) {
-      return finish("bad-input", 2, result.comparison.summary + "\n" + result.comparison.detail);
+      return finish(CaseOutcome::kBadInput,
+                    result.comparison.summary + "\n" + result.comparison.detail);
     }
     return finish(
-        "bad-input", 2,
+        CaseOutcome::kBadInput,
         fmt::format("the trainer rejected the case's config (exit 2):\n{}", last.process.tail));
   }
-  if (last.classification == "crash") {
+  if (last.classification == AttemptClass::kCrash) {
     result.comparison.diagnosis = Diagnosis::kCrash;
     std::string how = last.process.signal ? fmt::format("signal {} ({})", last.process.signal,
                                                         strsignal(last.process.signal))
                                           : fmt::format("exit code {}", last.process.exit_code);
     if (last.process.exit_code == 0) how = result.comparison.summary;
-    return finish("crash", 3,
-                  fmt::format("crash: {}; last finished step: {}.\n{}", how, last.steps_reached,
-                              last.process.tail));
+    return finish(CaseOutcome::kCrash, fmt::format("crash: {}; last finished step: {}.\n{}", how,
+                                                   last.steps_reached, last.process.tail));
   }
-  if (last.classification == "mismatch") {
+  if (last.classification == AttemptClass::kMismatch) {
     std::string localise;
     if (!result.record_path.empty()) {
       localise = c.external()
@@ -467,13 +473,13 @@ CaseResult RunCase(const SmokeCase& c, const SmokeOptions& o, std::ostream& out)
                            "lockstep build that recorded the golden, if it was another)",
                            c.golden, result.record_path);
     }
-    return finish("regression", 1,
+    return finish(CaseOutcome::kRegression,
                   result.comparison.summary + (failed_checks.empty() ? "" : "; " + failed_checks) +
                       "\n" + result.comparison.detail + localise);
   }
   if (!failed_checks.empty())
-    return finish("regression", 1, result.comparison.summary + "; " + failed_checks);
-  return finish("pass", 0, result.comparison.summary);
+    return finish(CaseOutcome::kRegression, result.comparison.summary + "; " + failed_checks);
+  return finish(CaseOutcome::kPass, result.comparison.summary);
 }
 
 SuiteResult RunSuite(const std::vector<SmokeCase>& cases, const SmokeOptions& o,
@@ -481,7 +487,9 @@ SuiteResult RunSuite(const std::vector<SmokeCase>& cases, const SmokeOptions& o,
   SuiteResult suite;
   for (const SmokeCase& c : cases) {
     CaseResult r = RunCase(c, o, out);
-    const char* verdict = r.exit_code != 0 ? "FAIL" : r.outcome == "pass" ? "PASS" : "UPDATED";
+    const char* verdict = r.exit_code != 0                  ? "FAIL"
+                          : r.outcome == CaseOutcome::kPass ? "PASS"
+                                                            : "UPDATED";
     // The message's first line beside the verdict, the rest indented below it.
     const std::size_t eol = std::min(r.message.find('\n'), r.message.size());
     out << fmt::format("  {}  {}  ({:.1f} s)\n", verdict, r.message.substr(0, eol), r.seconds);
@@ -503,12 +511,12 @@ SuiteResult RunSuite(const std::vector<SmokeCase>& cases, const SmokeOptions& o,
         words.push_back(k.check + " " + CheckWord(k.outcome));
       out << fmt::format("  checks: {}\n", fmt::join(words, ", "));
     }
-    if (!r.comparison.env_diff.empty() && r.outcome != "pass") {
+    if (!r.comparison.env_diff.empty() && r.outcome != CaseOutcome::kPass) {
       out << "  environment, golden -> this run:\n";
       for (const std::string& d : r.comparison.env_diff) out << "    " << d << "\n";
     }
     if (Severity(r.exit_code) > Severity(suite.exit_code)) suite.exit_code = r.exit_code;
-    const bool interrupted = r.outcome == "interrupted";
+    const bool interrupted = r.outcome == CaseOutcome::kInterrupted;
     suite.cases.push_back(std::move(r));
     if (interrupted) break;
   }
@@ -534,7 +542,7 @@ void PrintSummary(const SuiteResult& s, std::ostream& out) {
     // Rounded decimals have no ULPs: "-" rather than a 0 that would look exact.
     const bool no_ulps = !r.comparison.ulps_measured && r.comparison.max_rel > 0;
     out << fmt::format("{:<16} {:<11} {:>6}  {:<24} {:>9} {:>10.3g} {:>6.1f} s\n", r.name,
-                       r.outcome, r.run.steps.size(), first,
+                       Name(r.outcome), r.run.steps.size(), first,
                        no_ulps ? "-" : std::to_string(r.comparison.max_ulps), r.comparison.max_rel,
                        r.seconds);
   }
@@ -549,7 +557,7 @@ Status WriteJsonReport(const SuiteResult& s, const std::string& path) {
   for (const CaseResult& r : s.cases) {
     nlohmann::ordered_json c;
     c["case"] = r.name;
-    c["outcome"] = r.outcome;
+    c["outcome"] = Name(r.outcome);
     c["exit_code"] = r.exit_code;
     c["diagnosis"] = golden::DiagnosisName(r.comparison.diagnosis);
     if (r.comparison.first_divergent_step)
@@ -578,7 +586,7 @@ Status WriteJsonReport(const SuiteResult& s, const std::string& path) {
     c["seconds"] = r.seconds;
     for (const Attempt& a : r.attempts) {
       c["attempts"].push_back({{"attempt", a.number},
-                               {"classification", a.classification},
+                               {"classification", Name(a.classification)},
                                {"exit_code", a.process.exit_code},
                                {"signal", a.process.signal},
                                {"steps_reached", a.steps_reached},
@@ -596,8 +604,9 @@ Status WriteJUnitReport(const SuiteResult& s, const std::string& path) {
   std::size_t tests = 0;
   double total = 0;
   for (const CaseResult& r : s.cases) {
-    failures += r.outcome == "regression" && CaseItselfFailed(r);
-    errors += r.outcome != "regression" && r.outcome != "pass" && r.outcome != "updated";
+    failures += r.outcome == CaseOutcome::kRegression && CaseItselfFailed(r);
+    errors += r.outcome != CaseOutcome::kRegression && r.outcome != CaseOutcome::kPass &&
+              r.outcome != CaseOutcome::kUpdated;
     total += r.seconds;
     tests += 1 + r.checks.size();
     for (const golden::CheckResult& k : r.checks) {
@@ -621,11 +630,12 @@ Status WriteJUnitReport(const SuiteResult& s, const std::string& path) {
       x += CheckTestcases(r);
       continue;
     }
-    const char* tag = r.outcome == "regression" ? "failure" : "error";
+    const char* tag = r.outcome == CaseOutcome::kRegression ? "failure" : "error";
     x += fmt::format(
         ">\n      <{} type=\"{}\" message=\"{}\">{}</{}>\n    </testcase>\n", tag,
         golden::DiagnosisName(r.comparison.diagnosis),
-        EscapeMarkup(r.comparison.summary.empty() ? r.outcome : r.comparison.summary),
+        EscapeMarkup(r.comparison.summary.empty() ? std::string(Name(r.outcome))
+                                                  : r.comparison.summary),
         EscapeMarkup(
             r.message +
             (r.comparison.env_diff.empty()

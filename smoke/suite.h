@@ -22,6 +22,7 @@
 
 #include "golden/compare.h"
 #include "golden/health.h"
+#include "smoke/outcome.h"
 #include "smoke/smoke_case.h"
 #include "smoke/watchdog.h"
 
@@ -43,15 +44,15 @@ struct SmokeOptions {
 
 struct Attempt {
   int number = 1;
-  std::string classification;  // pass | mismatch | crash | hang | config
+  AttemptClass classification = AttemptClass::kPass;
   ProcessOutcome process;
   int steps_reached = 0;
 };
 
 struct CaseResult {
   std::string name;
-  std::string outcome;  // pass | regression | crash | hang | bad-input | updated
-  int exit_code = 0;
+  CaseOutcome outcome = CaseOutcome::kPass;
+  int exit_code = 0;  // ExitCodeFor(outcome, ...)
   std::vector<Attempt> attempts;
   golden::Comparison comparison;
   golden::RunRecord run;     // the last attempt's steps
