@@ -47,12 +47,13 @@ bool OnPath(const char* program) {
   return false;
 }
 
+// The core count is the shell's to find ($(nproc)): the command is part of
+// the cache key, which must not change from one machine to the next.
 std::string DefaultBuild() {
   return fmt::format(
-      "cmake -S . -B build -DCMAKE_BUILD_TYPE=Release{} && cmake --build build -j{} --target "
-      "lockstep",
-      OnPath("ccache") ? " -DCMAKE_CXX_COMPILER_LAUNCHER=ccache" : "",
-      std::max(1L, ::sysconf(_SC_NPROCESSORS_ONLN)));
+      "cmake -S . -B build -DCMAKE_BUILD_TYPE=Release{} && cmake --build build -j\"$(nproc)\" "
+      "--target lockstep",
+      OnPath("ccache") ? " -DCMAKE_CXX_COMPILER_LAUNCHER=ccache" : "");
 }
 
 std::string DefaultCacheDir() {

@@ -16,7 +16,9 @@ enum class ExitCode : int {
   kInterrupted = 130  // Ctrl-C without a known signal; see SignalExitCode
 };
 
-constexpr int ToInt(ExitCode code) { return static_cast<int>(code); }
+constexpr int ToInt(ExitCode code) {
+  return static_cast<int>(code);
+}
 
 // A run ended by a signal: 128 + the signal (130 for SIGINT, 143 for SIGTERM),
 // or 130 when the signal is not known.

@@ -8,13 +8,18 @@
 #ifndef LOCKSTEP_CORE_STATUS_H_
 #define LOCKSTEP_CORE_STATUS_H_
 
+#include <cstdio>
+#include <cstdlib>
 #include <optional>
 #include <string>
 #include <utility>
 
+#include "core/exit_code.h"
+
 namespace lockstep {
 
-class Status {
+// [[nodiscard]]: a Status dropped on the floor is an error nobody reported.
+class [[nodiscard]] Status {
  public:
   enum class Code {
     kOk = 0,
@@ -45,7 +50,7 @@ class Status {
   const std::string& message() const { return message_; }
   // The process exit code docs/design.md assigns to this status.
   int exit_code() const {
-    if (code_ == Code::kInterrupted) return signal_ > 0 ? 128 + signal_ : 130;
+    if (code_ == Code::kInterrupted) return SignalExitCode(signal_);
     return static_cast<int>(code_);
   }
 
@@ -65,24 +70,42 @@ class Status {
   int signal_ = 0;
 };
 
-// Result<T>: a value or the Status that explains why there is none.
+// Result<T>: a value or the Status that explains why there is none. Reading
+// the value of a failed Result is a programming error: it aborts, naming the
+// status, instead of reading an empty optional.
 template <typename T>
-class Result {
+class [[nodiscard]] Result {
  public:
-  Result(T value) : value_(std::move(value)) {}          // NOLINT: implicit by design
-  Result(Status status) : status_(std::move(status)) {}  // NOLINT: implicit by design
+  Result(T value) : value_(std::move(value)) {}         // NOLINT: implicit by design
+  Result(Status status) : status_(std::move(status)) {  // NOLINT: implicit by design
+    if (status_.ok()) Die("a Result made from an ok Status has no value");
+  }
 
   bool ok() const { return status_.ok(); }
   const Status& status() const { return status_; }
-  T& value() & { return *value_; }
-  const T& value() const& { return *value_; }
-  T&& value() && { return std::move(*value_); }
-  T* operator->() { return &*value_; }
-  const T* operator->() const { return &*value_; }
-  T& operator*() { return *value_; }
-  const T& operator*() const { return *value_; }
+  T& value() & { return Checked(); }
+  const T& value() const& { return Checked(); }
+  T&& value() && { return std::move(Checked()); }
+  T* operator->() { return &Checked(); }
+  const T* operator->() const { return &Checked(); }
+  T& operator*() { return Checked(); }
+  const T& operator*() const { return Checked(); }
 
  private:
+  T& Checked() {
+    if (!value_) Die(status_.message().c_str());
+    return *value_;
+  }
+  const T& Checked() const {
+    if (!value_) Die(status_.message().c_str());
+    return *value_;
+  }
+  [[noreturn]] static void Die(const char* why) {
+    std::fprintf(stderr, "lockstep: internal error: the value of a failed Result was read: %s\n",
+                 why);
+    std::abort();
+  }
+
   Status status_;
   std::optional<T> value_;
 };

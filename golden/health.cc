@@ -135,18 +135,6 @@ std::string FrozenText(const FrozenSpan& s) {
 
 }  // namespace
 
-const char* CheckPolicyName(CheckPolicy p) {
-  switch (p) {
-    case CheckPolicy::kFail:
-      return "fail";
-    case CheckPolicy::kWarn:
-      return "warn";
-    case CheckPolicy::kOff:
-      return "off";
-  }
-  return "?";
-}
-
 const char* CheckOutcomeName(CheckOutcome o) {
   switch (o) {
     case CheckOutcome::kPass:

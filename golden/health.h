@@ -44,7 +44,6 @@ namespace lockstep::golden {
 enum class CheckPolicy { kFail, kWarn, kOff };
 enum class CheckOutcome { kPass, kWarn, kFail, kOff, kNotApplicable };
 
-const char* CheckPolicyName(CheckPolicy p);    // "fail", "warn", "off"
 const char* CheckOutcomeName(CheckOutcome o);  // "pass", "warn", "fail", "off", "n/a"
 // "fail", "warn" or "off"; nullopt otherwise.
 std::optional<CheckPolicy> ParseCheckPolicy(std::string_view text);

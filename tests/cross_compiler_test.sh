@@ -4,9 +4,9 @@
 # the smoke config with both binaries and compare every deterministic field of
 # the record streams. Exits 77 (ctest: skipped) when the other compiler is
 # missing, and says so.
-#   usage: cross_compiler_test.sh SOURCE_DIR LOCKSTEP_BINARY THIS_COMPILER_ID WORK_DIR
+#   usage: cross_compiler_test.sh SOURCE_DIR LOCKSTEP_BINARY WORK_DIR THIS_COMPILER_ID
 set -euo pipefail
-src=$1 this_binary=$2 this_compiler=$3 work=$4
+src=$1 this_binary=$2 work=$3 this_compiler=$4
 
 if [ "$this_compiler" = "GNU" ]; then other=clang++; else other=g++; fi
 if ! command -v "$other" >/dev/null 2>&1; then

@@ -3,10 +3,10 @@
 # terminal) get the care of Ctrl-C: the running case's process group is
 # ended, no golden is written by an interrupted --update, and lockstep exits
 # 128 + the signal.
-#   interrupt_test.sh LOCKSTEP WORKDIR
+#   usage: interrupt_test.sh SOURCE_DIR LOCKSTEP_BINARY WORK_DIR
 set -euo pipefail
-lockstep=$1
-work=$2
+lockstep=$2
+work=$3
 rm -rf "$work" && mkdir -p "$work" && cd "$work"
 
 # The case's command starts a long sleep, tells the test its pid through a

@@ -4,10 +4,6 @@
 
 namespace lockstep::trainer {
 
-const char* PrecisionName(Precision p) {
-  return p == Precision::kFp32 ? "fp32" : "bf16";
-}
-
 void RoundToBf16(ThreadPool& pool, float* x, std::size_t n) {
   pool.ParallelFor(n, [&](std::size_t begin, std::size_t end) {
     for (std::size_t i = begin; i < end; ++i) x[i] = RoundToBf16(x[i]);

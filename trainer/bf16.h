@@ -23,7 +23,6 @@ class ThreadPool;
 // How values are held: the inputs of products (numerics.compute) or the
 // master copy of the parameters (numerics.master).
 enum class Precision { kFp32, kBf16 };
-const char* PrecisionName(Precision p);  // "fp32" | "bf16"
 
 // x rounded to the nearest bf16, ties to even, as hardware converts:
 // NaN stays NaN (made quiet, sign kept), +-Inf stay, values that round past

@@ -9,6 +9,7 @@
 
 #include "core/atomic_file.h"
 #include "core/digest.h"
+#include "core/test_hooks.h"
 #include "golden/run_record.h"
 
 namespace lockstep::trainer {
@@ -58,10 +59,7 @@ Status WriteFloats(const std::string& path, const std::vector<const std::vector<
     hash.Update(p->data(), n);
     *bytes += n;
   }
-  // A test hook: slows the write so a test can kill the process in the middle.
-  if (const char* delay = std::getenv("LOCKSTEP_TEST_CHECKPOINT_DELAY_MS")) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(std::atoi(delay)));
-  }
+  std::this_thread::sleep_for(test_hooks::CheckpointWriteDelay());  // 0 but in a test
   LOCKSTEP_RETURN_IF_ERROR(file->Commit());
   *digest = hash.Finish().Hex();
   return Status::Ok();

@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <type_traits>
 
+#include "core/test_hooks.h"
 #include "trainer/elementwise.h"
 
 namespace lockstep::trainer {
@@ -120,10 +121,7 @@ void LinearBackward(Kernels<T>& k, T* dinp, T* dw, T* dbias, const T* dout, cons
                     const T* w, std::size_t rows, std::size_t ic, std::size_t oc) {
   k.NT(dout, w, dinp, rows, oc, ic);
   k.TN(inp, dout, dw, ic, rows, oc);
-  // A test-only switch: LOCKSTEP_TEST_REVERSE_BIAS_GRAD sums the rows in
-  // reverse, a "kernel change" that alters only the bias gradients' bits, so
-  // the bisect tests can check that `bisect steps` names them first.
-  static const bool reverse = std::getenv("LOCKSTEP_TEST_REVERSE_BIAS_GRAD") != nullptr;
+  const bool reverse = test_hooks::ReverseBiasGradient();  // the bisect tests' "kernel change"
   k.pool().ParallelFor(oc, [&](std::size_t begin, std::size_t end) {
     for (std::size_t o = begin; o < end; ++o) dbias[o] = 0;
     for (std::size_t i = 0; i < rows; ++i) {

@@ -17,6 +17,7 @@
 #include "core/atomic_file.h"
 #include "core/digest.h"
 #include "core/hexfloat.h"
+#include "core/test_hooks.h"
 #include "data/sampler.h"
 #include "data/synth.h"
 #include "data/token_source.h"
@@ -203,26 +204,6 @@ Status CombineRanks(Communicator& comm, const TrainConfig& config, ThreadPool& p
   return Status::Ok();
 }
 
-// A test hook: LOCKSTEP_TEST_KILL_RANK_AT_STEP="R:S" makes rank R SIGKILL
-// itself as step S begins, so tests can check that a dead rank ends the job
-// (Open MPI's runtime aborts the others and names the rank) instead of a hang.
-void KillForTestIfAsked(int rank, int step) {
-  static const char* spec = std::getenv("LOCKSTEP_TEST_KILL_RANK_AT_STEP");
-  if (spec == nullptr) return;
-  int r = -1, s = -1;
-  if (std::sscanf(spec, "%d:%d", &r, &s) == 2 && r == rank && s == step) std::raise(SIGKILL);
-}
-
-// A test hook: LOCKSTEP_TEST_LR_SPIKE="S:F" multiplies step S's learning
-// rate by F, so tests can check that the spike health check sees it.
-float LrSpikeForTest(int step) {
-  static const char* spec = std::getenv("LOCKSTEP_TEST_LR_SPIKE");
-  int s = -1;
-  float factor = 1;
-  if (spec != nullptr && std::sscanf(spec, "%d:%f", &s, &factor) == 2 && s == step) return factor;
-  return 1;
-}
-
 // Samples per corpus in the step's global batch, in manifest order: "prose:3 arith:3 code:2".
 std::string BatchMix(const data::Sampler& sampler, const data::Manifest& manifest, int step,
                      int batch) {
@@ -398,11 +379,11 @@ Status Train(const TrainConfig& config, const TrainOptions& options, TrainResult
   std::vector<TensorUpdate> updates;  // per tensor, what this step's AdamW did
   for (int step = first_step; step <= last_step; ++step) {
     const auto start = std::chrono::steady_clock::now();
-    KillForTestIfAsked(comm.rank(), step);
+    test_hooks::KillRankIfAsked(comm.rank(), step);
     tracker.ResetPeak();
     StepRecord rec;
     rec.step = step;
-    rec.lr = LearningRate(config, step) * LrSpikeForTest(step);
+    rec.lr = LearningRate(config, step) * test_hooks::LearningRateFactor(step);
     rec.batch_mix = BatchMix(*sampler, *manifest, step, config.global_batch);
     rec.tokens = tokens_per_step;
     accumulator.Reset();
