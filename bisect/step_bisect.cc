@@ -281,6 +281,186 @@ void PrintTable(const std::vector<TensorDiff>& rows, std::ostream& out) {
   }
 }
 
+// Both sides: their runs, and how each is re-run (its binary and world size,
+// or another trainer's command).
+Status LoadSides(const StepBisectOptions& options, Side& a, Side& b) {
+  a.label = 'A';
+  a.run_path = options.run_a;
+  b.label = 'B';
+  b.option = 'b';
+  b.run_path = options.run_b;
+  for (Side* side : {&a, &b}) {
+    Result<golden::RunRecord> run = LoadRun(side->run_path);
+    if (!run.ok()) return run.status();
+    side->run = std::move(run).value();
+    side->world_size = WorldSize(side->run);
+  }
+  // mpirun resolves a relative program against its own idea of the
+  // directory; a path with a slash is made absolute here.
+  auto program = [](const std::string& p) {
+    return p.find('/') == std::string::npos ? p : fs::absolute(p).string();
+  };
+  a.binary = program(options.binary_a);
+  b.binary = program(options.binary_b);
+  const bool external =
+      !options.case_path.empty() || !options.command_a.empty() || !options.command_b.empty();
+  if (!external) {
+    if (!options.dir_a.empty() || !options.dir_b.empty()) {
+      return Status::BadInput(
+          "--dir-a/-b are where another trainer's command runs: give --case or --command-a/-b");
+    }
+    return Status::Ok();
+  }
+  if (!options.config_a.empty() || !options.config_b.empty()) {
+    return Status::BadInput(
+        "--config-a/-b re-run lockstep's trainer; another trainer's command (--case, "
+        "--command-a/-b) takes its own arguments");
+  }
+  std::optional<smoke::SmokeCase> trainer_case;
+  if (!options.case_path.empty()) {
+    Result<smoke::SmokeCase> c = smoke::LoadSmokeCase(options.case_path);
+    if (!c.ok()) return c.status();
+    if (!c->external()) {
+      return Status::BadInput(fmt::format(
+          "--case {}: a case of lockstep's trainer (it has a config, no command); for it, "
+          "leave out --case: each side is re-run from its record's header",
+          options.case_path));
+    }
+    trainer_case = std::move(c).value();
+  }
+  LOCKSTEP_RETURN_IF_ERROR(PrepareExternal(a, trainer_case, options.command_a, options.dir_a));
+  return PrepareExternal(b, trainer_case, options.command_b, options.dir_b);
+}
+
+// WORK/a and WORK/b, emptied, with the config each side re-runs; returns WORK.
+Result<std::string> PrepareWorkDirs(const StepBisectOptions& options, Side& a, Side& b) {
+  std::string work = options.work_dir;
+  if (work.empty()) {
+    work =
+        (fs::temp_directory_path() / fmt::format("lockstep-bisect-steps-{}", ::getpid())).string();
+  }
+  work = fs::absolute(work).string();  // an external trainer runs in a directory of its own
+  a.dir = (fs::path(work) / "a").string();
+  b.dir = (fs::path(work) / "b").string();
+  for (Side* side : {&a, &b}) {
+    std::error_code ec;
+    fs::remove_all(side->dir, ec);
+    fs::create_directories(side->dir, ec);
+    if (ec)
+      return Status::BadInput(fmt::format("{}: cannot create it: {}", side->dir, ec.message()));
+    if (!side->external) {
+      LOCKSTEP_RETURN_IF_ERROR(
+          PrepareConfig(*side, side == &a ? options.config_a : options.config_b));
+    }
+  }
+  return work;
+}
+
+// Re-runs `side` and loads the trace it wrote (see ReRun).
+Result<std::vector<trainer::TracedTensor>> TraceSide(Side& side, std::int64_t step,
+                                                     const std::string& values,
+                                                     const std::string& trace_name,
+                                                     std::string_view purpose, bool check_record,
+                                                     double timeout, std::ostream& out) {
+  Result<std::string> dir =
+      ReRun(side, step, values, trace_name, purpose, check_record, timeout, out);
+  if (!dir.ok()) return dir.status();
+  side.trace_dir = *dir;
+  return trainer::LoadTrace(*dir);
+}
+
+// The names whose values the second pass keeps, per side (B's differ where
+// a tensor was renamed): the first `rows` distinct tensors that differ.
+void ShownNames(const std::vector<TensorDiff>& differ, int rows, std::vector<std::string>* a,
+                std::vector<std::string>* b) {
+  for (std::size_t i = 0; i < differ.size() && std::ssize(*a) < rows; ++i) {
+    if (std::find(a->begin(), a->end(), differ[i].name) != a->end()) continue;
+    a->push_back(differ[i].name);
+    b->push_back(differ[i].name_b.empty() ? differ[i].name : differ[i].name_b);
+  }
+}
+
+// Fills in the values of the tensors whose digests differ, and only those: a
+// whole trace may not fit in memory.
+Status ReadDifferingValues(const Side& a, const Side& b, const std::vector<Renamed>& renamed,
+                           std::vector<trainer::TracedTensor>& trace_a,
+                           std::vector<trainer::TracedTensor>& trace_b) {
+  using Key = std::tuple<int, std::string, std::string>;
+  std::map<Key, trainer::TracedTensor*> in_b;
+  for (trainer::TracedTensor& t : trace_b) in_b[{t.micro_batch, t.phase, t.name}] = &t;
+  std::map<Key, std::string> b_name;
+  for (const Renamed& r : renamed) b_name[{r.micro_batch, r.phase, r.name_a}] = r.name_b;
+  for (trainer::TracedTensor& t : trace_a) {
+    auto name = b_name.find({t.micro_batch, t.phase, t.name});
+    auto it = in_b.find({t.micro_batch, t.phase, name == b_name.end() ? t.name : name->second});
+    if (it == in_b.end() || it->second->digest == t.digest || it->second->count != t.count)
+      continue;
+    if (!t.has_values || !it->second->has_values) continue;
+    LOCKSTEP_RETURN_IF_ERROR(trainer::ReadTraceValues(a.trace_dir, &t));
+    LOCKSTEP_RETURN_IF_ERROR(trainer::ReadTraceValues(b.trace_dir, it->second));
+  }
+  return Status::Ok();
+}
+
+void PrintRenamed(const std::vector<Renamed>& renamed, std::ostream& out) {
+  if (renamed.empty()) return;
+  out << "\nrenamed between A and B (matched by position, compared as one):\n";
+  for (const Renamed& r : renamed) {
+    out << fmt::format(
+        "  {:<24} {} -> {}\n",
+        r.micro_batch < 0 ? r.phase : fmt::format("{} (micro-batch {})", r.phase, r.micro_batch),
+        r.name_a, r.name_b);
+  }
+}
+
+// The answer: the first divergent tensor, what came before it, how it spreads.
+void PrintFirstTensor(const StepBisectResult& result, int rows, std::ostream& out) {
+  const TensorDiff& first = result.tensors.front();
+  if (first.shape_differs) {
+    out << fmt::format(
+        "\nfirst divergent tensor: step {}, {}: {} has a different shape ({} elements in A)\n",
+        *result.step, Where(first), first.name, first.count);
+    // Two layouts (ranks, micro-batches) cut the batch differently: their
+    // step-wide tensors still compare.
+    auto same_shape =
+        std::find_if(result.tensors.begin(), result.tensors.end(),
+                     [](const TensorDiff& d) { return !d.shape_differs && d.micro_batch < 0; });
+    if (first.micro_batch >= 0 && same_shape != result.tensors.end()) {
+      out << fmt::format(
+          "  (the sides cut the batch differently; the first step-wide tensor that differs: {} "
+          "{})\n",
+          Where(*same_shape), same_shape->name);
+    }
+  } else if (first.digest_only) {  // only when a side is not deterministic
+    out << fmt::format(
+        "\nfirst divergent tensor: step {}, {}: {} (digests differ; values not traced)\n",
+        *result.step, Where(first), first.name);
+  } else {
+    out << fmt::format(
+        "\nfirst divergent tensor: step {}, {}: {}, max abs diff {:.3g}, first differing element "
+        "index {} (of {}; {} differ)\n",
+        *result.step, Where(first), first.name, first.max_abs_diff, first.first_index.value_or(0),
+        first.count, first.differing);
+  }
+  const std::size_t identical = result.identical_before;
+  out << fmt::format(
+      "the {} tensor{} before it, in the order the step computes them, are bit-identical\n\n",
+      identical, identical == 1 ? "" : "s");
+  const std::size_t compared_after = result.traced - identical - 1;
+  out << fmt::format("how it spreads: {} of the {} tensors after it differ too{}\n",
+                     result.tensors.size() - 1, compared_after,
+                     result.tensors.size() > 1 ? "; the first of them:" : "");
+  std::vector<TensorDiff> shown(
+      result.tensors.begin(),
+      result.tensors.begin() + std::min<std::ptrdiff_t>(rows, std::ssize(result.tensors)));
+  PrintTable(shown, out);
+  if (result.tensors.size() > shown.size()) {
+    const TensorDiff& last = result.tensors.back();
+    out << fmt::format("  ... and {} more, the last: {} {}\n", result.tensors.size() - shown.size(),
+                       Where(last), last.name);
+  }
+}
+
 }  // namespace
 
 std::optional<std::int64_t> FirstDivergentStep(const golden::RunRecord& a,
@@ -415,50 +595,9 @@ Result<StepBisectResult> BisectSteps(const StepBisectOptions& options, std::ostr
   InterruptScope interrupts;  // Ctrl-C or a CI cancel ends the re-runs too
   InterruptScope::Reset();
   Side a, b;
-  a.label = 'A';
-  a.run_path = options.run_a;
-  b.label = 'B';
-  b.option = 'b';
-  b.run_path = options.run_b;
-  for (Side* side : {&a, &b}) {
-    Result<golden::RunRecord> run = LoadRun(side->run_path);
-    if (!run.ok()) return run.status();
-    side->run = std::move(run).value();
-    side->world_size = WorldSize(side->run);
-  }
-  // mpirun resolves a relative program against its own idea of the
-  // directory; a path with a slash is made absolute here.
-  auto program = [](const std::string& p) {
-    return p.find('/') == std::string::npos ? p : fs::absolute(p).string();
-  };
-  a.binary = program(options.binary_a);
-  b.binary = program(options.binary_b);
-  const bool external =
-      !options.case_path.empty() || !options.command_a.empty() || !options.command_b.empty();
-  std::optional<smoke::SmokeCase> trainer_case;
-  if (external) {
-    if (!options.config_a.empty() || !options.config_b.empty()) {
-      return Status::BadInput(
-          "--config-a/-b re-run lockstep's trainer; another trainer's command (--case, "
-          "--command-a/-b) takes its own arguments");
-    }
-    if (!options.case_path.empty()) {
-      Result<smoke::SmokeCase> c = smoke::LoadSmokeCase(options.case_path);
-      if (!c.ok()) return c.status();
-      if (!c->external()) {
-        return Status::BadInput(fmt::format(
-            "--case {}: a case of lockstep's trainer (it has a config, no command); for it, "
-            "leave out --case: each side is re-run from its record's header",
-            options.case_path));
-      }
-      trainer_case = std::move(c).value();
-    }
-    LOCKSTEP_RETURN_IF_ERROR(PrepareExternal(a, trainer_case, options.command_a, options.dir_a));
-    LOCKSTEP_RETURN_IF_ERROR(PrepareExternal(b, trainer_case, options.command_b, options.dir_b));
-  } else if (!options.dir_a.empty() || !options.dir_b.empty()) {
-    return Status::BadInput(
-        "--dir-a/-b are where another trainer's command runs: give --case or --command-a/-b");
-  }
+  LOCKSTEP_RETURN_IF_ERROR(LoadSides(options, a, b));
+
+  // The step: from the records alone.
   StepBisectResult result;
   std::string& what = result.step_differs;
   result.step = FirstDivergentStep(a.run, b.run, &what);
@@ -468,7 +607,8 @@ Result<StepBisectResult> BisectSteps(const StepBisectOptions& options, std::ostr
         b.run_path, a.run.steps.size(), b.run.steps.size());
     return result;
   }
-  out << fmt::format("first divergent step: {} ({})\n", *result.step, what);
+  const std::int64_t step = *result.step;
+  out << fmt::format("first divergent step: {} ({})\n", step, what);
   if (what.starts_with("batch_digest ")) {
     result.batch_differs = true;
     result.exit_code = 0;
@@ -477,165 +617,70 @@ Result<StepBisectResult> BisectSteps(const StepBisectOptions& options, std::ostr
         "their order), so no tensor of the step can agree; nothing to re-run. Look at the data "
         "path: the manifest and shards (lockstep data verify), the sampler, the loader's "
         "order{}\n",
-        *result.step, *result.step > 1 ? fmt::format("; steps 1..{} agree", *result.step - 1) : "");
+        step, step > 1 ? fmt::format("; steps 1..{} agree", step - 1) : "");
     return result;
   }
-
-  std::string work = options.work_dir;
-  if (work.empty()) {
-    work =
-        (fs::temp_directory_path() / fmt::format("lockstep-bisect-steps-{}", ::getpid())).string();
-  }
-  work = fs::absolute(work).string();  // an external trainer runs in a directory of its own
-  result.work_dir = work;
-  a.dir = (fs::path(work) / "a").string();
-  b.dir = (fs::path(work) / "b").string();
-  for (Side* side : {&a, &b}) {
-    std::error_code ec;
-    fs::remove_all(side->dir, ec);
-    fs::create_directories(side->dir, ec);
-    if (ec)
-      return Status::BadInput(fmt::format("{}: cannot create it: {}", side->dir, ec.message()));
-    if (!side->external) {
-      LOCKSTEP_RETURN_IF_ERROR(
-          PrepareConfig(*side, side == &a ? options.config_a : options.config_b));
-    }
-  }
+  Result<std::string> work = PrepareWorkDirs(options, a, b);
+  if (!work.ok()) return work.status();
+  result.work_dir = *work;
 
   // Pass 1: digests of every tensor, which say which tensors differ.
   std::vector<trainer::TracedTensor> digests[2];
   for (int i = 0; i < 2; ++i) {
-    const Side& side = i == 0 ? a : b;
-    Result<std::string> dir =
-        ReRun(side, *result.step, "none", "trace-digests", "digests of every tensor",
-              /*check_record=*/true, options.timeout, out);
-    if (!dir.ok()) return dir.status();
-    Result<std::vector<trainer::TracedTensor>> trace = trainer::LoadTrace(*dir);
+    Result<std::vector<trainer::TracedTensor>> trace =
+        TraceSide(i == 0 ? a : b, step, "none", "trace-digests", "digests of every tensor",
+                  /*check_record=*/true, options.timeout, out);
     if (!trace.ok()) return trace.status();
     digests[i] = std::move(trace).value();
   }
-  std::size_t identical = 0;
   std::vector<TensorDiff> differ =
-      FirstDivergentTensor(digests[0], digests[1], &identical, &result.renamed);
+      FirstDivergentTensor(digests[0], digests[1], nullptr, &result.renamed);
   if (differ.empty()) {
     out << fmt::format(
         "the traces of step {} agree in all {} tensors: the re-runs did not reproduce the "
         "divergence (see the warnings above); traces in {}\n",
-        *result.step, digests[0].size(), work);
+        step, digests[0].size(), *work);
     return result;
   }
 
-  // Pass 2: the values of the tensors the report shows, wherever they occur.
-  std::vector<std::string> names[2];  // A's names, and B's (another where renamed)
-  for (std::size_t i = 0; i < differ.size() && std::ssize(names[0]) < options.spread_rows; ++i) {
-    if (std::find(names[0].begin(), names[0].end(), differ[i].name) != names[0].end()) continue;
-    names[0].push_back(differ[i].name);
-    names[1].push_back(differ[i].name_b.empty() ? differ[i].name : differ[i].name_b);
-  }
+  // Pass 2: the values of the tensors the report shows; the same side run
+  // twice must trace the same bits.
+  std::vector<std::string> names[2];
+  ShownNames(differ, options.spread_rows, &names[0], &names[1]);
   std::vector<trainer::TracedTensor> traces[2];
   for (int i = 0; i < 2; ++i) {
     Side& side = i == 0 ? a : b;
-    const std::vector<std::string>& keep = names[i];
-    Result<std::string> dir =
-        ReRun(side, *result.step, fmt::format("{}", fmt::join(keep, ",")), "trace",
-              fmt::format("values of {} tensor{}", keep.size(), keep.size() == 1 ? "" : "s"),
-              /*check_record=*/false, options.timeout, out);
-    if (!dir.ok()) return dir.status();
-    Result<std::vector<trainer::TracedTensor>> trace = trainer::LoadTrace(*dir);
+    Result<std::vector<trainer::TracedTensor>> trace = TraceSide(
+        side, step, fmt::format("{}", fmt::join(names[i], ",")), "trace",
+        fmt::format("values of {} tensor{}", names[i].size(), names[i].size() == 1 ? "" : "s"),
+        /*check_record=*/false, options.timeout, out);
     if (!trace.ok()) return trace.status();
     traces[i] = std::move(trace).value();
-    // The same side run twice must trace the same bits.
     std::vector<TensorDiff> moved = FirstDivergentTensor(digests[i], traces[i], nullptr);
     if (!moved.empty()) {
       result.not_deterministic.push_back(side.label);
       out << fmt::format(
           "  warning: {} is not deterministic: its two re-runs to step {} traced different bits, "
-          "first "
-          "in {} {} ({} of its tensors differ); the comparison below uses the second re-run\n",
-          side.label, *result.step, Where(moved.front()), moved.front().name, moved.size());
-    }
-    side.trace_dir = *dir;
-  }
-  // Values only where the digests differ: a whole trace may not fit in memory.
-  std::map<std::tuple<int, std::string, std::string>, trainer::TracedTensor*> in_b;
-  for (trainer::TracedTensor& t : traces[1]) in_b[{t.micro_batch, t.phase, t.name}] = &t;
-  std::map<std::tuple<int, std::string, std::string>, std::string> b_name;  // renamed ones
-  for (const Renamed& r : result.renamed) b_name[{r.micro_batch, r.phase, r.name_a}] = r.name_b;
-  for (trainer::TracedTensor& t : traces[0]) {
-    auto renamed = b_name.find({t.micro_batch, t.phase, t.name});
-    auto it =
-        in_b.find({t.micro_batch, t.phase, renamed == b_name.end() ? t.name : renamed->second});
-    if (it == in_b.end() || it->second->digest == t.digest || it->second->count != t.count)
-      continue;
-    if (!t.has_values || !it->second->has_values) continue;
-    LOCKSTEP_RETURN_IF_ERROR(trainer::ReadTraceValues(a.trace_dir, &t));
-    LOCKSTEP_RETURN_IF_ERROR(trainer::ReadTraceValues(b.trace_dir, it->second));
-  }
-  result.tensors = FirstDivergentTensor(traces[0], traces[1], &identical);
-  if (!result.renamed.empty()) {
-    out << fmt::format("\nrenamed between A and B (matched by position, compared as one):\n");
-    for (const Renamed& r : result.renamed) {
-      out << fmt::format(
-          "  {:<24} {} -> {}\n",
-          r.micro_batch < 0 ? r.phase : fmt::format("{} (micro-batch {})", r.phase, r.micro_batch),
-          r.name_a, r.name_b);
+          "first in {} {} ({} of its tensors differ); the comparison below uses the second "
+          "re-run\n",
+          side.label, step, Where(moved.front()), moved.front().name, moved.size());
     }
   }
-  result.identical_before = identical;
+  LOCKSTEP_RETURN_IF_ERROR(ReadDifferingValues(a, b, result.renamed, traces[0], traces[1]));
+
+  // The tensor.
+  result.tensors = FirstDivergentTensor(traces[0], traces[1], &result.identical_before);
   result.traced = traces[0].size();
+  PrintRenamed(result.renamed, out);
   if (result.tensors.empty()) {
     out << fmt::format(
         "the second re-runs of step {} agree in all {} tensors, the first did not: see the "
-        "warnings "
-        "above; traces in {}\n",
-        *result.step, traces[0].size(), work);
+        "warnings above; traces in {}\n",
+        step, traces[0].size(), *work);
     return result;
   }
-  const TensorDiff& first = result.tensors.front();
-  if (first.shape_differs) {
-    out << fmt::format(
-        "\nfirst divergent tensor: step {}, {}: {} has a different shape ({} elements in A)\n",
-        *result.step, Where(first), first.name, first.count);
-    // Two layouts (ranks, micro-batches) cut the batch differently: their
-    // step-wide tensors still compare.
-    auto same_shape =
-        std::find_if(result.tensors.begin(), result.tensors.end(),
-                     [](const TensorDiff& d) { return !d.shape_differs && d.micro_batch < 0; });
-    if (first.micro_batch >= 0 && same_shape != result.tensors.end()) {
-      out << fmt::format(
-          "  (the sides cut the batch differently; the first step-wide tensor that differs: {} "
-          "{})\n",
-          Where(*same_shape), same_shape->name);
-    }
-  } else if (first.digest_only) {  // only when a side is not deterministic
-    out << fmt::format(
-        "\nfirst divergent tensor: step {}, {}: {} (digests differ; values not traced)\n",
-        *result.step, Where(first), first.name);
-  } else {
-    out << fmt::format(
-        "\nfirst divergent tensor: step {}, {}: {}, max abs diff {:.3g}, first differing element "
-        "index {} (of {}; {} differ)\n",
-        *result.step, Where(first), first.name, first.max_abs_diff, first.first_index.value_or(0),
-        first.count, first.differing);
-  }
-  out << fmt::format(
-      "the {} tensor{} before it, in the order the step computes them, are bit-identical\n\n",
-      identical, identical == 1 ? "" : "s");
-  const std::size_t compared_after = traces[0].size() - identical - 1;
-  out << fmt::format("how it spreads: {} of the {} tensors after it differ too{}\n",
-                     result.tensors.size() - 1, compared_after,
-                     result.tensors.size() > 1 ? "; the first of them:" : "");
-  std::vector<TensorDiff> shown(
-      result.tensors.begin(),
-      result.tensors.begin() +
-          std::min<std::ptrdiff_t>(options.spread_rows, std::ssize(result.tensors)));
-  PrintTable(shown, out);
-  if (result.tensors.size() > shown.size()) {
-    const TensorDiff& last = result.tensors.back();
-    out << fmt::format("  ... and {} more, the last: {} {}\n", result.tensors.size() - shown.size(),
-                       Where(last), last.name);
-  }
-  out << fmt::format("\ntraces and re-run records: {}\n", work);
+  PrintFirstTensor(result, options.spread_rows, out);
+  out << fmt::format("\ntraces and re-run records: {}\n", *work);
   result.exit_code = 0;
   return result;
 }

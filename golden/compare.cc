@@ -195,10 +195,12 @@ std::optional<std::string> NonFinite(const StepRow& row) {
   return std::nullopt;
 }
 
-Comparison Compare(const RunRecord& golden, const RunRecord& run, const Policies& policies) {
+namespace {
+
+// A run that cannot be compared with its golden at all: another config, or
+// a golden without steps.
+std::optional<Comparison> NotComparable(const RunRecord& golden, const RunRecord& run) {
   Comparison c;
-  c.golden_steps = static_cast<std::int64_t>(golden.steps.size());
-  c.env_diff = JsonDiff(golden.header.env, run.header.env);
   if (!golden.header.config_digest.empty() && !run.header.config_digest.empty() &&
       golden.header.config_digest != run.header.config_digest) {
     c.diagnosis = Diagnosis::kConfig;
@@ -220,6 +222,227 @@ Comparison Compare(const RunRecord& golden, const RunRecord& run, const Policies
     c.detail = "Record the reference again (lockstep smoke CASE --update for a golden).";
     return c;
   }
+  return std::nullopt;
+}
+
+// The metrics of one step that differ beyond their policy, the telling
+// metric first (reports show diffs.front() as "first divergence"); the
+// largest ULP and relative distances seen go into `c`.
+std::vector<MetricDiff> DiffStep(const StepRow& g, const StepRow& r, const Policies& policies,
+                                 Comparison& c) {
+  std::vector<MetricDiff> diffs;
+  // A core metric the run records and the golden lacks is a difference too.
+  for (const char* name : kCoreMetrics) {
+    const MetricValue* rv = r.Find(name);
+    if (rv == nullptr || g.Find(name) != nullptr ||
+        policies.For(name).kind == MetricPolicy::Kind::kIgnore)
+      continue;
+    diffs.push_back(
+        MetricDiff{name, "(missing)", rv->ToString(), std::nullopt, std::nullopt, std::nullopt});
+  }
+  for (const auto& [name, gv] : g.metrics) {
+    const MetricPolicy policy = policies.For(name);
+    if (policy.kind == MetricPolicy::Kind::kIgnore) continue;
+    const MetricValue* rv = r.Find(name);
+    MetricDiff d{name,         gv.ToString(), rv ? rv->ToString() : "(missing)",
+                 std::nullopt, std::nullopt,  std::nullopt};
+    if (IsFloat(&gv) && IsFloat(rv)) {
+      // ULPs of a rounded decimal mean nothing: text logs get absolute and
+      // relative differences.
+      if (gv.exact && rv->exact) {
+        d.ulps = UlpDistance(gv.f, rv->f);
+        c.max_ulps = std::max(c.max_ulps, *d.ulps);
+        c.ulps_measured = true;
+      } else {
+        d.abs = std::abs(rv->f - gv.f);
+      }
+      d.rel = Rel(gv.f, rv->f);
+      c.max_rel = std::max(c.max_rel, *d.rel);
+    } else if (rv && gv.kind == MetricValue::Kind::kInt && rv->kind == MetricValue::Kind::kInt) {
+      d.rel = Rel(static_cast<double>(gv.i), static_cast<double>(rv->i));
+    }
+    if (rv == nullptr || !Within(gv, *rv, policy)) diffs.push_back(d);
+  }
+  std::stable_sort(diffs.begin(), diffs.end(), [](const MetricDiff& x, const MetricDiff& y) {
+    return Significance(x.metric) < Significance(y.metric);
+  });
+  return diffs;
+}
+
+const MetricDiff* Find(const std::vector<MetricDiff>& diffs, const char* metric) {
+  auto it = std::find_if(diffs.begin(), diffs.end(),
+                         [&](const MetricDiff& d) { return d.metric == metric; });
+  return it == diffs.end() ? nullptr : &*it;
+}
+
+void DiagnoseData(const RunRecord& golden, const RunRecord& run, std::int64_t step, Comparison& c) {
+  c.diagnosis = Diagnosis::kData;
+  const bool manifest_changed = golden.header.manifest_digest != run.header.manifest_digest;
+  std::string corpora = ChangedCorpora(golden.header, run.header);
+  c.summary = fmt::format("diverged at step {}: the batch differs (data)", step);
+  c.detail = manifest_changed
+                 ? fmt::format("The data manifest changed (digest {} -> {}){}.",
+                               golden.header.manifest_digest, run.header.manifest_digest,
+                               corpora.empty() ? "" : "; changed corpora: " + corpora)
+                 : "Same manifest, yet other tokens at this step: the sampler or the loader "
+                   "changed (order, split, or a shard read differently).";
+}
+
+// loss, grad_norm or lr moved: numerics when both records have the batch
+// digest that rules out data.
+void DiagnoseLoss(const StepRow& g, const StepRow& r, const RunHeader& run_header,
+                  const MetricDiff& d, Comparison& c) {
+  const std::string by =
+      d.ulps ? fmt::format("by {} ULP{}", *d.ulps, *d.ulps == 1 ? "" : "s")
+             : fmt::format("by {:.3g} (relative {:.3g})", d.abs.value_or(0), d.rel.value_or(0));
+  const bool batch_checked = g.Find("batch_digest") != nullptr && r.Find("batch_digest") != nullptr;
+  if (!batch_checked) {
+    c.diagnosis = Diagnosis::kDataOrNumerics;
+    c.summary = fmt::format(
+        "diverged at step {}: {} differs {}; data or numerics: this log has no batch digest",
+        r.step, d.metric, by);
+    c.detail = fmt::format(
+        "{}: golden {} run {}. Without a batch digest the batch could not be checked; "
+        "record the run with lockstep's Python recorder (python/lockstep) to tell data "
+        "from numerics, with exact values instead of rounded decimals.",
+        d.metric, d.golden, d.run);
+    return;
+  }
+  // What bisect steps can re-run: lockstep's own trainer, or a PyTorch loop
+  // whose Recorder can trace a step.
+  const std::string localise =
+      run_header.profile == "portable" || run_header.profile == "openblas"
+          ? " `lockstep bisect steps GOLDEN RUN` names the first tensor that differs."
+      : run_header.profile == "pytorch"
+          ? " `lockstep bisect steps GOLDEN RUN --case CASE` names the first module output that "
+            "differs."
+          : "";
+  c.diagnosis = Diagnosis::kNumerics;
+  c.summary = fmt::format("diverged at step {}: same batch, {} differs {} (numerics)", r.step,
+                          d.metric, by);
+  c.detail = fmt::format(
+      "{}: golden {} run {} (relative {:.3g}). The same tokens gave other "
+      "arithmetic: a BLAS, compiler, MPI or kernel change.{}",
+      d.metric, d.golden, d.run, d.rel.value_or(0), localise);
+}
+
+void DiagnoseMemory(const StepRow& g, const StepRow& r, const std::vector<MetricDiff>& diffs,
+                    Comparison& c) {
+  c.diagnosis = Diagnosis::kMemory;
+  const bool tracked = Find(diffs, "mem_peak_bytes") || Find(diffs, "mem_max_allocated_bytes");
+  const char* metric = Find(diffs, "mem_peak_bytes") ? "mem_peak_bytes"
+                       : tracked                     ? "mem_max_allocated_bytes"
+                                                     : "rss_peak_bytes";
+  const MetricValue* gv = g.Find(metric);
+  const MetricValue* rv = r.Find(metric);
+  const double delta = rv && gv ? static_cast<double>(rv->i) - static_cast<double>(gv->i) : 0;
+  c.summary = fmt::format("diverged at step {}: {} {} by {} (memory)", r.step,
+                          tracked ? "tracked peak memory" : "peak RSS",
+                          delta >= 0 ? "grew" : "shrank", Bytes(std::abs(delta)));
+  c.detail = fmt::format("{}: golden {} run {}: {}", metric, gv ? gv->ToString() : "?",
+                         rv ? rv->ToString() : "?",
+                         tracked ? "something holds tensors longer, or allocates more, than before."
+                                 : "the process's resident set (from the OS, not deterministic) "
+                                   "moved beyond the case's policy.");
+}
+
+// The first divergent step's diagnosis, from the metrics that differ: data
+// before numerics before state before memory (comparison.h).
+void Diagnose(const RunRecord& golden, const RunRecord& run, const StepRow& g, const StepRow& r,
+              bool first_row, const std::optional<std::string>& nonfinite,
+              const std::vector<MetricDiff>& diffs, Comparison& c) {
+  const auto has = [&](const char* m) { return Find(diffs, m) != nullptr; };
+  if (nonfinite) {
+    c.diagnosis = Diagnosis::kCrash;
+    c.summary = fmt::format("crash at step {}: {}", r.step, *nonfinite);
+    c.detail = "The run recorded a non-finite loss or gradient norm and stopped.";
+  } else if (has("batch_digest") || has("tokens")) {
+    DiagnoseData(golden, run, r.step, c);
+  } else if (has("loss") || has("grad_norm") || has("lr")) {
+    const MetricDiff* d = has("loss")        ? Find(diffs, "loss")
+                          : has("grad_norm") ? Find(diffs, "grad_norm")
+                                             : Find(diffs, "lr");
+    DiagnoseLoss(g, r, run.header, *d, c);
+  } else if (has("grad_zeros")) {
+    // The parameters before this step agreed (the step before did), so a
+    // different count of zero gradient elements is the backward pass.
+    c.diagnosis = Diagnosis::kNumerics;
+    const MetricDiff& d = *Find(diffs, "grad_zeros");
+    c.summary = fmt::format(
+        "diverged at step {}: same batch, loss and gradient norm, but grad_zeros {} instead of "
+        "{}: the gradient differs (numerics)",
+        r.step, d.run, d.golden);
+    c.detail =
+        "The parameters entering this step agreed, the gradient did not: its norm can agree "
+        "while its elements differ. A backward kernel or the reduction over micro-batches or "
+        "ranks changed. `lockstep bisect steps GOLDEN RUN` names the first tensor that differs.";
+  } else if (has("param_digest") && first_row && r.step == 1) {
+    // Before the first update there is no optimizer state that could differ.
+    c.diagnosis = Diagnosis::kNumerics;
+    c.summary = fmt::format(
+        "diverged at step 1: same batch, loss and gradient norm, parameters differ after the "
+        "first update (numerics)");
+    c.detail =
+        "A fresh run has no optimizer state before step 1, so the backward pass or the "
+        "update computed other bits: a gradient's elements (its norm can agree while they "
+        "differ), the reduction over micro-batches or ranks, clipping or AdamW's arithmetic. "
+        "`lockstep bisect steps GOLDEN RUN` names the first tensor that differs.";
+  } else if (has("param_digest")) {
+    c.diagnosis = Diagnosis::kState;
+    c.summary =
+        fmt::format("diverged at step {}: same batch and loss, parameters differ (state)", r.step);
+    c.detail =
+        "The loss and the gradient norm agreed but the update did not: a gradient "
+        "(its norm can agree while its elements differ), the optimizer, its state, "
+        "clipping or a parameter that is not trained any more. `lockstep bisect steps "
+        "GOLDEN RUN` names the first tensor that differs.";
+  } else if (has("mem_peak_bytes") || has("mem_max_allocated_bytes") || has("rss_peak_bytes")) {
+    DiagnoseMemory(g, r, diffs, c);
+  } else {
+    c.diagnosis = Diagnosis::kNumerics;
+    c.summary = fmt::format("diverged at step {}: {} differs", r.step, diffs.front().metric);
+    c.detail = fmt::format("{}: golden {} run {}", diffs.front().metric, diffs.front().golden,
+                           diffs.front().run);
+  }
+}
+
+// Every common step agreed: a run shorter or longer than its golden, or a pass.
+void CompareLengths(const RunRecord& golden, const RunRecord& run, Comparison& c) {
+  if (run.steps.size() < golden.steps.size()) {
+    c.diagnosis = Diagnosis::kCrash;
+    c.first_divergent_step = run.steps.empty() ? 1 : run.steps.back().step + 1;
+    c.summary = fmt::format("the run stopped after {} of {} steps (crash)", run.steps.size(),
+                            golden.steps.size());
+    c.detail = run.steps.empty() ? "No step finished."
+                                 : fmt::format("Last finished step: {}.", run.steps.back().step);
+    return;
+  }
+  if (run.steps.size() > golden.steps.size()) {
+    c.diagnosis = Diagnosis::kConfig;
+    c.first_divergent_step = run.steps[golden.steps.size()].step;
+    c.summary = fmt::format(
+        "the run has {} steps, the golden only {}: steps past the golden's were not compared",
+        run.steps.size(), golden.steps.size());
+    c.detail = "Re-record the golden with --update to cover every step the case runs.";
+    return;
+  }
+  c.summary = fmt::format("bit-exact over {} steps", c.steps_compared);
+  if (c.max_ulps > 0)
+    c.summary =
+        fmt::format("within policy over {} steps (max {} ULPs)", c.steps_compared, c.max_ulps);
+}
+
+}  // namespace
+
+Comparison Compare(const RunRecord& golden, const RunRecord& run, const Policies& policies) {
+  if (std::optional<Comparison> not_comparable = NotComparable(golden, run)) {
+    not_comparable->golden_steps = static_cast<std::int64_t>(golden.steps.size());
+    not_comparable->env_diff = JsonDiff(golden.header.env, run.header.env);
+    return *not_comparable;
+  }
+  Comparison c;
+  c.golden_steps = static_cast<std::int64_t>(golden.steps.size());
+  c.env_diff = JsonDiff(golden.header.env, run.header.env);
   const std::size_t n = std::min(golden.steps.size(), run.steps.size());
   for (std::size_t i = 0; i < n; ++i) {
     const StepRow& g = golden.steps[i];
@@ -231,190 +454,19 @@ Comparison Compare(const RunRecord& golden, const RunRecord& run, const Policies
                               r.step, g.step);
       c.detail =
           "The two record other steps (a changed log frequency, or a run that skipped or repeated "
-          "a "
-          "step). Re-record the golden with --update if the change is intended.";
+          "a step). Re-record the golden with --update if the change is intended.";
       return c;
     }
     ++c.steps_compared;
-    std::vector<MetricDiff> diffs;
-    // A core metric the run records and the golden lacks is a difference too.
-    for (const char* name : kCoreMetrics) {
-      const MetricValue* rv = r.Find(name);
-      if (rv == nullptr || g.Find(name) != nullptr ||
-          policies.For(name).kind == MetricPolicy::Kind::kIgnore)
-        continue;
-      diffs.push_back(
-          MetricDiff{name, "(missing)", rv->ToString(), std::nullopt, std::nullopt, std::nullopt});
-    }
-    for (const auto& [name, gv] : g.metrics) {
-      const MetricPolicy policy = policies.For(name);
-      if (policy.kind == MetricPolicy::Kind::kIgnore) continue;
-      const MetricValue* rv = r.Find(name);
-      MetricDiff d{name,         gv.ToString(), rv ? rv->ToString() : "(missing)",
-                   std::nullopt, std::nullopt,  std::nullopt};
-      if (IsFloat(&gv) && IsFloat(rv)) {
-        // ULPs of a rounded decimal mean nothing: text logs get absolute and
-        // relative differences.
-        if (gv.exact && rv->exact) {
-          d.ulps = UlpDistance(gv.f, rv->f);
-          c.max_ulps = std::max(c.max_ulps, *d.ulps);
-          c.ulps_measured = true;
-        } else {
-          d.abs = std::abs(rv->f - gv.f);
-        }
-        d.rel = Rel(gv.f, rv->f);
-        c.max_rel = std::max(c.max_rel, *d.rel);
-      } else if (rv && gv.kind == MetricValue::Kind::kInt && rv->kind == MetricValue::Kind::kInt) {
-        d.rel = Rel(static_cast<double>(gv.i), static_cast<double>(rv->i));
-      }
-      if (rv == nullptr || !Within(gv, *rv, policy)) diffs.push_back(d);
-    }
+    std::vector<MetricDiff> diffs = DiffStep(g, r, policies, c);
     const std::optional<std::string> nonfinite = NonFinite(r);
     if (diffs.empty() && !nonfinite) continue;
     c.first_divergent_step = r.step;
-    // The telling metric first: reports show diffs.front() as "first divergence".
-    std::stable_sort(diffs.begin(), diffs.end(), [](const MetricDiff& x, const MetricDiff& y) {
-      return Significance(x.metric) < Significance(y.metric);
-    });
     c.diffs = diffs;
-    auto has = [&](const char* m) {
-      return std::any_of(diffs.begin(), diffs.end(),
-                         [&](const MetricDiff& d) { return d.metric == m; });
-    };
-    auto diff_of = [&](const char* m) {
-      return *std::find_if(diffs.begin(), diffs.end(),
-                           [&](const MetricDiff& d) { return d.metric == m; });
-    };
-    if (nonfinite) {
-      c.diagnosis = Diagnosis::kCrash;
-      c.summary = fmt::format("crash at step {}: {}", r.step, *nonfinite);
-      c.detail = "The run recorded a non-finite loss or gradient norm and stopped.";
-    } else if (has("batch_digest") || has("tokens")) {
-      c.diagnosis = Diagnosis::kData;
-      const bool manifest_changed = golden.header.manifest_digest != run.header.manifest_digest;
-      std::string corpora = ChangedCorpora(golden.header, run.header);
-      c.summary = fmt::format("diverged at step {}: the batch differs (data)", r.step);
-      c.detail = manifest_changed
-                     ? fmt::format("The data manifest changed (digest {} -> {}){}.",
-                                   golden.header.manifest_digest, run.header.manifest_digest,
-                                   corpora.empty() ? "" : "; changed corpora: " + corpora)
-                     : "Same manifest, yet other tokens at this step: the sampler or the loader "
-                       "changed (order, split, or a shard read differently).";
-    } else if (has("loss") || has("grad_norm") || has("lr")) {
-      const MetricDiff& d = has("loss")        ? diff_of("loss")
-                            : has("grad_norm") ? diff_of("grad_norm")
-                                               : diff_of("lr");
-      const std::string by =
-          d.ulps ? fmt::format("by {} ULP{}", *d.ulps, *d.ulps == 1 ? "" : "s")
-                 : fmt::format("by {:.3g} (relative {:.3g})", d.abs.value_or(0), d.rel.value_or(0));
-      // A batch digest in both records is what tells data from numerics.
-      const bool batch_checked =
-          g.Find("batch_digest") != nullptr && r.Find("batch_digest") != nullptr;
-      // bisect steps re-runs lockstep's own trainer only.
-      const bool localisable = run.header.profile == "portable" || run.header.profile == "openblas";
-      if (batch_checked) {
-        c.diagnosis = Diagnosis::kNumerics;
-        c.summary = fmt::format("diverged at step {}: same batch, {} differs {} (numerics)", r.step,
-                                d.metric, by);
-        c.detail = fmt::format(
-            "{}: golden {} run {} (relative {:.3g}). The same tokens gave other "
-            "arithmetic: a BLAS, compiler, MPI or kernel change.{}",
-            d.metric, d.golden, d.run, d.rel.value_or(0),
-            localisable ? " `lockstep bisect steps GOLDEN RUN` names the first tensor that differs."
-                        : "");
-      } else {
-        c.diagnosis = Diagnosis::kDataOrNumerics;
-        c.summary = fmt::format(
-            "diverged at step {}: {} differs {}; data or numerics: this log has no batch digest",
-            r.step, d.metric, by);
-        c.detail = fmt::format(
-            "{}: golden {} run {}. Without a batch digest the batch could not be checked; "
-            "record the run with lockstep's Python recorder (python/lockstep) to tell data "
-            "from numerics, with exact values instead of rounded decimals.",
-            d.metric, d.golden, d.run);
-      }
-    } else if (has("grad_zeros")) {
-      // The parameters before this step agreed (the step before did), so a
-      // different count of zero gradient elements is the backward pass.
-      c.diagnosis = Diagnosis::kNumerics;
-      const MetricDiff& d = diff_of("grad_zeros");
-      c.summary = fmt::format(
-          "diverged at step {}: same batch, loss and gradient norm, but grad_zeros {} instead of "
-          "{}: "
-          "the gradient differs (numerics)",
-          r.step, d.run, d.golden);
-      c.detail =
-          "The parameters entering this step agreed, the gradient did not: its norm can agree "
-          "while its elements differ. A backward kernel or the reduction over micro-batches or "
-          "ranks changed. `lockstep bisect steps GOLDEN RUN` names the first tensor that differs.";
-    } else if (has("param_digest") && i == 0 && r.step == 1) {
-      // Before the first update there is no optimizer state that could differ.
-      c.diagnosis = Diagnosis::kNumerics;
-      c.summary = fmt::format(
-          "diverged at step 1: same batch, loss and gradient norm, parameters differ after the "
-          "first "
-          "update (numerics)");
-      c.detail =
-          "A fresh run has no optimizer state before step 1, so the backward pass or the "
-          "update computed other bits: a gradient's elements (its norm can agree while they "
-          "differ), the reduction over micro-batches or ranks, clipping or AdamW's arithmetic. "
-          "`lockstep bisect steps GOLDEN RUN` names the first tensor that differs.";
-    } else if (has("param_digest")) {
-      c.diagnosis = Diagnosis::kState;
-      c.summary = fmt::format("diverged at step {}: same batch and loss, parameters differ (state)",
-                              r.step);
-      c.detail =
-          "The loss and the gradient norm agreed but the update did not: a gradient "
-          "(its norm can agree while its elements differ), the optimizer, its state, "
-          "clipping or a parameter that is not trained any more. `lockstep bisect steps "
-          "GOLDEN RUN` names the first tensor that differs.";
-    } else if (has("mem_peak_bytes") || has("mem_max_allocated_bytes") || has("rss_peak_bytes")) {
-      c.diagnosis = Diagnosis::kMemory;
-      const bool tracked = has("mem_peak_bytes") || has("mem_max_allocated_bytes");
-      const char* metric = has("mem_peak_bytes") ? "mem_peak_bytes"
-                           : tracked             ? "mem_max_allocated_bytes"
-                                                 : "rss_peak_bytes";
-      const MetricValue* gv = g.Find(metric);
-      const MetricValue* rv = r.Find(metric);
-      const double delta = rv && gv ? static_cast<double>(rv->i) - static_cast<double>(gv->i) : 0;
-      c.summary = fmt::format("diverged at step {}: {} {} by {} (memory)", r.step,
-                              tracked ? "tracked peak memory" : "peak RSS",
-                              delta >= 0 ? "grew" : "shrank", Bytes(std::abs(delta)));
-      c.detail = fmt::format(
-          "{}: golden {} run {}: {}", metric, gv ? gv->ToString() : "?", rv ? rv->ToString() : "?",
-          tracked ? "something holds tensors longer, or allocates more, than before."
-                  : "the process's resident set (from the OS, not deterministic) "
-                    "moved beyond the case's policy.");
-    } else {
-      c.diagnosis = Diagnosis::kNumerics;
-      c.summary = fmt::format("diverged at step {}: {} differs", r.step, diffs.front().metric);
-      c.detail = fmt::format("{}: golden {} run {}", diffs.front().metric, diffs.front().golden,
-                             diffs.front().run);
-    }
+    Diagnose(golden, run, g, r, i == 0, nonfinite, diffs, c);
     return c;
   }
-  if (run.steps.size() < golden.steps.size()) {
-    c.diagnosis = Diagnosis::kCrash;
-    c.first_divergent_step = run.steps.empty() ? 1 : run.steps.back().step + 1;
-    c.summary = fmt::format("the run stopped after {} of {} steps (crash)", run.steps.size(),
-                            golden.steps.size());
-    c.detail = run.steps.empty() ? "No step finished."
-                                 : fmt::format("Last finished step: {}.", run.steps.back().step);
-    return c;
-  }
-  if (run.steps.size() > golden.steps.size()) {
-    c.diagnosis = Diagnosis::kConfig;
-    c.first_divergent_step = run.steps[golden.steps.size()].step;
-    c.summary = fmt::format(
-        "the run has {} steps, the golden only {}: steps past the golden's were not compared",
-        run.steps.size(), golden.steps.size());
-    c.detail = "Re-record the golden with --update to cover every step the case runs.";
-    return c;
-  }
-  c.summary = fmt::format("bit-exact over {} steps", c.steps_compared);
-  if (c.max_ulps > 0)
-    c.summary =
-        fmt::format("within policy over {} steps (max {} ULPs)", c.steps_compared, c.max_ulps);
+  CompareLengths(golden, run, c);
   return c;
 }
 

@@ -214,272 +214,356 @@ std::vector<std::string> CaseCommand(const SmokeCase& c, const SmokeOptions& o,
   return UnderMpirun(c.world_size, c.external() ? c.command : TrainerCommand(c, o, record));
 }
 
-CaseResult RunCase(const SmokeCase& c, const SmokeOptions& o, std::ostream& out) {
-  const auto start = std::chrono::steady_clock::now();
-  CaseResult result;
-  result.name = c.name;
+namespace {
+
+// One case from its first attempt to its verdict. RunCase is Run(): each
+// step below is one method, sharing the case's state.
+class CaseRun {
+ public:
+  CaseRun(const SmokeCase& c, const SmokeOptions& o, std::ostream& out)
+      : c_(c), o_(o), out_(out), start_(std::chrono::steady_clock::now()) {
+    result_.name = c.name;
+  }
+
+  CaseResult Run() {
+    PrintHeading();
+    if (std::optional<std::string> bad = LoadReferences())
+      return Finish(CaseOutcome::kBadInput, *bad);
+    for (int attempt = 1;; ++attempt) {
+      if (std::optional<CaseResult> ended = RunAttempt(attempt)) return *ended;
+      if (!ShouldRetry(attempt)) break;
+      WaitBeforeRetry(attempt);
+    }
+    const Attempt& last = result_.attempts.back();
+    // Health checks on a run that finished: a crash, a hang or a refused
+    // config has said enough.
+    if (last.classification == AttemptClass::kPass ||
+        last.classification == AttemptClass::kMismatch) {
+      result_.checks = golden::RunHealthChecks(result_.run, c_.checks, same_loss_ref_);
+    }
+    return o_.update ? ConcludeUpdate(last) : Conclude(last);
+  }
+
+ private:
   // An external command's threads and steps are its own business.
-  out << fmt::format("-- {}  ({}{}{}, golden {})\n", c.name,
-                     c.external() ? "command, parser " + c.parser : c.profile + " profile",
-                     c.world_size > 1 ? fmt::format(", {} ranks", c.world_size) : "",
-                     c.external() ? std::string()
-                                  : fmt::format(", {} thread{}, {} steps", c.threads,
-                                                c.threads == 1 ? "" : "s", c.steps),
-                     c.golden);
-  auto finish = [&](CaseOutcome outcome, std::string message, bool checks_failed = false) {
-    result.outcome = outcome;
-    result.exit_code = ExitCodeFor(outcome, checks_failed, InterruptScope::Signal());
-    result.message = std::move(message);
-    result.seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    return result;
-  };
-
-  bool have_golden = false;
-  if (!o.update || fs::exists(c.golden)) {
-    Result<golden::RunRecord> g = golden::LoadGolden(c.golden);
-    if (g.ok() && !c.external()) {
-      // A golden that covers fewer steps than the case runs would pass them unchecked.
-      Status covers = golden::CheckGoldenSteps(*g, c.steps, c.golden);
-      if (!covers.ok()) g = covers;
-    }
-    if (!g.ok()) {
-      if (!o.update) return finish(CaseOutcome::kBadInput, g.status().message());
-    } else {
-      result.golden = std::move(g).value();
-      have_golden = true;
-    }
+  void PrintHeading() {
+    out_ << fmt::format("-- {}  ({}{}{}, golden {})\n", c_.name,
+                        c_.external() ? "command, parser " + c_.parser : c_.profile + " profile",
+                        c_.world_size > 1 ? fmt::format(", {} ranks", c_.world_size) : "",
+                        c_.external() ? std::string()
+                                      : fmt::format(", {} thread{}, {} steps", c_.threads,
+                                                    c_.threads == 1 ? "" : "s", c_.steps),
+                        c_.golden);
   }
-  // checks.loss_scale.same_loss_as: another case's golden, read before running.
-  golden::RunRecord same_loss;
-  const golden::RunRecord* same_loss_ref = nullptr;
-  if (!c.checks.loss_scale.same_loss_as.empty() &&
-      c.checks.loss_scale.policy != golden::CheckPolicy::kOff) {
-    Result<golden::RunRecord> ref = golden::LoadGolden(c.checks.loss_scale.same_loss_as);
-    if (!ref.ok()) {
-      return finish(CaseOutcome::kBadInput, fmt::format("{}: checks.loss_scale.same_loss_as: {}",
-                                                        c.path, ref.status().message()));
-    }
-    same_loss = std::move(ref).value();
-    same_loss_ref = &same_loss;
-  }
-  Result<LogFormat> format = ParseLogFormat(c.parser);
-  if (!format.ok())
-    return finish(CaseOutcome::kBadInput, c.path + ": " + format.status().message());
 
-  const std::string work = o.work_dir.empty() ? fs::temp_directory_path().string() : o.work_dir;
-  int no_step_streak = 0;
-  for (int attempt = 1;; ++attempt) {
+  CaseResult Finish(CaseOutcome outcome, std::string message, bool checks_failed = false) {
+    result_.outcome = outcome;
+    result_.exit_code = ExitCodeFor(outcome, checks_failed, InterruptScope::Signal());
+    result_.message = std::move(message);
+    result_.seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    return result_;
+  }
+
+  // The golden, checks.loss_scale.same_loss_as's golden and the log format,
+  // all read before anything runs; the message when one is unusable.
+  std::optional<std::string> LoadReferences() {
+    if (!o_.update || fs::exists(c_.golden)) {
+      Result<golden::RunRecord> g = golden::LoadGolden(c_.golden);
+      if (g.ok() && !c_.external()) {
+        // A golden that covers fewer steps than the case runs would pass them unchecked.
+        Status covers = golden::CheckGoldenSteps(*g, c_.steps, c_.golden);
+        if (!covers.ok()) g = covers;
+      }
+      if (!g.ok()) {
+        if (!o_.update) return g.status().message();
+      } else {
+        result_.golden = std::move(g).value();
+        have_golden_ = true;
+      }
+    }
+    if (!c_.checks.loss_scale.same_loss_as.empty() &&
+        c_.checks.loss_scale.policy != golden::CheckPolicy::kOff) {
+      Result<golden::RunRecord> ref = golden::LoadGolden(c_.checks.loss_scale.same_loss_as);
+      if (!ref.ok()) {
+        return fmt::format("{}: checks.loss_scale.same_loss_as: {}", c_.path,
+                           ref.status().message());
+      }
+      same_loss_ = std::move(ref).value();
+      same_loss_ref_ = &same_loss_;
+    }
+    Result<LogFormat> format = ParseLogFormat(c_.parser);
+    if (!format.ok()) return c_.path + ": " + format.status().message();
+    format_ = *format;
+    return std::nullopt;
+  }
+
+  // Runs the case once and classifies the attempt; a result when the case
+  // ends here (bad input, interrupted).
+  std::optional<CaseResult> RunAttempt(int number) {
     Attempt a;
-    a.number = attempt;
+    a.number = number;
+    const std::string work = o_.work_dir.empty() ? fs::temp_directory_path().string() : o_.work_dir;
     const std::string record =
-        (fs::path(work) / fmt::format("lockstep-smoke-{}-{}-{}.jsonl", c.name, ::getpid(), attempt))
+        (fs::path(work) / fmt::format("lockstep-smoke-{}-{}-{}.jsonl", c_.name, ::getpid(), number))
             .string();
     fs::remove(record);
-    Result<LineParser> parser = LineParser::Create(*format, c.regex);
-    if (!parser.ok())
-      return finish(CaseOutcome::kBadInput, c.path + ": " + parser.status().message());
+    Result<golden::RunRecord> run = Execute(a, record);
+    if (!run.ok()) {
+      fs::remove(record);
+      if (run.status().code() == Status::Code::kInterrupted) {
+        result_.attempts.push_back(a);
+        return Finish(CaseOutcome::kInterrupted, run.status().message());
+      }
+      return Finish(CaseOutcome::kBadInput, run.status().message());
+    }
+    a.steps_reached = static_cast<int>(run->steps.size());
+    result_.run = *run;
+    if (c_.external() && run->steps.empty() && !a.process.hung && a.process.exit_code == 0) {
+      return Finish(
+          CaseOutcome::kBadInput,
+          fmt::format(
+              "{}: the command finished but printed no step line the {} parser recognises: is this "
+              "the right `parser` (jsonl, torchtitan, megatron, regex) for its log?\n{}",
+              c_.path, c_.parser, a.process.tail));
+    }
+    a.classification = Classify(a.process, *run);
+    KeepRecord(a.classification, *run, record);
+    result_.attempts.push_back(a);
+    return std::nullopt;
+  }
+
+  // The trainer under the watchdog, its steps read as they come (printed
+  // live with their match marks); the run as recorded.
+  Result<golden::RunRecord> Execute(Attempt& a, const std::string& record) {
+    Result<LineParser> parser = LineParser::Create(format_, c_.regex);
+    if (!parser.ok()) return Status::BadInput(c_.path + ": " + parser.status().message());
     golden::RunRecord run;
     bool diverged = false;
     RecordTail tail(record);
     auto on_step = [&](const golden::StepRow& row) {
       run.steps.push_back(row);
-      if (!o.live) return;
+      if (!o_.live) return;
       const std::string mark =
-          o.update && !have_golden ? "" : Mark(row, result.golden, c.policies, &diverged);
-      out << fmt::format("  step {:>4}  loss {:>10}  grad_norm {:>10}  {}\n", row.step,
-                         Decimal(row, "loss"), Decimal(row, "grad_norm"), mark)
-          << std::flush;
+          o_.update && !have_golden_ ? "" : Mark(row, result_.golden, c_.policies, &diverged);
+      out_ << fmt::format("  step {:>4}  loss {:>10}  grad_norm {:>10}  {}\n", row.step,
+                          Decimal(row, "loss"), Decimal(row, "grad_norm"), mark)
+           << std::flush;
     };
     auto on_line = [&](std::string_view line) {
-      if (c.external()) {
+      if (c_.external()) {
         if (auto row = parser->Feed(line)) on_step(*row);
         return;
       }
       for (const nlohmann::json& j : tail.Poll()) {
         if (golden::JsonText(j, "type") == "header") {
           run.header = golden::HeaderFromJson(j);
-        } else {
-          if (auto row = golden::StepRowFromJson(j)) on_step(*row);
+        } else if (auto row = golden::StepRowFromJson(j)) {
+          on_step(*row);
         }
       }
     };
     WatchOptions wo;
-    wo.idle_timeout = o.timeout;
-    wo.grace = o.grace;
-    wo.working_dir = !c.external()            ? ""
-                     : !o.command_dir.empty() ? o.command_dir
-                                              : fs::path(c.path).parent_path().string();
-    wo.cancel = o.cancel;
-    Result<ProcessOutcome> process = RunWatched(CaseCommand(c, o, record), wo, on_line);
-    if (!process.ok())
-      return finish(CaseOutcome::kBadInput, c.path + ": " + process.status().message());
+    wo.idle_timeout = o_.timeout;
+    wo.grace = o_.grace;
+    wo.working_dir = !c_.external()            ? ""
+                     : !o_.command_dir.empty() ? o_.command_dir
+                                               : fs::path(c_.path).parent_path().string();
+    wo.cancel = o_.cancel;
+    Result<ProcessOutcome> process = RunWatched(CaseCommand(c_, o_, record), wo, on_line);
+    if (!process.ok()) return Status::BadInput(c_.path + ": " + process.status().message());
     a.process = *process;
     if (a.process.cancelled) {
-      fs::remove(record);
-      result.attempts.push_back(a);
       const int sig = InterruptScope::Signal();
-      return finish(
-          CaseOutcome::kInterrupted,
+      return Status::Interrupted(
           fmt::format(
               "interrupted by {}: the case's processes were ended (SIGTERM, then SIGKILL after "
               "{:.0f} s); golden {} left as it was",
-              sig > 0 ? std::string("SIG") + sigabbrev_np(sig) : std::string("a signal"), o.grace,
-              c.golden));
+              sig > 0 ? std::string("SIG") + sigabbrev_np(sig) : std::string("a signal"), o_.grace,
+              c_.golden),
+          sig);
     }
     on_line("");  // the record lines written after the last stdout line
-    if (!c.external() && fs::exists(record)) {
+    if (!c_.external() && fs::exists(record)) {
       Result<golden::RunRecord> full = golden::LoadRecordStream(record);
       if (full.ok()) run = std::move(full).value();
     }
-    if (c.external() && parser->header()) run.header = golden::HeaderFromJson(*parser->header());
-    if (c.external()) parser->AddLateMetrics(run.steps);
-    run.header.case_name = c.name;
-    a.steps_reached = static_cast<int>(run.steps.size());
-    result.run = run;
+    if (c_.external() && parser->header()) run.header = golden::HeaderFromJson(*parser->header());
+    if (c_.external()) parser->AddLateMetrics(run.steps);
+    run.header.case_name = c_.name;
+    return run;
+  }
 
-    if (c.external() && run.steps.empty() && !a.process.hung && a.process.exit_code == 0) {
-      return finish(
-          CaseOutcome::kBadInput,
-          fmt::format(
-              "{}: the command finished but printed no step line the {} parser recognises: is this "
-              "the right `parser` (jsonl, torchtitan, megatron, regex) for its log?\n{}",
-              c.path, c.parser, a.process.tail));
-    }
-    if (a.process.hung) {
-      a.classification = AttemptClass::kHang;
-    } else if (a.process.exit_code == 2) {
-      a.classification = AttemptClass::kConfig;
-    } else if (a.process.exit_code != 0) {
-      a.classification = AttemptClass::kCrash;
-    } else if (std::optional<std::string> crash = FirstNonFiniteStep(run)) {
+  AttemptClass Classify(const ProcessOutcome& process, const golden::RunRecord& run) {
+    if (process.hung) return AttemptClass::kHang;
+    if (process.exit_code == ToInt(ExitCode::kBadInput)) return AttemptClass::kConfig;
+    if (process.exit_code != 0) return AttemptClass::kCrash;
+    if (std::optional<std::string> crash = FirstNonFiniteStep(run)) {
       // Non-finite values are a crash, never a golden and never a comparison in ULPs.
-      result.comparison.diagnosis = Diagnosis::kCrash;
-      result.comparison.summary = *crash;
-      a.classification = AttemptClass::kCrash;
-    } else if (o.update) {
-      a.classification = AttemptClass::kPass;
-    } else {
-      result.comparison = golden::Compare(result.golden, run, c.policies);
-      a.classification = result.comparison.diagnosis == Diagnosis::kPass     ? AttemptClass::kPass
-                         : result.comparison.diagnosis == Diagnosis::kConfig ? AttemptClass::kConfig
-                         : result.comparison.diagnosis == Diagnosis::kCrash
-                             ? AttemptClass::kCrash
-                             : AttemptClass::kMismatch;
+      result_.comparison.diagnosis = Diagnosis::kCrash;
+      result_.comparison.summary = *crash;
+      return AttemptClass::kCrash;
     }
-    // A divergence is kept for `lockstep bisect steps`; every other record
-    // goes. Another trainer's run, parsed from its output, is kept in the
-    // golden format (which bisect steps reads too) when it is a record
-    // stream (python/lockstep's Recorder, which can trace a step); a text
-    // log's trainer cannot be traced.
-    if (a.classification == AttemptClass::kMismatch && c.external() && c.parser == "jsonl") {
+    if (o_.update) return AttemptClass::kPass;
+    result_.comparison = golden::Compare(result_.golden, run, c_.policies);
+    switch (result_.comparison.diagnosis) {
+      case Diagnosis::kPass:
+        return AttemptClass::kPass;
+      case Diagnosis::kConfig:
+        return AttemptClass::kConfig;
+      case Diagnosis::kCrash:
+        return AttemptClass::kCrash;
+      default:
+        return AttemptClass::kMismatch;
+    }
+  }
+
+  // A divergence is kept for `lockstep bisect steps`; every other record
+  // goes. Another trainer's run, parsed from its output, is kept in the
+  // golden format (which bisect steps reads too) when it is a record stream
+  // (python/lockstep's Recorder, which can trace a step); a text log's
+  // trainer cannot be traced.
+  void KeepRecord(AttemptClass classification, const golden::RunRecord& run,
+                  const std::string& record) {
+    if (classification == AttemptClass::kMismatch && c_.external() && c_.parser == "jsonl") {
       const std::string kept = fs::path(record).replace_extension(".toml").string();
-      if (golden::SaveGolden(run, kept).ok()) result.record_path = kept;
-    } else if (a.classification == AttemptClass::kMismatch && fs::exists(record)) {
-      result.record_path = record;
+      if (golden::SaveGolden(run, kept).ok()) result_.record_path = kept;
+    } else if (classification == AttemptClass::kMismatch && fs::exists(record)) {
+      result_.record_path = record;
     } else {
       fs::remove(record);
     }
-    result.attempts.push_back(a);
-    const bool retryable =
-        a.classification == AttemptClass::kCrash || a.classification == AttemptClass::kHang;
-    no_step_streak = a.steps_reached == 0 ? no_step_streak + 1 : 0;
-    if (!retryable || attempt > o.retries) break;
-    if (no_step_streak >= 2) {
-      out << "  two attempts in a row reached no step: a config problem, not a flaky node; no more "
-             "retries\n";
-      break;
+  }
+
+  // Crashes and hangs are retried (never a mismatch), up to --retries, but
+  // not after two attempts in a row that reached no step.
+  bool ShouldRetry(int attempt) {
+    const Attempt& a = result_.attempts.back();
+    no_step_streak_ = a.steps_reached == 0 ? no_step_streak_ + 1 : 0;
+    if (a.classification != AttemptClass::kCrash && a.classification != AttemptClass::kHang)
+      return false;
+    if (attempt > o_.retries) return false;
+    if (no_step_streak_ >= 2) {
+      out_ << "  two attempts in a row reached no step: a config problem, not a flaky node; no "
+              "more retries\n";
+      return false;
     }
-    const double backoff = std::min(60.0, o.backoff_base * (1 << std::min(attempt - 1, 6)));
-    out << fmt::format(
+    return true;
+  }
+
+  void WaitBeforeRetry(int attempt) {
+    const Attempt& a = result_.attempts.back();
+    const double backoff = std::min(60.0, o_.backoff_base * (1 << std::min(attempt - 1, 6)));
+    out_ << fmt::format(
         "  attempt {} {} ({}); retrying in {:.0f} s\n", attempt, Name(a.classification),
         a.process.hung ? "watchdog fired" : fmt::format("exit {}", a.process.exit_code), backoff);
     // A deliberate backoff, nothing to await; a cancel ends it.
     const auto resume_at =
         std::chrono::steady_clock::now() + std::chrono::duration<double>(backoff);
-    while (std::chrono::steady_clock::now() < resume_at && !(o.cancel && o.cancel->load())) {
+    while (std::chrono::steady_clock::now() < resume_at && !(o_.cancel && o_.cancel->load())) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
   }
 
-  const Attempt& last = result.attempts.back();
-  // Health checks on a run that finished: a crash, a hang or a refused config
-  // has said enough.
-  if (last.classification == AttemptClass::kPass ||
-      last.classification == AttemptClass::kMismatch) {
-    result.checks = golden::RunHealthChecks(result.run, c.checks, same_loss_ref);
-  }
-  const std::string failed_checks = FailedChecks(result.checks);
-  if (o.update) {
-    if (std::optional<std::string> crash = FirstNonFiniteStep(result.run)) {
-      return finish(CaseOutcome::kCrash,
+  // --update: the golden is recorded from a run that finished, never from
+  // non-finite values; a failed health check still fails the gate.
+  CaseResult ConcludeUpdate(const Attempt& last) {
+    const std::string failed_checks = FailedChecks(result_.checks);
+    if (std::optional<std::string> crash = FirstNonFiniteStep(result_.run)) {
+      return Finish(CaseOutcome::kCrash,
                     fmt::format("{}; golden {} left as it was (non-finite values are never "
                                 "recorded, not even with --force)",
-                                *crash, c.golden));
+                                *crash, c_.golden));
     }
-    if (last.classification != AttemptClass::kPass && !o.force) {
-      return finish(
+    if (last.classification != AttemptClass::kPass && !o_.force) {
+      return Finish(
           last.classification == AttemptClass::kConfig ? CaseOutcome::kBadInput
           : last.classification == AttemptClass::kHang ? CaseOutcome::kHang
                                                        : CaseOutcome::kCrash,
           fmt::format(
               "the run {} (exit {}); golden {} left as it was (--force records it anyway)\n{}",
-              Name(last.classification), last.process.exit_code, c.golden, last.process.tail));
+              Name(last.classification), last.process.exit_code, c_.golden, last.process.tail));
     }
-    Status st = golden::SaveGolden(result.run, c.golden);
-    if (!st.ok()) return finish(CaseOutcome::kBadInput, st.message());
-    // The golden is recorded either way; a failed check still fails the gate.
-    return finish(CaseOutcome::kUpdated,
-                  fmt::format("recorded {} steps to {}{}", result.run.steps.size(), c.golden,
+    Status st = golden::SaveGolden(result_.run, c_.golden);
+    if (!st.ok()) return Finish(CaseOutcome::kBadInput, st.message());
+    return Finish(CaseOutcome::kUpdated,
+                  fmt::format("recorded {} steps to {}{}", result_.run.steps.size(), c_.golden,
                               failed_checks.empty() ? "" : "; " + failed_checks),
                   /*checks_failed=*/!failed_checks.empty());
   }
-  if (last.classification == AttemptClass::kHang) {
-    result.comparison.diagnosis = Diagnosis::kHang;
-    return finish(CaseOutcome::kHang,
-                  fmt::format("hang: no output for {:.0f} s; the process group was killed "
-                              "(SIGTERM, then SIGKILL after {:.0f} s). "
-                              "Last finished step: {}.\n{}",
-                              o.timeout, o.grace, last.steps_reached, last.process.tail));
-  }
-  if (last.classification == AttemptClass::kConfig) {
-    if (result.comparison.diagnosis == Diagnosis::kConfig) {
-      return finish(CaseOutcome::kBadInput,
-                    result.comparison.summary + "\n" + result.comparison.detail);
+
+  // The gate: the last attempt's class, the health checks, and what to do next.
+  CaseResult Conclude(const Attempt& last) {
+    const std::string failed_checks = FailedChecks(result_.checks);
+    switch (last.classification) {
+      case AttemptClass::kHang:
+        result_.comparison.diagnosis = Diagnosis::kHang;
+        return Finish(CaseOutcome::kHang,
+                      fmt::format("hang: no output for {:.0f} s; the process group was killed "
+                                  "(SIGTERM, then SIGKILL after {:.0f} s). "
+                                  "Last finished step: {}.\n{}",
+                                  o_.timeout, o_.grace, last.steps_reached, last.process.tail));
+      case AttemptClass::kConfig:
+        if (result_.comparison.diagnosis == Diagnosis::kConfig) {
+          return Finish(CaseOutcome::kBadInput,
+                        result_.comparison.summary + "\n" + result_.comparison.detail);
+        }
+        return Finish(
+            CaseOutcome::kBadInput,
+            fmt::format("the trainer rejected the case's config (exit 2):\n{}", last.process.tail));
+      case AttemptClass::kCrash: {
+        result_.comparison.diagnosis = Diagnosis::kCrash;
+        std::string how = last.process.signal ? fmt::format("signal {} ({})", last.process.signal,
+                                                            strsignal(last.process.signal))
+                                              : fmt::format("exit code {}", last.process.exit_code);
+        if (last.process.exit_code == 0) how = result_.comparison.summary;
+        return Finish(CaseOutcome::kCrash, fmt::format("crash: {}; last finished step: {}.\n{}",
+                                                       how, last.steps_reached, last.process.tail));
+      }
+      case AttemptClass::kMismatch:
+        return Finish(CaseOutcome::kRegression,
+                      result_.comparison.summary +
+                          (failed_checks.empty() ? "" : "; " + failed_checks) + "\n" +
+                          result_.comparison.detail + LocaliseHint());
+      case AttemptClass::kPass:
+        break;
     }
-    return finish(
-        CaseOutcome::kBadInput,
-        fmt::format("the trainer rejected the case's config (exit 2):\n{}", last.process.tail));
+    if (!failed_checks.empty())
+      return Finish(CaseOutcome::kRegression, result_.comparison.summary + "; " + failed_checks);
+    return Finish(CaseOutcome::kPass, result_.comparison.summary);
   }
-  if (last.classification == AttemptClass::kCrash) {
-    result.comparison.diagnosis = Diagnosis::kCrash;
-    std::string how = last.process.signal ? fmt::format("signal {} ({})", last.process.signal,
-                                                        strsignal(last.process.signal))
-                                          : fmt::format("exit code {}", last.process.exit_code);
-    if (last.process.exit_code == 0) how = result.comparison.summary;
-    return finish(CaseOutcome::kCrash, fmt::format("crash: {}; last finished step: {}.\n{}", how,
-                                                   last.steps_reached, last.process.tail));
-  }
-  if (last.classification == AttemptClass::kMismatch) {
-    std::string localise;
-    if (!result.record_path.empty()) {
-      localise = c.external()
-                     ? fmt::format(
-                           "\nLocalise it: lockstep bisect steps {} {} --case {}\n(add --dir-a "
-                           "with a checkout of the trainer that recorded the golden)",
-                           c.golden, result.record_path, c.path)
-                     : fmt::format(
-                           "\nLocalise it: lockstep bisect steps {} {}\n(add --binary-a with the "
-                           "lockstep build that recorded the golden, if it was another)",
-                           c.golden, result.record_path);
+
+  // The bisect steps command for a diverged run that was kept.
+  std::string LocaliseHint() const {
+    if (result_.record_path.empty()) return "";
+    if (c_.external()) {
+      return fmt::format(
+          "\nLocalise it: lockstep bisect steps {} {} --case {}\n(add --dir-a with a checkout of "
+          "the trainer that recorded the golden)",
+          c_.golden, result_.record_path, c_.path);
     }
-    return finish(CaseOutcome::kRegression,
-                  result.comparison.summary + (failed_checks.empty() ? "" : "; " + failed_checks) +
-                      "\n" + result.comparison.detail + localise);
+    return fmt::format(
+        "\nLocalise it: lockstep bisect steps {} {}\n(add --binary-a with the lockstep build that "
+        "recorded the golden, if it was another)",
+        c_.golden, result_.record_path);
   }
-  if (!failed_checks.empty())
-    return finish(CaseOutcome::kRegression, result.comparison.summary + "; " + failed_checks);
-  return finish(CaseOutcome::kPass, result.comparison.summary);
+
+  const SmokeCase& c_;
+  const SmokeOptions& o_;
+  std::ostream& out_;
+  const std::chrono::steady_clock::time_point start_;
+  CaseResult result_;
+  bool have_golden_ = false;
+  golden::RunRecord same_loss_;
+  const golden::RunRecord* same_loss_ref_ = nullptr;
+  LogFormat format_ = LogFormat::kJsonl;
+  int no_step_streak_ = 0;
+};
+
+}  // namespace
+
+CaseResult RunCase(const SmokeCase& c, const SmokeOptions& o, std::ostream& out) {
+  return CaseRun(c, o, out).Run();
 }
 
 SuiteResult RunSuite(const std::vector<SmokeCase>& cases, const SmokeOptions& o,
