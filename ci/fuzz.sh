@@ -5,6 +5,9 @@
 #   bash ci/fuzz.sh 1800       30 minutes per target
 #   LOCKSTEP_FUZZ_ONLY="golden shard" bash ci/fuzz.sh 300    some targets only
 #   LOCKSTEP_FUZZ_SKIP="log_regex_user" bash ci/fuzz.sh 10   all but these
+#   LOCKSTEP_FUZZ_TIMEOUT=60 bash ci/fuzz.sh 1800   a longer per-input limit (default 10 s),
+#     for long runs beside other work: libFuzzer's limit is wall time, and a
+#     starved process reports a timeout on an input that takes milliseconds
 # (ONLY picks the targets, then SKIP leaves some of them out.) log_regex_user
 # fuzzes the regex itself: a pathological user regex can take seconds per
 # input in std::regex, so short CI passes leave it out.
@@ -12,7 +15,8 @@
 # seeds are never written) in build/fuzz/fuzz-work/<target>; crash inputs land
 # in build/fuzz/fuzz-artifacts/<target>/, logs in build/fuzz/fuzz-logs/.
 # Exits non-zero when a regression input or a fuzzing run crashes, times out
-# (10 s per input) or runs out of memory; says which input and how to rerun it.
+# (10 s per input by default) or runs out of memory; says which input and how
+# to rerun it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -64,7 +68,7 @@ summaries=()
 
 for t in "${targets[@]}"; do
   bin="$build/tests/fuzz/${t}_fuzz"
-  flags=(-timeout=10 -max_len="${max_len[$t]}" -rss_limit_mb=4096)
+  flags=(-timeout="${LOCKSTEP_FUZZ_TIMEOUT:-10}" -max_len="${max_len[$t]}" -rss_limit_mb=4096)
 
   # 1. Every saved crash input must now pass.
   regressions=()
