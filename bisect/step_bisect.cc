@@ -464,21 +464,24 @@ void PrintFirstTensor(const StepBisectResult& result, int rows, std::ostream& ou
 }  // namespace
 
 std::optional<std::int64_t> FirstDivergentStep(const golden::RunRecord& a,
-                                               const golden::RunRecord& b, std::string* what) {
+                                               const golden::RunRecord& b, std::string* what,
+                                               std::vector<std::string>* keys) {
   std::map<std::int64_t, const golden::StepRow*> by_step;
   for (const golden::StepRow& row : b.steps) by_step[row.step] = &row;
   for (const golden::StepRow& row : a.steps) {
     auto it = by_step.find(row.step);
     if (it == by_step.end()) continue;
-    std::vector<std::string> differ;
+    std::vector<std::string> differ, differing_keys;
     for (const char* key : kStepKeys) {
       const golden::MetricValue* x = row.Find(key);
       const golden::MetricValue* y = it->second->Find(key);
       if (x == nullptr || y == nullptr || *x == *y) continue;
       differ.push_back(fmt::format("{} {} vs {}", key, x->ToString(), y->ToString()));
+      differing_keys.push_back(key);
     }
     if (!differ.empty()) {
       if (what != nullptr) *what = fmt::format("{}", fmt::join(differ, ", "));
+      if (keys != nullptr) *keys = std::move(differing_keys);
       return row.step;
     }
   }
@@ -600,7 +603,8 @@ Result<StepBisectResult> BisectSteps(const StepBisectOptions& options, std::ostr
   // The step: from the records alone.
   StepBisectResult result;
   std::string& what = result.step_differs;
-  result.step = FirstDivergentStep(a.run, b.run, &what);
+  std::vector<std::string> keys;
+  result.step = FirstDivergentStep(a.run, b.run, &what, &keys);
   if (!result.step) {
     out << fmt::format(
         "{} and {} agree on all common steps ({} vs {} steps): nothing to localise\n", a.run_path,
@@ -609,7 +613,7 @@ Result<StepBisectResult> BisectSteps(const StepBisectOptions& options, std::ostr
   }
   const std::int64_t step = *result.step;
   out << fmt::format("first divergent step: {} ({})\n", step, what);
-  if (what.starts_with("batch_digest ")) {
+  if (std::find(keys.begin(), keys.end(), "batch_digest") != keys.end()) {
     result.batch_differs = true;
     result.exit_code = 0;
     out << fmt::format(

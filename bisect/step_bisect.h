@@ -74,9 +74,11 @@ struct TensorDiff {
 };
 
 // The first step whose loss, grad_norm, batch_digest or param_digest differ
-// (bitwise) among the steps both runs have; `what` says which values.
+// (bitwise) among the steps both runs have; `what` says which values and
+// how, `keys` lists them.
 std::optional<std::int64_t> FirstDivergentStep(const golden::RunRecord& a,
-                                               const golden::RunRecord& b, std::string* what);
+                                               const golden::RunRecord& b, std::string* what,
+                                               std::vector<std::string>* keys = nullptr);
 
 // A tensor one side calls by another name, at the same position.
 struct Renamed {

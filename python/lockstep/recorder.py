@@ -43,19 +43,13 @@ def environment():
         "threads": torch.get_num_threads(),
         "deterministic": torch.are_deterministic_algorithms_enabled(),
         "device": "cuda" if torch.cuda.is_available() and torch.cuda.device_count() > 0 else "cpu",
-        "world_size": _world()[1],
+        "world_size": _trace.rank_and_world()[1],
     }
     if env["device"] == "cuda":
         env["cuda"] = torch.version.cuda
         env["gpu"] = torch.cuda.get_device_name(0)
         env["cudnn_deterministic"] = torch.backends.cudnn.deterministic
     return env
-
-
-def _world():
-    if torch.distributed.is_available() and torch.distributed.is_initialized():
-        return torch.distributed.get_rank(), torch.distributed.get_world_size()
-    return 0, 1
 
 
 def _float(name, value):
@@ -100,7 +94,7 @@ class Recorder:
             config_text = json.dumps(config, sort_keys=True, allow_nan=False)
         except (TypeError, ValueError) as e:
             raise ValueError(f"config: not JSON ({e}); give numbers, strings, lists and dicts") from None
-        self._rank, self._world = _world()
+        self._rank, self._world = _trace.rank_and_world()
         self._track = track_params
         self._previous = None
         self._step_started = time.perf_counter()

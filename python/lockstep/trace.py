@@ -42,7 +42,8 @@ from . import _lockstep
 _ENV_STEP, _ENV_DIR, _ENV_VALUES = "LOCKSTEP_TRACE_STEP", "LOCKSTEP_TRACE_DIR", "LOCKSTEP_TRACE_VALUES"
 
 
-def _world():
+def rank_and_world():
+    """(rank, world size): under torch.distributed, else (0, 1)."""
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         return torch.distributed.get_rank(), torch.distributed.get_world_size()
     return 0, 1
@@ -106,7 +107,7 @@ class Trace:
     # -- writing --------------------------------------------------------------
     def _begin(self, phase, micro_batch):
         if self._writer is None:
-            rank, _ = _world()
+            rank, _ = rank_and_world()
             self._writer = _lockstep.TensorTrace(self.directory, rank, self.values)
         if self._phase != (phase, micro_batch):
             self._phase = (phase, micro_batch)
@@ -138,7 +139,7 @@ class Trace:
         self._add(name, tensor)
 
     def _micro_batch(self):
-        rank, world = _world()
+        rank, world = rank_and_world()
         return max(self._forwards - 1, 0) * world + rank
 
     # -- hooks ----------------------------------------------------------------
