@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "core/hexfloat.h"
+#include "core/json_diff.h"
 
 namespace lockstep::golden {
 namespace {

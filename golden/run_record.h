@@ -96,10 +96,6 @@ Status CheckStepOrder(const RunRecord& record);
 // For a case of lockstep's trainer: the golden holds exactly steps 1..steps.
 Status CheckGoldenSteps(const RunRecord& golden, std::int64_t steps, const std::string& origin);
 
-// Flattens nested JSON objects into "a.b.c" -> value and lists the keys whose
-// values differ as "key: a -> b" ("(missing)" for an absent side).
-std::vector<std::string> JsonDiff(const nlohmann::json& a, const nlohmann::json& b);
-
 }  // namespace lockstep::golden
 
 #endif  // LOCKSTEP_GOLDEN_RUN_RECORD_H_

@@ -228,7 +228,7 @@ read -r -a args <<< "${cmd#  lockstep }"
 [ -f "${args[3]}" ] || fail "the culprit's record ${args[3]} was not kept"
 out=$("$lockstep" "${args[@]}" --work-dir "$work/steps") || { echo "$out"; fail "the printed command: exit $?"; }
 echo "$out" | tail -4
-grep -q "first divergent tensor: step 1, backward (micro-batch 0): h.1.fcprojb.grad," <<< "$out" \
+grep -q "first divergent tensor: step 1, backward (micro-batch 0): h.1.fcprojb.grad\[0\]," <<< "$out" \
   || { echo "$out"; fail "the printed command does not name h.1.fcprojb.grad"; }
 echo "7. ok: the culprit's printed bisect steps command names the kernel's tensor"
 echo "bisect commits: all ok"

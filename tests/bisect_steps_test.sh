@@ -2,7 +2,7 @@
 # lockstep bisect steps, end to end: two "builds" that differ in one kernel
 # detail (LOCKSTEP_TEST_REVERSE_BIAS_GRAD sums the bias gradient's rows in
 # reverse, behind a wrapper that stands for a second binary):
-#   1. the first divergent tensor is that kernel's output, h.1.fcprojb.grad,
+#   1. the first divergent tensor is that kernel's output, h.1.fcprojb.grad[0],
 #      in the first micro-batch's backward pass, and everything before it agrees
 #   2. the same against a golden file instead of a record stream
 #   3. side B on 2 MPI ranks (its trace split over two rank files): same answer
@@ -26,7 +26,7 @@ chmod +x variant.sh
 
 expect_kernel() {  # expect_kernel OUTPUT: names the reversed kernel's output first
   grep -q "first divergent step: 1 " <<< "$1" || fail "first divergent step is not 1"
-  grep -q "first divergent tensor: step 1, backward (micro-batch 0): h.1.fcprojb.grad," <<< "$1" \
+  grep -q "first divergent tensor: step 1, backward (micro-batch 0): h.1.fcprojb.grad\[0\]," <<< "$1" \
     || fail "the first divergent tensor is not h.1.fcprojb.grad"
   grep -qE "the [0-9]+ tensors before it, in the order the step computes them, are bit-identical" <<< "$1" \
     || fail "no count of identical tensors"
@@ -40,12 +40,12 @@ expect_kernel "$out"
 [ "$(stat -c %s w1/a/trace-digests/rank0.bin)" = 0 ] || fail "the digests-only trace kept values"
 [ "$(wc -l < w1/a/trace-digests/rank0.jsonl)" = "$(wc -l < w1/a/trace/rank0.jsonl)" ] \
   || fail "the two traces of A list different tensors"
-grep -q '"name":"h.1.fcprojb.grad","count":64,"offset"' w1/b/trace/rank0.jsonl \
+grep -q '"name":"h.1.fcprojb.grad\[0\]","count":64,"offset"' w1/b/trace/rank0.jsonl \
   || fail "the values trace did not keep h.1.fcprojb.grad"
 if grep -q '"name":"h.0.qkv","count":[0-9]*,"offset"' w1/b/trace/rank0.jsonl; then
   fail "the values trace kept a tensor the report does not show"
 fi
-grep -q '"name": "h.1.fcprojb.grad"' w1.json || { cat w1.json; fail "--json does not name the tensor"; }
+grep -q '"name": "h.1.fcprojb.grad\[0\]"' w1.json || { cat w1.json; fail "--json does not name the tensor"; }
 grep -q '"step": 1,' w1.json || fail "--json does not give the step"
 echo "1. ok"
 
@@ -91,7 +91,7 @@ chmod +x flaky.sh
 rm -f called
 set +e; out=$("$lockstep" bisect steps a.jsonl b.jsonl --binary-b ./flaky.sh --work-dir w6 2>&1); code=$?; set -e
 [ "$code" = 1 ] || { echo "$out"; fail "a nondeterministic side exited $code, want 1"; }
-grep -q "warning: B is not deterministic: its two re-runs to step 1 traced different bits, first in backward (micro-batch 0) h.1.fcprojb.grad" <<< "$out" \
+grep -q "warning: B is not deterministic: its two re-runs to step 1 traced different bits, first in backward (micro-batch 0) h.1.fcprojb.grad\[0\]" <<< "$out" \
   || { echo "$out"; fail "side B not named as nondeterministic"; }
 echo "6. ok: a nondeterministic side is named"
 # 7. the gate fails under the variant and says what to run

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Checkpoint and resume keep the bits, and a broken checkpoint is refused:
 #   1. 50 steps straight == 20 steps, stop, resume, 30 steps (every field)
-#   2. saved on 4 ranks, resumed on 2: the same bits
+#   2. saved on 8 ranks, resumed on 5, on 1, and on 3 with another micro-batch: the same bits
 #   3. resumed with a blend change from step 30: steps 21..29 unchanged
 #   4. another model config, a corrupted file, a missing rank shard, an edited
 #      checkpoint.json, a bad `latest`, --checkpoint without --checkpoint-every: exit 2
@@ -52,11 +52,17 @@ config="$noeval"
 same straight.jsonl a.jsonl 1 20
 same straight.jsonl b.jsonl 21 50
 
-# 2. saved on 4 ranks, resumed on 2 (tracked memory is per rank: not compared).
-mpirun -np 4 --oversubscribe $as_root "$lockstep" train --config "$config" -q --checkpoint ck4 --checkpoint-every 20 --stop-at 20
-ls ck4/step-000020/optim-r3-of-4.bin >/dev/null
-mpirun -np 2 --oversubscribe $as_root "$lockstep" train --config "$config" -q --resume ck4 --record c.jsonl
-same straight.jsonl c.jsonl 21 50 loss grad_norm lr tokens batch_digest param_digest
+# 2. saved on 8 ranks at step 10, resumed on 5 and on 1, and on 3 ranks with
+#    one sequence per micro-batch: the AdamW state is re-sliced, the tree is
+#    the same (tracked memory is per rank: not compared).
+mpirun -np 8 --oversubscribe $as_root "$lockstep" train --config "$config" -q --checkpoint ck8 --checkpoint-every 10 --stop-at 10
+ls ck8/step-000010/optim-r7-of-8.bin >/dev/null
+mpirun -np 5 --oversubscribe $as_root "$lockstep" train --config "$config" -q --resume ck8 --record c5.jsonl
+"$lockstep" train --config "$config" -q --resume ck8 --record c1.jsonl
+mpirun -np 3 --oversubscribe $as_root "$lockstep" train --config "$config" -q --resume ck8 --set train.micro_batch=1 --record c3.jsonl
+for resumed in c5.jsonl c1.jsonl c3.jsonl; do
+  same straight.jsonl $resumed 11 50 loss grad_norm lr tokens batch_digest param_digest
+done
 
 # 3. a blend change from step 30, decided after the checkpoint.
 shift_schedule='data.schedule=[{from_step = 0, weights = {prose = 0.5, arith = 0.25, code = 0.25}}, {from_step = 30, weights = {code = 1.0}}]'
@@ -67,8 +73,8 @@ echo "d.jsonl: step 30 changed its batch, as the new schedule says"
 
 # 4. broken checkpoints.
 expect_bad "model.n_layer: 2 -> 3" "$lockstep" train --config "$config" -q --resume ck --set model.n_layer=3
-cp -r ck4 ck4-missing && rm ck4-missing/step-000020/optim-r1-of-4.bin
-expect_bad "optim-r1-of-4.bin: missing" "$lockstep" train --config "$config" -q --resume ck4-missing
+cp -r ck8 ck8-missing && rm ck8-missing/step-000010/optim-r1-of-8.bin
+expect_bad "optim-r1-of-8.bin: missing" "$lockstep" train --config "$config" -q --resume ck8-missing
 cp -r ck ck-corrupt && printf 'X' | dd of=ck-corrupt/step-000020/params.bin bs=1 seek=100 conv=notrunc 2>/dev/null
 expect_bad "params.bin: corrupted" "$lockstep" train --config "$config" -q --resume ck-corrupt
 # checkpoint.json edited (its step), or moved under another name: refused.

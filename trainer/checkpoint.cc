@@ -9,8 +9,8 @@
 
 #include "core/atomic_file.h"
 #include "core/digest.h"
+#include "core/json_diff.h"
 #include "core/test_hooks.h"
-#include "golden/run_record.h"
 
 namespace lockstep::trainer {
 namespace {
@@ -208,7 +208,7 @@ Result<LoadedCheckpoint> LoadLatestCheckpoint(const std::string& dir,
     return Status::BadInput(fmt::format(
         "{}: says step {} but lies in {}; resume from another checkpoint", meta_path, *step, name));
   }
-  std::vector<std::string> differ = golden::JsonDiff(meta["identity"], identity);
+  std::vector<std::string> differ = JsonDiff(meta["identity"], identity);
   if (!differ.empty()) {
     return Status::BadInput(fmt::format(
         "{}: the checkpoint was written by another model or optimizer config; resume with the same "

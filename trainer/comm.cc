@@ -71,28 +71,32 @@ Result<Slices> Communicator::CutIntoSlices(std::size_t n) const {
   if (n > kMaxChunk) return Status::Crash("gradient too large for one MPI_Alltoallv");
   Slices s;
   s.total = n;
-  const auto me = static_cast<std::size_t>(rank_);
   for (int r = 0; r < size_; ++r) {
     s.begin.push_back(static_cast<int>(SliceBegin(n, size_, r)));
     s.count.push_back(static_cast<int>(SliceBegin(n, size_, r + 1) - SliceBegin(n, size_, r)));
   }
-  for (int q = 0; q < size_; ++q) {
-    s.received_count.push_back(s.count[me]);
-    s.received_begin.push_back(q * s.count[me]);
-  }
   return s;
 }
 
-Status Communicator::AllToAllSlices(const float* mine, const Slices& s, float* received) {
+Status Communicator::AllToAllSlices(const float* mine, const Slices& s,
+                                    const std::vector<int>& received_at, float* received) {
   const auto me = static_cast<std::size_t>(rank_);
   if (!distributed()) {
-    std::copy(mine + s.begin[me], mine + s.begin[me] + s.count[me], received);
+    if (mine != nullptr && received_at[0] >= 0) {
+      std::copy(mine + s.begin[me], mine + s.begin[me] + s.count[me], received + received_at[0]);
+    }
     return Status::Ok();
   }
-  return Check(
-      MPI_Alltoallv(mine, s.count.data(), s.begin.data(), MPI_FLOAT, received,
-                    s.received_count.data(), s.received_begin.data(), MPI_FLOAT, MPI_COMM_WORLD),
-      "MPI_Alltoallv");
+  const std::vector<int> none(s.count.size(), 0);
+  std::vector<int> received_count, received_begin;
+  for (int at : received_at) {
+    received_count.push_back(at >= 0 ? s.count[me] : 0);
+    received_begin.push_back(at >= 0 ? at : 0);
+  }
+  return Check(MPI_Alltoallv(mine, mine != nullptr ? s.count.data() : none.data(), s.begin.data(),
+                             MPI_FLOAT, received, received_count.data(), received_begin.data(),
+                             MPI_FLOAT, MPI_COMM_WORLD),
+               "MPI_Alltoallv");
 }
 
 Status Communicator::AllGatherSlices(const float* mine, const Slices& s, float* all) {

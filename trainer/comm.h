@@ -4,7 +4,7 @@
 // collective here moves bytes without arithmetic (MPI_Allgather(v),
 // MPI_Alltoallv), except AllReduceSum, the deliberately nondeterministic
 // comparison mode: the deterministic reduction itself is the trainer's
-// (TreeAccumulator), so its bits do not depend on MPI's summation order.
+// (trainer/reduction_tree.h), so its bits do not depend on MPI's summation order.
 #ifndef LOCKSTEP_TRAINER_COMM_H_
 #define LOCKSTEP_TRAINER_COMM_H_
 
@@ -28,8 +28,6 @@ inline std::size_t SliceBegin(std::size_t n, int ranks, int r) {
 struct Slices {
   std::size_t total = 0;
   std::vector<int> count, begin;  // slice r: [begin[r], begin[r] + count[r])
-  std::vector<int> received_count,
-      received_begin;  // this rank's slice from each rank q, at q x its length
 };
 
 class Communicator {
@@ -52,10 +50,12 @@ class Communicator {
   // n elements cut into size() slices; Crash when a slice collective could
   // not count them (more than 2^30).
   Result<Slices> CutIntoSlices(std::size_t n) const;
-  // Every rank sends slice q of its `mine` to rank q: on return,
-  // received[q * len .. (q + 1) * len) holds slice rank() of rank q's `mine`
-  // (len = the length of slice rank()), for every q in rank order.
-  Status AllToAllSlices(const float* mine, const Slices& slices, float* received);
+  // Every rank sends slice q of its `mine` to rank q, or nothing when `mine`
+  // is null. On return, for every rank q that sent (received_at[q] >= 0),
+  // received[received_at[q] ..] holds slice rank() of rank q's `mine`.
+  // received_at must be the same on every rank.
+  Status AllToAllSlices(const float* mine, const Slices& slices,
+                        const std::vector<int>& received_at, float* received);
   // all[slice r] = rank r's `mine` (its slice), on every rank.
   Status AllGatherSlices(const float* mine, const Slices& slices, float* all);
   // x = sum over ranks in MPI's order: the nondeterministic reduction.

@@ -92,16 +92,15 @@ Result<Evaluator> Evaluator::Create(const TrainConfig& config, const data::Manif
   Evaluator e;
   e.every_ = config.eval_every;
   e.last_step_ = config.steps;
-  e.micro_batch_ = config.micro_batch;
   e.seq_len_ = manifest.seq_len;
   const auto tokens = static_cast<std::uint64_t>(config.eval_tokens);
-  const std::uint64_t T = manifest.seq_len, B = static_cast<std::uint64_t>(config.micro_batch);
-  e.samples_ = (tokens - 1) / T / B * B;
+  const std::uint64_t T = manifest.seq_len;
+  e.samples_ = (tokens - 1) / T;
   if (e.samples_ == 0) {
     return Status::BadInput(fmt::format(
-        "{}: eval.tokens = {} is too few for one evaluation batch of train.micro_batch = {} "
-        "samples of seq_len + 1 = {} tokens at stride {}; set eval.tokens >= {}",
-        config.origin, tokens, B, T + 1, T, B * T + 1));
+        "{}: eval.tokens = {} is too few for one evaluation sample of seq_len + 1 = {} tokens; "
+        "set eval.tokens >= {}",
+        config.origin, tokens, T + 1, T + 1));
   }
 
   std::optional<data::Manifest> eval;
@@ -162,7 +161,7 @@ std::uint64_t Evaluator::predicted_tokens() const {
 }
 
 EvalResult Evaluator::Evaluate(Gpt<float>& model) const {
-  const std::size_t T = seq_len_, B = static_cast<std::size_t>(micro_batch_), width = T + 1;
+  const std::size_t T = seq_len_, B = static_cast<std::size_t>(model.micro_batch()), width = T + 1;
   if (static_cast<std::size_t>(model.config().seq_len) != T) {
     throw std::logic_error("Evaluator::Evaluate: the model's seq_len is not the manifest's");
   }
@@ -172,11 +171,13 @@ EvalResult Evaluator::Evaluate(Gpt<float>& model) const {
   for (const HeldOut& h : corpora_) {
     double sum = 0;
     for (std::size_t first = 0; first < samples_; first += B) {
-      for (std::size_t b = 0; b < B; ++b) {
+      const std::size_t count = std::min(B, samples_ - first);
+      for (std::size_t b = 0; b < count; ++b) {
         const auto at = h.tokens.begin() + static_cast<std::ptrdiff_t>((first + b) * T);
         std::copy(at, at + static_cast<std::ptrdiff_t>(width), batch.begin() + b * width);
       }
-      sum += model.Forward(batch.data());
+      model.Forward(batch.data(), static_cast<int>(count));
+      for (std::size_t b = 0; b < count; ++b) sum += model.sequence_loss(static_cast<int>(b));
     }
     all_sum += sum;
     CorpusEval c;

@@ -4,11 +4,11 @@
 // Per corpus of the training manifest, on eval.tokens held-out tokens:
 //   loss      the mean token loss. The text is cut into samples of seq_len + 1
 //             tokens at stride seq_len (inputs and targets shifted by one, as
-//             the sampler cuts training text), as many as fill whole batches
-//             of micro_batch samples; each batch is one Gpt::Forward. The sum
-//             is a double: each Forward's sum (its tokens in order, as Forward
-//             returns it) added in batch order. The mean divides it by
-//             samples * seq_len, the tokens predicted.
+//             the sampler cuts training text), as many as fit, run through
+//             Gpt::Forward up to micro_batch at a time. The sum is a double:
+//             each sample's sum (its tokens in order) added in sample order,
+//             so it does not depend on the micro-batch. The mean divides it
+//             by samples * seq_len, the tokens predicted.
 //   accuracy  for the corpus "arith" only: exact match on the first
 //             eval.prompts facts "A op B=C\n" of its held-out text. The model
 //             sees "A op B=" at positions 0.. of a sample (padding after it:
@@ -74,7 +74,7 @@ class Evaluator {
   // Reads the held-out text of every corpus of `manifest` (the training data
   // as resolved) and picks the accuracy prompts. BadInput, naming the key,
   // when there is no held-out text for a corpus, when eval.tokens is too few
-  // for one batch of micro_batch samples, or eval.prompts more facts than the
+  // for one sample, or eval.prompts more facts than the
   // held-out arith text has.
   static Result<Evaluator> Create(const TrainConfig& config, const data::Manifest& manifest);
 
@@ -83,8 +83,8 @@ class Evaluator {
   // resumed run records what the straight run does).
   bool Due(int step) const;
 
-  // `model` must have been built with the config's micro_batch and the
-  // manifest's seq_len.
+  // `model` must have been built for the manifest's seq_len. Every result
+  // is the same for any micro_batch the model was built for.
   EvalResult Evaluate(Gpt<float>& model) const;
 
   std::size_t num_corpora() const { return corpora_.size(); }
@@ -104,9 +104,8 @@ class Evaluator {
 
   int every_ = 0;
   int last_step_ = 0;
-  int micro_batch_ = 0;
   std::uint32_t seq_len_ = 0;
-  std::uint64_t samples_ = 0;  // per corpus, a multiple of micro_batch
+  std::uint64_t samples_ = 0;  // per corpus
   std::vector<HeldOut> corpora_;
 };
 

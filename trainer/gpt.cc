@@ -63,7 +63,8 @@ Gpt<T>::Gpt(const GptConfig& cfg, int micro_batch, Kernels<T>& kernels, MemoryTr
   add("lnfw", C, false);
   add("lnfb", bias_c, false);
   params_ = TrackedBuffer<T>(tracker, offset);
-  grads_ = TrackedBuffer<T>(tracker, offset);
+  grads_ = TrackedBuffer<T>(tracker, B * offset);
+  sequence_losses_.assign(B, 0.0);
 
   inputs_ = TrackedBuffer<std::int32_t>(tracker, BT);
   targets_ = TrackedBuffer<std::int32_t>(tracker, BT);
@@ -139,10 +140,24 @@ void Gpt<T>::Initialize(std::uint64_t seed) {
 }
 
 template <typename T>
-double Gpt<T>::Forward(const std::uint32_t* samples) {
+double Gpt<T>::Forward(const std::uint32_t* samples, int sequences) {
+  if (sequences < 1 || sequences > B_) {
+    throw std::logic_error("Gpt::Forward: " + std::to_string(sequences) +
+                           " sequences for a model of micro_batch " + std::to_string(B_));
+  }
+  sequences_ = sequences;
   const std::size_t V = cfg_.vocab_size, Tn = cfg_.seq_len, C = cfg_.n_embd, L = cfg_.n_layer;
-  const std::size_t NH = cfg_.n_head, B = B_, BT = B * Tn;
+  const std::size_t NH = cfg_.n_head, B = static_cast<std::size_t>(sequences), BT = B * Tn;
+  const std::size_t rows = static_cast<std::size_t>(B_) * Tn;  // per layer, as allocated
   ThreadPool& pool = kernels_.pool();
+  // The matrix products run one sequence at a time, so each product has the
+  // same shape whatever the micro-batch (OpenBLAS picks its kernels by shape).
+  auto linear = [&](T* out, const T* inp, const T* w, const T* bias, std::size_t ic,
+                    std::size_t oc) {
+    for (std::size_t s = 0; s < B; ++s) {
+      LinearForward(kernels_, out + s * Tn * oc, inp + s * Tn * ic, w, bias, Tn, ic, oc);
+    }
+  };
   for (std::size_t b = 0; b < B; ++b) {
     for (std::size_t t = 0; t < Tn; ++t) {
       inputs_[b * Tn + t] = static_cast<std::int32_t>(samples[b * (Tn + 1) + t]);
@@ -156,38 +171,38 @@ double Gpt<T>::Forward(const std::uint32_t* samples) {
   const T* x = encoded_.data();
   for (std::size_t l = 0; l < L; ++l) {
     Layer w = LayerView(params_.data(), static_cast<int>(l));
-    T* ln1 = ln1_.data() + l * BT * C;
-    T* qkv = qkv_.data() + l * BT * 3 * C;
-    T* atty = atty_.data() + l * BT * C;
-    T* att = att_.data() + l * B * NH * Tn * Tn;
-    T* res2 = residual2_.data() + l * BT * C;
-    T* ln2 = ln2_.data() + l * BT * C;
-    T* fch = fch_.data() + l * BT * 4 * C;
-    T* fch_gelu = fch_gelu_.data() + l * BT * 4 * C;
-    T* res3 = residual3_.data() + l * BT * C;
-    NormForward(pool, cfg_.norm, ln1, ln1_mean_.data() + l * BT, ln1_rstd_.data() + l * BT, x,
+    T* ln1 = ln1_.data() + l * rows * C;
+    T* qkv = qkv_.data() + l * rows * 3 * C;
+    T* atty = atty_.data() + l * rows * C;
+    T* att = att_.data() + l * static_cast<std::size_t>(B_) * NH * Tn * Tn;
+    T* res2 = residual2_.data() + l * rows * C;
+    T* ln2 = ln2_.data() + l * rows * C;
+    T* fch = fch_.data() + l * rows * 4 * C;
+    T* fch_gelu = fch_gelu_.data() + l * rows * 4 * C;
+    T* res3 = residual3_.data() + l * rows * C;
+    NormForward(pool, cfg_.norm, ln1, ln1_mean_.data() + l * rows, ln1_rstd_.data() + l * rows, x,
                 w.ln1w, w.ln1b, BT, C);
     const int li = static_cast<int>(l);
     Trace(li, "ln1", ln1, BT * C);
-    LinearForward(kernels_, qkv, ln1, w.qkvw, w.qkvb, BT, C, 3 * C);
+    linear(qkv, ln1, w.qkvw, w.qkvb, C, 3 * C);
     Trace(li, "qkv", qkv, BT * 3 * C);
     AttentionForward(pool, atty, att, qkv, B, Tn, C, NH, d_attention_scratch_.data(),
                      kernels_.compute());
     Trace(li, "atty", atty, BT * C);
-    LinearForward(kernels_, res2, atty, w.attprojw, w.attprojb, BT, C, C);
+    linear(res2, atty, w.attprojw, w.attprojb, C, C);
     Trace(li, "attproj", res2, BT * C);
     pool.ParallelFor(BT * C, [&](std::size_t b, std::size_t e) {
       for (std::size_t i = b; i < e; ++i) res2[i] = x[i] + res2[i];
     });
     Trace(li, "residual2", res2, BT * C);
-    NormForward(pool, cfg_.norm, ln2, ln2_mean_.data() + l * BT, ln2_rstd_.data() + l * BT, res2,
-                w.ln2w, w.ln2b, BT, C);
+    NormForward(pool, cfg_.norm, ln2, ln2_mean_.data() + l * rows, ln2_rstd_.data() + l * rows,
+                res2, w.ln2w, w.ln2b, BT, C);
     Trace(li, "ln2", ln2, BT * C);
-    LinearForward(kernels_, fch, ln2, w.fcw, w.fcb, BT, C, 4 * C);
+    linear(fch, ln2, w.fcw, w.fcb, C, 4 * C);
     Trace(li, "fch", fch, BT * 4 * C);
     GeluForward(pool, fch_gelu, fch, BT * 4 * C);
     Trace(li, "fch_gelu", fch_gelu, BT * 4 * C);
-    LinearForward(kernels_, res3, fch_gelu, w.fcprojw, w.fcprojb, BT, 4 * C, C);
+    linear(res3, fch_gelu, w.fcprojw, w.fcprojb, 4 * C, C);
     Trace(li, "fcproj", res3, BT * C);
     pool.ParallelFor(BT * C, [&](std::size_t b, std::size_t e) {
       for (std::size_t i = b; i < e; ++i) res3[i] = res2[i] + res3[i];
@@ -199,96 +214,143 @@ double Gpt<T>::Forward(const std::uint32_t* samples) {
               params_.data() + Offset("lnfw"), params_.data() + Offset("lnfb"), BT, C);
   Trace(-1, "lnf", lnf_.data(), BT * C);
   // logits (B,T,V) = lnf . wte^T, then softmax and cross-entropy per row.
-  kernels_.NT(lnf_.data(), wte, probs_.data(), BT, C, V);
+  for (std::size_t s = 0; s < B; ++s) {
+    kernels_.NT(lnf_.data() + s * Tn * C, wte, probs_.data() + s * Tn * V, Tn, C, V);
+  }
   Trace(-1, "logits", probs_.data(), BT * V);
   SoftmaxCrossEntropyForward(pool, probs_.data(), losses_.data(), targets_.data(), BT, V);
   Trace(-1, "probs", probs_.data(), BT * V);
   Trace(-1, "losses", losses_.data(), BT);
   double total = 0;
-  for (std::size_t r = 0; r < BT; ++r) total += static_cast<double>(losses_[r]);
+  for (std::size_t s = 0; s < B; ++s) {
+    double sum = 0;
+    for (std::size_t t = 0; t < Tn; ++t) sum += static_cast<double>(losses_[s * Tn + t]);
+    sequence_losses_[s] = sum;
+    total += sum;
+  }
   return total;
+}
+
+template <typename T>
+void Gpt<T>::TraceGrads(int layer, const char* what, std::size_t offset, std::size_t n) {
+  if (trace_ == nullptr || n == 0) return;
+  for (int s = 0; s < sequences_; ++s) {
+    Trace(layer, (std::string(what) + "[" + std::to_string(s) + "]").c_str(), grads(s) + offset, n);
+  }
 }
 
 template <typename T>
 void Gpt<T>::Backward(T loss_scale) {
   const std::size_t V = cfg_.vocab_size, Tn = cfg_.seq_len, C = cfg_.n_embd, L = cfg_.n_layer;
-  const std::size_t NH = cfg_.n_head, B = B_, BT = B * Tn;
+  const std::size_t NH = cfg_.n_head, B = static_cast<std::size_t>(sequences_), BT = B * Tn;
+  const std::size_t rows = static_cast<std::size_t>(B_) * Tn;  // per layer, as allocated
   ThreadPool& pool = kernels_.pool();
-  T* g = grads_.data();
   const T* wte = params_.data() + Offset("wte");
+  const std::size_t wte_at = Offset("wte"), wpe_at = Offset("wpe");
+  const std::size_t lnfw_at = Offset("lnfw"), lnfb_at = Offset("lnfb");
+  // Row s * Tn .. of a (B,T,width) activation.
+  auto seq = [Tn](auto* base, std::size_t s, std::size_t width) { return base + s * Tn * width; };
   SoftmaxCrossEntropyBackward(pool, probs_.data(), targets_.data(), loss_scale, BT, V);
   Trace(-1, "dlogits", probs_.data(), BT * V);
-  T* dwte = g + Offset("wte");
-  kernels_.TN(probs_.data(), lnf_.data(), dwte, V, BT, C);  // dwte (V,C) = dlogits^T . lnf
-  Trace(-1, "wte.grad(head)", dwte, V * C);
-  kernels_.NN(probs_.data(), wte, d_ln_.data(), BT, V, C);  // dlnf (B,T,C) = dlogits . wte
+  for (std::size_t s = 0; s < B; ++s) {
+    const int si = static_cast<int>(s);
+    // dwte (V,C) = dlogits^T . lnf; dlnf (T,C) = dlogits . wte
+    kernels_.TN(seq(probs_.data(), s, V), seq(lnf_.data(), s, C), grads(si) + wte_at, V, Tn, C);
+    kernels_.NN(seq(probs_.data(), s, V), wte, seq(d_ln_.data(), s, C), Tn, V, C);
+  }
+  TraceGrads(-1, "wte.grad(head)", wte_at, V * C);
   Trace(-1, "dlnf", d_ln_.data(), BT * C);
   const std::size_t norm_bias = cfg_.norm == Norm::kLayerNorm ? C : 0;
-  const T* x_last = L > 0 ? residual3_.data() + (L - 1) * BT * C : encoded_.data();
+  const T* x_last = L > 0 ? residual3_.data() + (L - 1) * rows * C : encoded_.data();
   d_residual_.Zero();
-  NormBackward(pool, cfg_.norm, d_residual_.data(), g + Offset("lnfw"), g + Offset("lnfb"),
-               d_ln_.data(), x_last, lnf_mean_.data(), lnf_rstd_.data(),
-               params_.data() + Offset("lnfw"), BT, C);
-  Trace(-1, "lnfw.grad", g + Offset("lnfw"), C);
-  Trace(-1, "lnfb.grad", g + Offset("lnfb"), norm_bias);
+  for (std::size_t s = 0; s < B; ++s) {
+    T* g = grads(static_cast<int>(s));
+    NormBackward(pool, cfg_.norm, seq(d_residual_.data(), s, C), g + lnfw_at, g + lnfb_at,
+                 seq(d_ln_.data(), s, C), seq(x_last, s, C), seq(lnf_mean_.data(), s, 1),
+                 seq(lnf_rstd_.data(), s, 1), params_.data() + lnfw_at, Tn, C);
+  }
+  TraceGrads(-1, "lnfw.grad", lnfw_at, C);
+  TraceGrads(-1, "lnfb.grad", lnfb_at, norm_bias);
   Trace(-1, "dresidual", d_residual_.data(), BT * C);
   for (std::size_t l = L; l-- > 0;) {
     const int li = static_cast<int>(l);
-    Layer w = LayerView(params_.data(), static_cast<int>(l));
-    Layer dw = LayerView(g, static_cast<int>(l));
-    const T* x_in = l == 0 ? encoded_.data() : residual3_.data() + (l - 1) * BT * C;
-    const T* ln1 = ln1_.data() + l * BT * C;
-    const T* qkv = qkv_.data() + l * BT * 3 * C;
-    const T* atty = atty_.data() + l * BT * C;
-    const T* att = att_.data() + l * B * NH * Tn * Tn;
-    const T* res2 = residual2_.data() + l * BT * C;
-    const T* ln2 = ln2_.data() + l * BT * C;
-    const T* fch = fch_.data() + l * BT * 4 * C;
-    const T* fch_gelu = fch_gelu_.data() + l * BT * 4 * C;
+    const std::string p = "h." + std::to_string(l) + ".";
+    auto at = [&](const char* n) { return Offset(p + n); };
+    Layer w = LayerView(params_.data(), li);
+    const T* x_in = l == 0 ? encoded_.data() : residual3_.data() + (l - 1) * rows * C;
+    const T* ln1 = ln1_.data() + l * rows * C;
+    const T* qkv = qkv_.data() + l * rows * 3 * C;
+    const T* atty = atty_.data() + l * rows * C;
+    const T* att = att_.data() + l * static_cast<std::size_t>(B_) * NH * Tn * Tn;
+    const T* res2 = residual2_.data() + l * rows * C;
+    const T* ln2 = ln2_.data() + l * rows * C;
+    const T* fch = fch_.data() + l * rows * 4 * C;
+    const T* fch_gelu = fch_gelu_.data() + l * rows * 4 * C;
+    const T* ln1_mean = ln1_mean_.data() + l * rows;
+    const T* ln1_rstd = ln1_rstd_.data() + l * rows;
+    const T* ln2_mean = ln2_mean_.data() + l * rows;
+    const T* ln2_rstd = ln2_rstd_.data() + l * rows;
+    // Per sequence: its rows of the activations, its own parameter gradients.
+    auto linear = [&](T* dinp, const char* weight, const char* bias, const T* dout, const T* inp,
+                      const T* wmat, std::size_t ic, std::size_t oc) {
+      for (std::size_t s = 0; s < B; ++s) {
+        T* g = grads(static_cast<int>(s));
+        LinearBackward(kernels_, seq(dinp, s, ic), g + at(weight), g + at(bias), seq(dout, s, oc),
+                       seq(inp, s, ic), wmat, Tn, ic, oc);
+      }
+    };
+    auto norm = [&](T* dinp, const char* weight, const char* bias, const T* dout, const T* inp,
+                    const T* mean, const T* rstd, const T* wvec) {
+      for (std::size_t s = 0; s < B; ++s) {
+        T* g = grads(static_cast<int>(s));
+        NormBackward(pool, cfg_.norm, seq(dinp, s, C), g + at(weight), g + at(bias),
+                     seq(dout, s, C), seq(inp, s, C), seq(mean, s, 1), seq(rstd, s, 1), wvec, Tn,
+                     C);
+      }
+    };
     // d_residual holds dL/d residual3; the MLP branch and the skip both get it.
     std::copy(d_residual_.data(), d_residual_.data() + BT * C, d_residual2_.data());
-    LinearBackward(kernels_, d_fch_.data(), dw.fcprojw, dw.fcprojb, d_residual_.data(), fch_gelu,
-                   w.fcprojw, BT, 4 * C, C);
-    Trace(li, "fcprojw.grad", dw.fcprojw, 4 * C * C);
-    Trace(li, "fcprojb.grad", dw.fcprojb, C);
+    linear(d_fch_.data(), "fcprojw", "fcprojb", d_residual_.data(), fch_gelu, w.fcprojw, 4 * C, C);
+    TraceGrads(li, "fcprojw.grad", at("fcprojw"), 4 * C * C);
+    TraceGrads(li, "fcprojb.grad", at("fcprojb"), C);
     Trace(li, "dfch_gelu", d_fch_.data(), BT * 4 * C);
     GeluBackwardInPlace(pool, d_fch_.data(), fch, BT * 4 * C);
     Trace(li, "dfch", d_fch_.data(), BT * 4 * C);
-    LinearBackward(kernels_, d_ln_.data(), dw.fcw, dw.fcb, d_fch_.data(), ln2, w.fcw, BT, C, 4 * C);
-    Trace(li, "fcw.grad", dw.fcw, C * 4 * C);
-    Trace(li, "fcb.grad", dw.fcb, 4 * C);
+    linear(d_ln_.data(), "fcw", "fcb", d_fch_.data(), ln2, w.fcw, C, 4 * C);
+    TraceGrads(li, "fcw.grad", at("fcw"), C * 4 * C);
+    TraceGrads(li, "fcb.grad", at("fcb"), 4 * C);
     Trace(li, "dln2", d_ln_.data(), BT * C);
-    NormBackward(pool, cfg_.norm, d_residual2_.data(), dw.ln2w, dw.ln2b, d_ln_.data(), res2,
-                 ln2_mean_.data() + l * BT, ln2_rstd_.data() + l * BT, w.ln2w, BT, C);
-    Trace(li, "ln2w.grad", dw.ln2w, C);
-    Trace(li, "ln2b.grad", dw.ln2b, norm_bias);
+    norm(d_residual2_.data(), "ln2w", "ln2b", d_ln_.data(), res2, ln2_mean, ln2_rstd, w.ln2w);
+    TraceGrads(li, "ln2w.grad", at("ln2w"), C);
+    TraceGrads(li, "ln2b.grad", at("ln2b"), norm_bias);
     Trace(li, "dresidual2", d_residual2_.data(), BT * C);
     // d_residual2 holds dL/d residual2; the attention branch and the skip get it.
     std::copy(d_residual2_.data(), d_residual2_.data() + BT * C, d_residual_.data());
-    LinearBackward(kernels_, d_atty_.data(), dw.attprojw, dw.attprojb, d_residual2_.data(), atty,
-                   w.attprojw, BT, C, C);
-    Trace(li, "attprojw.grad", dw.attprojw, C * C);
-    Trace(li, "attprojb.grad", dw.attprojb, C);
+    linear(d_atty_.data(), "attprojw", "attprojb", d_residual2_.data(), atty, w.attprojw, C, C);
+    TraceGrads(li, "attprojw.grad", at("attprojw"), C * C);
+    TraceGrads(li, "attprojb.grad", at("attprojb"), C);
     Trace(li, "datty", d_atty_.data(), BT * C);
     d_qkv_.Zero();
     AttentionBackward(pool, d_qkv_.data(), d_attention_scratch_.data(), d_atty_.data(), qkv, att, B,
                       Tn, C, NH, kernels_.compute());
     Trace(li, "dqkv", d_qkv_.data(), BT * 3 * C);
-    LinearBackward(kernels_, d_ln_.data(), dw.qkvw, dw.qkvb, d_qkv_.data(), ln1, w.qkvw, BT, C,
-                   3 * C);
-    Trace(li, "qkvw.grad", dw.qkvw, C * 3 * C);
-    Trace(li, "qkvb.grad", dw.qkvb, 3 * C);
+    linear(d_ln_.data(), "qkvw", "qkvb", d_qkv_.data(), ln1, w.qkvw, C, 3 * C);
+    TraceGrads(li, "qkvw.grad", at("qkvw"), C * 3 * C);
+    TraceGrads(li, "qkvb.grad", at("qkvb"), 3 * C);
     Trace(li, "dln1", d_ln_.data(), BT * C);
-    NormBackward(pool, cfg_.norm, d_residual_.data(), dw.ln1w, dw.ln1b, d_ln_.data(), x_in,
-                 ln1_mean_.data() + l * BT, ln1_rstd_.data() + l * BT, w.ln1w, BT, C);
-    Trace(li, "ln1w.grad", dw.ln1w, C);
-    Trace(li, "ln1b.grad", dw.ln1b, norm_bias);
+    norm(d_residual_.data(), "ln1w", "ln1b", d_ln_.data(), x_in, ln1_mean, ln1_rstd, w.ln1w);
+    TraceGrads(li, "ln1w.grad", at("ln1w"), C);
+    TraceGrads(li, "ln1b.grad", at("ln1b"), norm_bias);
     Trace(li, "dresidual", d_residual_.data(), BT * C);
   }
-  // The tied embedding: dwte already holds the head's gradient.
-  EncoderBackward(pool, dwte, g + Offset("wpe"), d_residual_.data(), inputs_.data(), BT, Tn, C);
-  Trace(-1, "wpe.grad", g + Offset("wpe"), Tn * C);
-  Trace(-1, "wte.grad", dwte, V * C);
+  // The tied embedding: each sequence's dwte already holds its head's gradient.
+  for (std::size_t s = 0; s < B; ++s) {
+    T* g = grads(static_cast<int>(s));
+    EncoderBackward(pool, g + wte_at, g + wpe_at, seq(d_residual_.data(), s, C),
+                    seq(inputs_.data(), s, 1), Tn, Tn, C);
+  }
+  TraceGrads(-1, "wpe.grad", wpe_at, Tn * C);
+  TraceGrads(-1, "wte.grad", wte_at, V * C);
 }
 
 template class Gpt<float>;

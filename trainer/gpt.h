@@ -1,6 +1,7 @@
 // Gpt: a decoder-only transformer (GPT-2 shape), forward and backward written
 // out by hand, llm.c style: one contiguous parameter buffer, one contiguous
-// gradient buffer, activations kept for the backward pass.
+// gradient buffer per sequence of the micro-batch, activations kept for the
+// backward pass.
 //
 //   tokens (B,T) -> wte[token] + wpe[t]                         encoded (B,T,C)
 //   L x  pre-norm block:
@@ -55,7 +56,7 @@ struct ParamTensor {
 template <typename T>
 class Gpt {
  public:
-  // `micro_batch` sequences of cfg.seq_len tokens per Forward.
+  // Up to `micro_batch` sequences of cfg.seq_len tokens per Forward.
   Gpt(const GptConfig& cfg, int micro_batch, Kernels<T>& kernels, MemoryTracker& tracker);
 
   // GPT-2 initialisation from the counter-based generator keyed by (seed,
@@ -64,17 +65,26 @@ class Gpt {
   // norm weights. Independent of threads and of allocation order.
   void Initialize(std::uint64_t seed);
 
-  // Runs the model on `micro_batch` samples of seq_len + 1 tokens each
-  // (inputs, then the targets shifted by one). Returns the sum of the token
-  // losses, summed in token order.
-  double Forward(const std::uint32_t* samples);
-  // Gradients of loss_scale * (sum of token losses) of the last Forward into
-  // grads(); overwrites them.
+  // Runs the model on `sequences` (1..micro_batch) samples of seq_len + 1
+  // tokens each (inputs, then the targets shifted by one). Every sequence is
+  // computed as if it were alone: its bits do not depend on the others, nor
+  // on how many there are. Returns the sum of sequence_loss(s) in sequence
+  // order.
+  double Forward(const std::uint32_t* samples, int sequences);
+  double Forward(const std::uint32_t* samples) { return Forward(samples, B_); }
+  // The sum of sequence s's token losses, in token order, from the last Forward.
+  double sequence_loss(int s) const { return sequence_losses_[static_cast<std::size_t>(s)]; }
+  // The gradient of loss_scale * (sum of token losses) of each sequence of
+  // the last Forward into grads(s): every sum over tokens that makes a
+  // parameter gradient runs over one sequence's tokens. Overwrites them.
   void Backward(T loss_scale);
 
   T* params() { return params_.data(); }
   const T* params() const { return params_.data(); }
-  T* grads() { return grads_.data(); }
+  T* grads(int sequence = 0) {
+    return grads_.data() + static_cast<std::size_t>(sequence) * num_params();
+  }
+  int micro_batch() const { return B_; }
   std::size_t num_params() const { return params_.size(); }
   const std::vector<ParamTensor>& tensors() const { return tensors_; }
   const GptConfig& config() const { return cfg_; }
@@ -92,9 +102,12 @@ class Gpt {
   std::size_t Offset(const std::string& name) const;
   // "h.<layer>.<what>" (layer >= 0) or "<what>" into the trace, if one is set.
   void Trace(int layer, const char* what, const T* x, std::size_t n);
+  // "<what>[s]": the gradient of each sequence s of the last Forward, at `offset`.
+  void TraceGrads(int layer, const char* what, std::size_t offset, std::size_t n);
 
   GptConfig cfg_;
   int B_;
+  int sequences_ = 0;  // of the last Forward
   Kernels<T>& kernels_;
   MemoryTracker& tracker_;
   std::vector<ParamTensor> tensors_;
@@ -105,6 +118,7 @@ class Gpt {
   TrackedBuffer<T> encoded_, ln1_, ln1_mean_, ln1_rstd_, qkv_, atty_, att_, residual2_, ln2_,
       ln2_mean_, ln2_rstd_, fch_, fch_gelu_, residual3_, lnf_, lnf_mean_, lnf_rstd_, probs_,
       losses_;
+  std::vector<double> sequence_losses_;
   TensorTrace* trace_ = nullptr;
   TrackedBuffer<T> d_residual_, d_residual2_, d_ln_, d_qkv_, d_atty_, d_fch_, d_attention_scratch_;
 };

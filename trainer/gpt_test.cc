@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <bit>
 #include <cmath>
+#include <cstring>
 #include <vector>
 
 namespace lockstep::trainer {
@@ -40,24 +42,58 @@ TEST(GptTest, WholeModelGradientMatchesFiniteDifferences) {
     const double scale = 1.0 / (2 * cfg.seq_len);
     model.Forward(samples.data());
     model.Backward(scale);
-    std::vector<double> analytic(model.grads(), model.grads() + model.num_params());
+    // Each sequence's own gradient against the differences of its own loss.
+    const std::vector<double> analytic[2] = {{model.grads(0), model.grads(0) + model.num_params()},
+                                             {model.grads(1), model.grads(1) + model.num_params()}};
     const double h = 1e-6;
     double worst = 0;
     for (std::size_t i = 0; i < model.num_params(); ++i) {
       const double saved = model.params()[i];
       model.params()[i] = saved + h;
-      const double up = model.Forward(samples.data()) * scale;
+      model.Forward(samples.data());
+      const double up[2] = {model.sequence_loss(0) * scale, model.sequence_loss(1) * scale};
       model.params()[i] = saved - h;
-      const double down = model.Forward(samples.data()) * scale;
+      model.Forward(samples.data());
+      const double down[2] = {model.sequence_loss(0) * scale, model.sequence_loss(1) * scale};
       model.params()[i] = saved;
-      const double numeric = (up - down) / (2 * h);
-      // Central differences carry about eps / h = 1e-10 of rounding noise.
-      const double err = std::abs(analytic[i] - numeric);
-      worst = std::max(worst, err);
-      ASSERT_LE(err, 1e-5 * std::abs(numeric) + 1e-8)
-          << "parameter " << i << " analytic " << analytic[i] << " numeric " << numeric;
+      for (int s = 0; s < 2; ++s) {
+        const double numeric = (up[s] - down[s]) / (2 * h);
+        // Central differences carry about eps / h = 1e-10 of rounding noise.
+        const double err = std::abs(analytic[s][i] - numeric);
+        worst = std::max(worst, err);
+        ASSERT_LE(err, 1e-5 * std::abs(numeric) + 1e-8)
+            << "parameter " << i << " sequence " << s << " analytic " << analytic[s][i]
+            << " numeric " << numeric;
+      }
     }
     EXPECT_LT(worst, 1e-8);
+  }
+}
+
+// A sequence's loss and gradient are the same bits whatever else is in its
+// micro-batch and however large the micro-batch is, in both profiles.
+TEST(GptTest, ASequencesBitsDoNotDependOnTheMicroBatch) {
+  for (Profile profile : {Profile::kPortable, Profile::kOpenBlas}) {
+    SCOPED_TRACE(ProfileName(profile));
+    MemoryTracker tracker;
+    ThreadPool pool(3);
+    Kernels<float> kernels(pool, profile, tracker);
+    const GptConfig cfg = Tiny(Norm::kLayerNorm);
+    Gpt<float> alone(cfg, 1, kernels, tracker), among(cfg, 3, kernels, tracker);
+    alone.Initialize(3);
+    among.Initialize(3);
+    const auto three = Samples(3, cfg.seq_len);
+    const std::size_t width = static_cast<std::size_t>(cfg.seq_len) + 1;
+    alone.Forward(three.data() + width, 1);  // the middle sequence on its own
+    alone.Backward(0.25f);
+    for (int count : {2, 3}) {
+      among.Forward(three.data(), count);
+      among.Backward(0.25f);
+      EXPECT_EQ(std::bit_cast<std::uint64_t>(alone.sequence_loss(0)),
+                std::bit_cast<std::uint64_t>(among.sequence_loss(1)));
+      EXPECT_EQ(std::memcmp(alone.grads(0), among.grads(1), alone.num_params() * sizeof(float)), 0)
+          << count << " sequences";
+    }
   }
 }
 

@@ -188,11 +188,11 @@ Status Validate(const TrainConfig& c) {
   if (c.micro_batch < 1 || c.global_batch < 1) {
     return bad("train.global_batch and train.micro_batch must be at least 1");
   }
-  if (c.global_batch % c.micro_batch != 0) {
+  if (c.micro_batch > c.global_batch) {
     return bad(fmt::format(
-        "train.global_batch = {} is not divisible by train.micro_batch = {}: the step would need "
-        "a partial micro-batch; make global_batch a multiple of micro_batch",
-        c.global_batch, c.micro_batch));
+        "train.micro_batch = {} is more than train.global_batch = {}: a micro-batch is part of "
+        "the batch; set micro_batch <= global_batch",
+        c.micro_batch, c.global_batch));
   }
   if (c.threads < 1 || c.threads > 256) {
     return bad(fmt::format("numerics.threads = {} must be between 1 and 256", c.threads));
@@ -239,11 +239,12 @@ Status Validate(const TrainConfig& c) {
 }  // namespace
 
 std::uint64_t TrainConfig::Digest() const {
-  // The thread count changes no bit of the run (that is the point), so it is
-  // not part of the config's identity: a run with 2 threads compares against
-  // a golden recorded with 1.
+  // The thread count and the micro-batch size change no bit of the run (that
+  // is the point), so they are not part of the config's identity: a run with
+  // 2 threads or micro_batch 1 compares against a golden recorded with 1 and 2.
   nlohmann::json identity = resolved;
   identity["numerics"].erase("threads");
+  identity["train"].erase("micro_batch");
   std::string text = identity.dump();
   return Xxh3_64(text.data(), text.size());
 }

@@ -68,7 +68,8 @@ struct TrainConfig {
   std::string origin;       // the config file, for messages
   std::string base_dir;     // relative paths resolve against it
   nlohmann::json resolved;  // every key with its value, for the record header
-  // XXH3-64 of resolved.dump() without numerics.threads, which changes no bit.
+  // XXH3-64 of resolved.dump() without numerics.threads and train.micro_batch,
+  // which change no bit.
   std::uint64_t Digest() const;
 };
 

@@ -73,8 +73,8 @@ TEST(TrainConfigTest, UnknownKeyNamesTheNearestValidOne) {
 TEST(TrainConfigTest, StructuralProblemsAreCaughtBeforeAnyWork) {
   EXPECT_TRUE(Contains(ErrorOf(kConfig, {"model.n_head=5"}),
                        "model.n_head = 5 does not divide model.n_embd = 48"));
-  EXPECT_TRUE(Contains(ErrorOf(kConfig, {"train.micro_batch=3"}),
-                       "train.global_batch = 8 is not divisible by train.micro_batch = 3"));
+  EXPECT_TRUE(Contains(ErrorOf(kConfig, {"train.micro_batch=9"}),
+                       "train.micro_batch = 9 is more than train.global_batch = 8"));
   EXPECT_TRUE(Contains(ErrorOf(kConfig, {"numerics.profile=cuda"}), "use \"portable\""));
   EXPECT_TRUE(Contains(ErrorOf(kConfig, {"model.n_layer=\"two\""}), "must be an integer"));
   EXPECT_TRUE(Contains(ErrorOf(kConfig, {"train.beta2=1.0"}), "beta2"));
@@ -102,12 +102,16 @@ TEST(TrainConfigTest, ValuesAreNeverNarrowedOrNonFinite) {
       Contains(ErrorOf("[train]\nsteps = 2.5\n"), "c.toml:2: train.steps must be an integer"));
 }
 
-TEST(TrainConfigTest, DigestIgnoresThreadsButNothingElse) {
+TEST(TrainConfigTest, DigestIgnoresThreadsAndMicroBatchButNothingElse) {
   Result<TrainConfig> a = Parse(kConfig), b = Parse(kConfig, {"numerics.threads=4"});
   Result<TrainConfig> c = Parse(kConfig, {"train.seed=2"});
-  ASSERT_TRUE(a.ok() && b.ok() && c.ok());
+  Result<TrainConfig> d = Parse(kConfig, {"train.micro_batch=1"});
+  Result<TrainConfig> e = Parse(kConfig, {"train.global_batch=4"});
+  ASSERT_TRUE(a.ok() && b.ok() && c.ok() && d.ok() && e.ok());
   EXPECT_EQ(a->Digest(), b->Digest());
+  EXPECT_EQ(a->Digest(), d->Digest());
   EXPECT_NE(a->Digest(), c->Digest());
+  EXPECT_NE(a->Digest(), e->Digest());
 }
 
 TEST(TrainConfigTest, Bf16EmulationKeysDefaultToFp32AndAreOneBitOfIdentity) {

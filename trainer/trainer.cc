@@ -4,15 +4,12 @@
 #include <fmt/format.h>
 #include <sys/resource.h>
 
-#include <bit>
 #include <chrono>
 #include <cmath>
-#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <optional>
-#include <sstream>
 
 #include "core/atomic_file.h"
 #include "core/digest.h"
@@ -28,85 +25,12 @@
 #include "trainer/gpt.h"
 #include "trainer/optimizer.h"
 #include "trainer/record_stream.h"
+#include "trainer/reduction_tree.h"
 #include "trainer/tensor_trace.h"
 #include "trainer/thread_pool.h"
 
 namespace lockstep::trainer {
 namespace {
-
-// Sums per-micro-batch gradients (and losses) in a fixed binary tree over the
-// micro-batch index: like a binary counter, two partial sums of the same
-// height merge as soon as both exist (left + right), and what remains at the
-// end is folded right to left. The tree depends only on the number of
-// micro-batches, so an aligned block of micro-batches (a rank's share, later)
-// is a subtree.
-class TreeAccumulator {
- public:
-  // Room for the partial sums of up to `items` Pushes (none for PushScratch
-  // alone: items = 0).
-  TreeAccumulator(std::size_t size, int items, MemoryTracker& tracker) : size_(size) {
-    const int slots = items == 0 ? 0 : std::bit_width(static_cast<unsigned>(items)) + 1;
-    for (int i = 0; i < slots; ++i) buffers_.emplace_back(tracker, size);
-  }
-
-  void Reset() { stack_.clear(); }
-  std::size_t size() const { return size_; }
-
-  // `height` > 0 pushes a partial sum that already covers 2^height aligned
-  // micro-batches (another rank's block): the tree stays the same.
-  void Push(ThreadPool& pool, const float* grads, double loss, int height = 0) {
-    float* mine = Free();
-    std::copy(grads, grads + size_, mine);
-    PushScratch(pool, mine, loss, height);
-  }
-  // Push without a copy: the tree sums into `grads` itself, which must stay
-  // until Finish.
-  void PushScratch(ThreadPool& pool, float* grads, double loss, int height = 0) {
-    Partial p{grads, loss, height};
-    while (!stack_.empty() && stack_.back().height == p.height) {
-      Partial left = stack_.back();
-      stack_.pop_back();
-      Add(pool, left.grads, p.grads);  // left += right
-      p = {left.grads, left.loss + p.loss, p.height + 1};
-    }
-    stack_.push_back(p);
-  }
-
-  // The total: grads and loss. Valid until the next Reset.
-  const float* Finish(ThreadPool& pool, double* loss) {
-    while (stack_.size() > 1) {
-      Partial right = stack_.back();
-      stack_.pop_back();
-      Add(pool, stack_.back().grads, right.grads);
-      stack_.back().loss += right.loss;
-    }
-    *loss = stack_.back().loss;
-    return stack_.back().grads;
-  }
-
- private:
-  struct Partial {
-    float* grads;
-    double loss;
-    int height;
-  };
-  float* Free() {
-    for (auto& b : buffers_) {
-      bool used = false;
-      for (const Partial& p : stack_) used = used || p.grads == b.data();
-      if (!used) return b.data();
-    }
-    std::abort();  // more live partial sums than the tree can have
-  }
-  void Add(ThreadPool& pool, float* left, const float* right) {
-    pool.ParallelFor(size_, [&](std::size_t begin, std::size_t end) {
-      for (std::size_t i = begin; i < end; ++i) left[i] = left[i] + right[i];
-    });
-  }
-  std::size_t size_;
-  std::vector<TrackedBuffer<float>> buffers_;
-  std::vector<Partial> stack_;
-};
 
 std::uint64_t RssPeakBytes() {
   struct rusage usage {};
@@ -152,58 +76,6 @@ Status ExportInitialState(const std::string& dir, const Gpt<float>& model,
                              index.dump(2) + "\n");
 }
 
-// What a rank holds to combine the ranks' partial sums: its slice of every
-// rank's partial (the tree sums them in place) and the whole sum gathered
-// back: 2 x the parameters whatever N (gathering whole partials held N x),
-// and each rank receives about 2 x (N - 1) / N x the parameters per step, as
-// a ring all-reduce does. Nothing is allocated on one rank.
-struct RankReduction {
-  RankReduction(const Communicator& comm, Slices cut, MemoryTracker& tracker)
-      : slices(std::move(cut)),
-        slice(static_cast<std::size_t>(slices.count[static_cast<std::size_t>(comm.rank())])),
-        received(tracker, slice * static_cast<std::size_t>(comm.size())),
-        tree(slice, 0, tracker),
-        summed(tracker, slices.total),
-        losses(static_cast<std::size_t>(comm.size())) {}
-  Slices slices;                  // the parameters, one slice per rank
-  std::size_t slice;              // this rank's slice length
-  TrackedBuffer<float> received;  // slice x ranks, in rank order
-  TreeAccumulator tree;           // over the ranks, this slice only, in `received`
-  TrackedBuffer<float> summed;    // the whole sum
-  std::vector<double> losses;     // every rank's partial loss
-};
-
-// Sums the ranks' block partials. deterministic: each rank takes its slice
-// of every rank's partial (MPI_Alltoallv) and continues, on that slice, the
-// same binary tree over blocks (each block is an aligned subtree of height
-// log2(per_rank)); the summed slices are gathered (MPI_Allgatherv). Every
-// element goes through the tree one rank would run, so the bits equal one
-// rank's. The loss partials are gathered whole and summed in the same tree
-// on every rank. nondeterministic: MPI_Allreduce, whatever order MPI sums in.
-Status CombineRanks(Communicator& comm, const TrainConfig& config, ThreadPool& pool, int per_rank,
-                    RankReduction& r, float** grads, double* loss) {
-  const std::size_t n = r.slices.total;
-  if (config.reduction == "nondeterministic") {
-    std::copy(*grads, *grads + n, r.summed.data());
-    LOCKSTEP_RETURN_IF_ERROR(comm.AllReduceSum(r.summed.data(), n));
-    LOCKSTEP_RETURN_IF_ERROR(comm.AllReduceSum(loss, 1));
-    *grads = r.summed.data();
-    return Status::Ok();
-  }
-  LOCKSTEP_RETURN_IF_ERROR(comm.AllToAllSlices(*grads, r.slices, r.received.data()));
-  LOCKSTEP_RETURN_IF_ERROR(comm.AllGather(loss, 1, r.losses.data()));
-  r.tree.Reset();
-  const int height = std::countr_zero(static_cast<unsigned>(per_rank));
-  for (int q = 0; q < comm.size(); ++q) {
-    r.tree.PushScratch(pool, r.received.data() + static_cast<std::size_t>(q) * r.slice,
-                       r.losses[static_cast<std::size_t>(q)], height);
-  }
-  const float* mine = r.tree.Finish(pool, loss);
-  LOCKSTEP_RETURN_IF_ERROR(comm.AllGatherSlices(mine, r.slices, r.summed.data()));
-  *grads = r.summed.data();
-  return Status::Ok();
-}
-
 // Samples per corpus in the step's global batch, in manifest order: "prose:3 arith:3 code:2".
 std::string BatchMix(const data::Sampler& sampler, const data::Manifest& manifest, int step,
                      int batch) {
@@ -217,6 +89,475 @@ std::string BatchMix(const data::Sampler& sampler, const data::Manifest& manifes
     mix += fmt::format("{}{}:{}", c == 0 ? "" : " ", manifest.corpora[c].name, counts[c]);
   }
   return mix;
+}
+
+// The slots of the global batch one rank computes: B slots cut into N
+// contiguous blocks as evenly as they go (rank r: [B r / N, B (r + 1) / N)),
+// and the number of its first micro-batch counted over all ranks (traces
+// name micro-batches so).
+struct RankBlock {
+  std::uint64_t begin = 0, end = 0;
+  int first_micro_batch = 0;
+};
+
+RankBlock BlockOfRank(int batch, int micro_batch, int ranks, int rank) {
+  auto begin = [&](int r) { return SliceBegin(static_cast<std::size_t>(batch), ranks, r); };
+  RankBlock block{begin(rank), begin(rank + 1), 0};
+  for (int q = 0; q < rank; ++q) {
+    const std::size_t slots = begin(q + 1) - begin(q);
+    block.first_micro_batch +=
+        static_cast<int>((slots + static_cast<std::size_t>(micro_batch) - 1) /
+                         static_cast<std::size_t>(micro_batch));
+  }
+  return block;
+}
+
+// Continues the reduction tree over the ranks' blocks. deterministic: each
+// rank takes its slice of every rank's unmerged partial sums (the aligned
+// blocks of that rank's slots; one MPI_Alltoallv per block index), pushes
+// them in slot order into a tree over its slice, and the summed slices are
+// gathered (MPI_Allgatherv): every element goes through the additions one
+// process makes, so the bits are one process's. nondeterministic: each rank
+// sums its block, then MPI_Allreduce in whatever order MPI sums.
+class RankReduction {
+ public:
+  static Result<RankReduction> Create(Communicator& comm, int batch, int micro_batch,
+                                      std::size_t params, MemoryTracker& tracker) {
+    Result<Slices> slices = comm.CutIntoSlices(params);
+    if (!slices.ok()) return slices.status();
+    RankReduction r(std::move(slices).value(), comm.rank(), tracker);
+    int nodes = 0;
+    for (int q = 0; q < comm.size(); ++q) {
+      const RankBlock block = BlockOfRank(batch, micro_batch, comm.size(), q);
+      r.blocks_.push_back(AlignedBlocks(block.begin, block.end));
+      r.first_node_.push_back(nodes);
+      nodes += static_cast<int>(r.blocks_.back().size());
+      r.max_nodes_ = std::max(r.max_nodes_, r.blocks_.back().size());
+    }
+    if (static_cast<double>(nodes) * static_cast<double>(r.slice_) > 0x1p31 - 1) {
+      return Status::Crash("gradient too large for one MPI_Alltoallv; use more ranks");
+    }
+    r.received_ = TrackedBuffer<float>(tracker, static_cast<std::size_t>(nodes) * r.slice_);
+    r.losses_.resize(static_cast<std::size_t>(comm.size()) * r.max_nodes_);
+    return r;
+  }
+
+  // `local` holds this rank's block, pushed slot by slot. On return *grads
+  // and *loss are the sums over the global batch, the same on every rank.
+  Status Sum(Communicator& comm, ThreadPool& pool, ReductionTree& local, bool deterministic,
+             float** grads, double* loss) {
+    const std::size_t n = slices_.total;
+    if (!deterministic) {
+      const float* mine = local.Finish(pool, loss);
+      std::copy(mine, mine + n, summed_.data());
+      LOCKSTEP_RETURN_IF_ERROR(comm.AllReduceSum(summed_.data(), n));
+      LOCKSTEP_RETURN_IF_ERROR(comm.AllReduceSum(loss, 1));
+      *grads = summed_.data();
+      return Status::Ok();
+    }
+    const std::vector<ReductionTree::Node> nodes = local.Nodes();
+    const std::vector<SlotBlock>& expected = blocks_[static_cast<std::size_t>(comm.rank())];
+    if (nodes.size() != expected.size()) std::abort();  // the block was not pushed whole
+    std::vector<double> my_losses(max_nodes_, 0.0);
+    for (std::size_t i = 0; i < max_nodes_; ++i) {
+      std::vector<int> received_at;
+      for (std::size_t q = 0; q < blocks_.size(); ++q) {
+        const bool sends = i < blocks_[q].size();
+        received_at.push_back(
+            sends ? (first_node_[q] + static_cast<int>(i)) * static_cast<int>(slice_) : -1);
+      }
+      if (i < nodes.size()) my_losses[i] = nodes[i].loss;
+      LOCKSTEP_RETURN_IF_ERROR(comm.AllToAllSlices(i < nodes.size() ? nodes[i].grads : nullptr,
+                                                   slices_, received_at, received_.data()));
+    }
+    LOCKSTEP_RETURN_IF_ERROR(comm.AllGather(my_losses.data(), max_nodes_, losses_.data()));
+    tree_.Reset();
+    for (std::size_t q = 0; q < blocks_.size(); ++q) {
+      for (std::size_t i = 0; i < blocks_[q].size(); ++i) {
+        float* slice = received_.data() +
+                       static_cast<std::size_t>(first_node_[q] + static_cast<int>(i)) * slice_;
+        tree_.PushInPlace(pool, slice, losses_[q * max_nodes_ + i], blocks_[q][i]);
+      }
+    }
+    const float* mine = tree_.Finish(pool, loss);
+    LOCKSTEP_RETURN_IF_ERROR(comm.AllGatherSlices(mine, slices_, summed_.data()));
+    *grads = summed_.data();
+    return Status::Ok();
+  }
+
+ private:
+  RankReduction(Slices slices, int rank, MemoryTracker& tracker)
+      : slices_(std::move(slices)),
+        slice_(static_cast<std::size_t>(slices_.count[static_cast<std::size_t>(rank)])),
+        tree_(slice_, tracker),
+        summed_(tracker, slices_.total) {}
+
+  Slices slices_;                               // the parameters, one slice per rank
+  std::size_t slice_;                           // this rank's slice length
+  std::vector<std::vector<SlotBlock>> blocks_;  // per rank, the aligned blocks of its slots
+  std::vector<int> first_node_;                 // per rank, the index of its first block overall
+  std::size_t max_nodes_ = 0;
+  TrackedBuffer<float> received_;  // this rank's slice of every block, in slot order
+  ReductionTree tree_;             // over those slices
+  TrackedBuffer<float> summed_;    // the whole sum
+  std::vector<double> losses_;     // every rank's block losses, max_nodes_ per rank
+};
+
+// One `lockstep train` run: set up by the constructor and Start, then Run
+// takes the steps.
+class Training {
+ public:
+  Training(const TrainConfig& config, const TrainOptions& options, Communicator& comm,
+           data::Manifest manifest, data::Sampler sampler, data::TokenSource source,
+           std::optional<Evaluator> evaluator, RecordWriter record)
+      : config_(config),
+        options_(options),
+        comm_(comm),
+        rank0_(comm.rank() == 0),
+        manifest_(std::move(manifest)),
+        sampler_(std::move(sampler)),
+        source_(std::move(source)),
+        evaluator_(std::move(evaluator)),
+        record_(std::move(record)),
+        block_(BlockOfRank(config.global_batch, config.micro_batch, comm.size(), comm.rank())),
+        pool_(config.threads),
+        kernels_(pool_, config.profile, tracker_, config.compute),
+        model_(ModelConfig(config, manifest_), ModelMicroBatch(config, comm.size()), kernels_,
+               tracker_),
+        adamw_(model_.num_params(), tracker_),
+        tree_(model_.num_params(), tracker_),
+        width_(std::size_t{manifest_.seq_len} + 1),
+        samples_(tracker_, static_cast<std::size_t>(model_.micro_batch()) * width_),
+        tokens_per_step_(static_cast<std::uint64_t>(config.global_batch) * manifest_.seq_len),
+        loss_scale_(1.0f / static_cast<float>(tokens_per_step_)),
+        progress_(rank0_ ? options.progress : nullptr) {}
+
+  // Everything before the first step that can fail: the initial state,
+  // export, resume, the ranks' reduction, the record's header.
+  Status Start();
+  Status Run(TrainResult* result);
+
+ private:
+  static GptConfig ModelConfig(const TrainConfig& config, const data::Manifest& manifest) {
+    GptConfig model = config.model;
+    model.seq_len = static_cast<int>(manifest.seq_len);
+    return model;
+  }
+  // A model for the largest micro-batch this rank runs: no more sequences
+  // than the largest rank block holds.
+  static int ModelMicroBatch(const TrainConfig& config, int ranks) {
+    return std::min(config.micro_batch, (config.global_batch + ranks - 1) / ranks);
+  }
+
+  Status OpenTrace(int step);
+  void ForwardBackward(int step, StepRecord* rec);
+  Status SumOverRanks(int step, StepRecord* rec, float** grads, double* loss_sum);
+  Status MeasureGradients(float* grads, double loss_sum, StepRecord* rec);
+  void ClipAndUpdate(int step, float* grads, StepRecord* rec);
+  Status CloseTrace();
+  Status SaveCheckpoint(int step);
+  void Evaluate(int step, StepRecord* rec);
+  void EndStep(std::chrono::steady_clock::time_point start, StepRecord* rec, TrainResult* result);
+  void WriteHeader();
+
+  const TrainConfig& config_;
+  const TrainOptions& options_;
+  Communicator& comm_;
+  const bool rank0_;
+  data::Manifest manifest_;
+  data::Sampler sampler_;
+  data::TokenSource source_;
+  std::optional<Evaluator> evaluator_;  // held-out evaluation (trainer/evaluation.h)
+  RecordWriter record_;
+  RankBlock block_;  // the slots this rank computes
+  MemoryTracker tracker_;
+  ThreadPool pool_;
+  Kernels<float> kernels_;
+  Gpt<float> model_;
+  AdamW adamw_;
+  ReductionTree tree_;                  // over this rank's slots
+  std::optional<RankReduction> ranks_;  // over the ranks' blocks (distributed only)
+  std::size_t width_;                   // tokens per sample: seq_len + 1
+  TrackedBuffer<std::uint32_t> samples_;
+  std::uint64_t tokens_per_step_;
+  float loss_scale_;
+  std::ostream* progress_;
+  // What a checkpoint must share with the run that resumes it: the model and
+  // how it was initialised. Data, schedule, steps, threads, micro-batch and
+  // ranks may change.
+  nlohmann::json identity_;
+  struct FileCloser {
+    void operator()(std::FILE* f) const { std::fclose(f); }
+  };
+  std::unique_ptr<std::FILE, FileCloser> batches_out_;  // --export-dir's batches.bin
+  std::optional<CheckpointWriter> checkpoints_;
+  std::optional<TensorTrace> trace_;   // of this step, when it is --trace-step
+  std::vector<TensorUpdate> updates_;  // per tensor, what this step's AdamW did
+  int first_step_ = 1;
+};
+
+Status Training::Start() {
+  openblas_set_num_threads(1);  // our pool owns the threads; see kernels.h
+  model_.Initialize(config_.seed);
+  // bf16 master weights start as bf16 values (a resume below loads them so).
+  if (config_.master == Precision::kBf16) {
+    RoundToBf16(pool_, model_.params(), model_.num_params());
+  }
+  identity_ = {{"model", config_.resolved["model"]},
+               {"seed", config_.resolved["train"]["seed"]},
+               {"profile", config_.resolved["numerics"]["profile"]},
+               {"master", config_.resolved["numerics"]["master"]}};
+  if (!options_.export_dir.empty() && rank0_) {
+    LOCKSTEP_RETURN_IF_ERROR(ExportInitialState(options_.export_dir, model_, config_));
+    batches_out_.reset(
+        std::fopen((std::filesystem::path(options_.export_dir) / "batches.bin").c_str(), "wb"));
+    if (!batches_out_) return Status::BadInput(options_.export_dir + ": cannot write batches.bin");
+  }
+  if (!options_.resume_dir.empty()) {
+    Result<LoadedCheckpoint> ckpt =
+        LoadLatestCheckpoint(options_.resume_dir, identity_, model_.num_params());
+    if (!ckpt.ok()) return ckpt.status();
+    std::copy(ckpt->params.begin(), ckpt->params.end(), model_.params());
+    std::copy(ckpt->m.begin(), ckpt->m.end(), adamw_.m());
+    std::copy(ckpt->v.begin(), ckpt->v.end(), adamw_.v());
+    LOCKSTEP_RETURN_IF_ERROR(sampler_.Restore(ckpt->cursor));
+    first_step_ = ckpt->step + 1;
+    if (progress_ != nullptr) {
+      *progress_ << fmt::format("resuming from {} at step {}\n", ckpt->path, first_step_);
+    }
+  }
+  if (!options_.checkpoint_dir.empty() && options_.checkpoint_every > 0) {
+    checkpoints_.emplace(options_.checkpoint_dir, options_.keep, comm_);
+  }
+  if (comm_.distributed()) {
+    Result<RankReduction> r = RankReduction::Create(
+        comm_, config_.global_batch, config_.micro_batch, model_.num_params(), tracker_);
+    if (!r.ok()) return r.status();
+    ranks_.emplace(std::move(r).value());
+  }
+  WriteHeader();
+  return Status::Ok();
+}
+
+void Training::WriteHeader() {
+  EnvFingerprint env = CollectEnvFingerprint();
+  env.threads = config_.threads;
+  env.world_size = comm_.size();
+  nlohmann::ordered_json header;
+  header["type"] = "header";
+  header["tool"] = "lockstep";
+  header["version"] = LOCKSTEP_VERSION;
+  header["config"] = config_.resolved;
+  header["config_digest"] = Hex64(config_.Digest());
+  header["manifest_digest"] = Hex64(manifest_.Digest());
+  // Per corpus, so a data diagnosis can say which corpus changed.
+  nlohmann::ordered_json corpora = nlohmann::ordered_json::object();
+  for (const auto& [name, digest] : manifest_.CorpusDigests()) corpora[name] = digest;
+  header["corpora"] = corpora;
+  header["profile"] = ProfileName(config_.profile);
+  header["params"] = model_.num_params();
+  header["env"] = ToJson(env);
+  record_.Write(header);
+  if (progress_ != nullptr) {
+    *progress_ << fmt::format(
+        "training {} parameters, {} steps of {} tokens, {} profile, {} thread{}{}\n",
+        model_.num_params(), config_.steps, tokens_per_step_, ProfileName(config_.profile),
+        config_.threads, config_.threads == 1 ? "" : "s",
+        comm_.distributed()
+            ? fmt::format(", {} ranks ({} reduction)", comm_.size(), config_.reduction)
+            : "");
+  }
+}
+
+// The step, top to bottom.
+Status Training::Run(TrainResult* result) {
+  const int last_step =
+      options_.stop_at > 0 ? std::min(options_.stop_at, config_.steps) : config_.steps;
+  for (int step = first_step_; step <= last_step; ++step) {
+    const auto start = std::chrono::steady_clock::now();
+    test_hooks::KillRankIfAsked(comm_.rank(), step);
+    tracker_.ResetPeak();
+    StepRecord rec;
+    rec.step = step;
+    rec.lr = LearningRate(config_, step) * test_hooks::LearningRateFactor(step);
+    rec.batch_mix = BatchMix(sampler_, manifest_, step, config_.global_batch);
+    rec.tokens = tokens_per_step_;
+    LOCKSTEP_RETURN_IF_ERROR(OpenTrace(step));
+    ForwardBackward(step, &rec);  // this rank's slots, micro-batch by micro-batch, into its tree
+    float* grads = nullptr;
+    double loss_sum = 0;
+    LOCKSTEP_RETURN_IF_ERROR(SumOverRanks(step, &rec, &grads, &loss_sum));
+    LOCKSTEP_RETURN_IF_ERROR(MeasureGradients(grads, loss_sum, &rec));  // loss, norm; finite?
+    ClipAndUpdate(step, grads, &rec);
+    LOCKSTEP_RETURN_IF_ERROR(CloseTrace());
+    // Inside the step's time, so step_ms shows what a checkpoint costs the loop.
+    LOCKSTEP_RETURN_IF_ERROR(SaveCheckpoint(step));
+    Evaluate(step, &rec);
+    EndStep(start, &rec, result);
+  }
+  if (checkpoints_) LOCKSTEP_RETURN_IF_ERROR(checkpoints_->Finish());
+  // The ranks end together: rank 0 may still be evaluating the last step
+  // while the others would already be shutting MPI down.
+  return comm_.Barrier();
+}
+
+Status Training::OpenTrace(int step) {
+  if (step != options_.trace_step || options_.trace_dir.empty()) return Status::Ok();
+  Result<TensorTrace> t =
+      TensorTrace::Open(options_.trace_dir, comm_.rank(), options_.trace_values);
+  if (!t.ok()) return t.status();
+  trace_.emplace(std::move(t).value());
+  model_.set_trace(&*trace_);
+  return Status::Ok();
+}
+
+void Training::ForwardBackward(int step, StepRecord* rec) {
+  tree_.Reset();
+  Xxh3_64Stream batch_digest;  // this rank's slots' tokens in slot order, as data::BatchDigest
+  const auto micro_batch = static_cast<std::uint64_t>(model_.micro_batch());
+  int m = block_.first_micro_batch;
+  for (std::uint64_t first = block_.begin; first < block_.end; first += micro_batch, ++m) {
+    const std::uint64_t count = std::min(micro_batch, block_.end - first);
+    std::span<std::uint32_t> samples = samples_.span().first(count * width_);
+    data::FillBatch(sampler_, source_, static_cast<std::uint64_t>(step), first, count, samples);
+    batch_digest.Update(samples.data(), samples.size_bytes());
+    if (batches_out_) {
+      std::fwrite(samples.data(), sizeof(std::uint32_t), samples.size(), batches_out_.get());
+    }
+    if (trace_) trace_->Begin("forward", m);
+    model_.Forward(samples.data(), static_cast<int>(count));
+    if (trace_) trace_->Begin("backward", m);
+    model_.Backward(loss_scale_);
+    for (std::uint64_t s = 0; s < count; ++s) {
+      const int si = static_cast<int>(s);
+      tree_.Push(pool_, model_.grads(si), model_.sequence_loss(si), {first + s, 0});
+    }
+  }
+  rec->batch_digest = batch_digest.Finish();
+}
+
+Status Training::SumOverRanks(int step, StepRecord* rec, float** grads, double* loss_sum) {
+  if (!ranks_) {
+    *grads = const_cast<float*>(tree_.Finish(pool_, loss_sum));
+    return Status::Ok();
+  }
+  LOCKSTEP_RETURN_IF_ERROR(
+      ranks_->Sum(comm_, pool_, tree_, config_.reduction != "nondeterministic", grads, loss_sum));
+  // This rank saw only its slots: the whole batch's digest reads them all.
+  rec->batch_digest =
+      rank0_ ? data::BatchDigest(sampler_, source_, static_cast<std::uint64_t>(step)) : 0;
+  return Status::Ok();
+}
+
+Status Training::MeasureGradients(float* grads, double loss_sum, StepRecord* rec) {
+  const std::size_t n = model_.num_params();
+  rec->loss = static_cast<float>(loss_sum / static_cast<double>(tokens_per_step_));
+  rec->grad_norm = static_cast<float>(std::sqrt(SumOfSquares(pool_, grads, n)));
+  rec->grad_zeros = CountZeros(pool_, grads, n);
+  if (!std::isfinite(rec->loss) || !std::isfinite(rec->grad_norm)) {
+    rec->status = "nonfinite";
+    rec->cause = !std::isfinite(rec->loss) ? fmt::format("loss is {}", rec->loss)
+                                           : fmt::format("gradient norm is {}", rec->grad_norm);
+    rec->param_digest = Xxh3_64(model_.params(), n * sizeof(float));
+    rec->mem_peak_bytes = tracker_.peak();
+    rec->rss_peak_bytes = RssPeakBytes();
+    record_.Write(StepToJson(*rec));
+    return Status::Crash(fmt::format(
+        "step {}: {}; training stopped (the record's last line has this step). Lower train.lr "
+        "or check the data",
+        rec->step, rec->cause));
+  }
+  if (trace_) {
+    trace_->Begin("reduce", -1);
+    trace_->Add("loss", &rec->loss, 1);
+    for (const ParamTensor& t : model_.tensors()) {
+      trace_->Add(t.name + ".grad", grads + t.offset, t.size);
+    }
+    trace_->Add("grad_norm", &rec->grad_norm, 1);
+  }
+  return Status::Ok();
+}
+
+void Training::ClipAndUpdate(int step, float* grads, StepRecord* rec) {
+  const std::size_t n = model_.num_params();
+  if (config_.grad_clip > 0 && rec->grad_norm > static_cast<float>(config_.grad_clip)) {
+    Scale(pool_, grads, n, static_cast<float>(config_.grad_clip) / rec->grad_norm);
+  }
+  adamw_.Step(pool_, model_.tensors(), model_.params(), grads, rec->lr, config_, step, &updates_);
+  for (std::size_t t = 0; t < updates_.size(); ++t) {
+    const std::string& name = model_.tensors()[t].name;
+    if (model_.tensors()[t].size == 0) continue;
+    rec->params_changed[name] = updates_[t].changed;
+    if (updates_[t].changed != 0) continue;
+    rec->params_unchanged += (rec->params_unchanged.empty() ? "" : " ") + name;
+    rec->unchanged_detail[name] = {{"value_rms", HexFloat(updates_[t].value_rms)},
+                                   {"update_rms", HexFloat(updates_[t].update_rms)}};
+  }
+}
+
+Status Training::CloseTrace() {
+  if (!trace_) return Status::Ok();
+  trace_->Begin("update", -1);
+  for (const ParamTensor& t : model_.tensors()) {
+    trace_->Add(t.name, model_.params() + t.offset, t.size);
+  }
+  model_.set_trace(nullptr);
+  Status st = trace_->Close();
+  trace_.reset();
+  return st;
+}
+
+Status Training::SaveCheckpoint(int step) {
+  if (!checkpoints_ || step % options_.checkpoint_every != 0) return Status::Ok();
+  // Copies: the writer thread works from them while training goes on. They
+  // are I/O staging, not training memory, so not tracked.
+  CheckpointState state;
+  state.step = step;
+  state.params.assign(model_.params(), model_.params() + model_.num_params());
+  const std::size_t begin = SliceBegin(model_.num_params(), comm_.size(), comm_.rank());
+  const std::size_t end = SliceBegin(model_.num_params(), comm_.size(), comm_.rank() + 1);
+  state.m.assign(adamw_.m() + begin, adamw_.m() + end);
+  state.v.assign(adamw_.v() + begin, adamw_.v() + end);
+  state.slice_begin = begin;
+  state.cursor = sampler_.CursorAt(static_cast<std::uint64_t>(step) + 1);
+  state.identity = identity_;
+  state.config_digest = Hex64(config_.Digest());
+  state.manifest_digest = Hex64(manifest_.Digest());
+  LOCKSTEP_RETURN_IF_ERROR(checkpoints_->Save(std::move(state)));
+  if (options_.checkpoint_sync) return checkpoints_->Finish();
+  return Status::Ok();
+}
+
+// Forward only, after the update: changes no bit of training. Rank 0 writes
+// the record, so only rank 0 evaluates (every rank has the model).
+void Training::Evaluate(int step, StepRecord* rec) {
+  if (!evaluator_ || !rank0_ || !evaluator_->Due(step)) return;
+  EvalResult eval = evaluator_->Evaluate(model_);
+  AddToRecord(eval, rec);
+  if (progress_ != nullptr) {
+    *progress_ << fmt::format("step {:>4}/{}  {}\n", step, config_.steps, FormatEval(eval));
+  }
+}
+
+void Training::EndStep(std::chrono::steady_clock::time_point start, StepRecord* rec,
+                       TrainResult* result) {
+  rec->param_digest = Xxh3_64(model_.params(), model_.num_params() * sizeof(float));
+  rec->mem_peak_bytes = tracker_.peak();
+  rec->rss_peak_bytes = RssPeakBytes();
+  rec->step_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  record_.Write(StepToJson(*rec));
+  if (progress_ != nullptr) {
+    *progress_ << fmt::format(
+                      "step {:>4}/{}  loss {:.4f}  grad_norm {:.4f}  lr {:.3e}  {:.0f} ms\n",
+                      rec->step, config_.steps, rec->loss, rec->grad_norm, rec->lr, rec->step_ms)
+               << std::flush;
+  }
+  if (result != nullptr) {
+    if (rec->step == first_step_) result->first_loss = rec->loss;
+    result->last_loss = rec->loss;
+    result->steps_done = rec->step;
+  }
 }
 
 }  // namespace
@@ -247,22 +588,12 @@ Result<data::Manifest> ResolveTrainingData(const TrainConfig& config) {
 
 Status Train(const TrainConfig& config, const TrainOptions& options, TrainResult* result) {
   Communicator comm;
-  const int ranks = comm.size();
-  const int micro_batches = config.global_batch / config.micro_batch;
-  const int per_rank = micro_batches / ranks;
-  if (micro_batches % ranks != 0 || !std::has_single_bit(static_cast<unsigned>(per_rank))) {
-    std::vector<int> valid;
-    for (int n = 1; n <= micro_batches; ++n) {
-      if (micro_batches % n == 0 && std::has_single_bit(static_cast<unsigned>(micro_batches / n)))
-        valid.push_back(n);
-    }
+  if (comm.size() > config.global_batch) {
     return Status::BadInput(fmt::format(
-        "{}: {} micro-batches (train.global_batch / train.micro_batch) cannot be split over {} "
-        "ranks in the same reduction tree as on one rank: each rank needs a power-of-two share. "
-        "Run on {} rank(s), or change train.micro_batch",
-        config.origin, micro_batches, ranks, fmt::join(valid, ", ")));
+        "{}: {} ranks for train.global_batch = {} sequences: every rank needs at least one "
+        "sequence of the batch. Run on at most {} ranks, or raise train.global_batch",
+        config.origin, comm.size(), config.global_batch, config.global_batch));
   }
-  const bool rank0 = comm.rank() == 0;
   Result<data::Manifest> manifest = ResolveTrainingData(config);
   if (!manifest.ok()) return manifest.status();
   if (static_cast<std::uint32_t>(config.model.vocab_size) < manifest->vocab_size) {
@@ -278,242 +609,18 @@ Status Train(const TrainConfig& config, const TrainOptions& options, TrainResult
   if (!sampler.ok()) return sampler.status();
   Result<data::TokenSource> source = data::TokenSource::Open(*manifest);
   if (!source.ok()) return source.status();
-  std::optional<Evaluator> evaluator;  // held-out evaluation (trainer/evaluation.h)
+  std::optional<Evaluator> evaluator;
   if (config.eval_every > 0) {
     Result<Evaluator> e = Evaluator::Create(config, *manifest);
     if (!e.ok()) return e.status();
     evaluator.emplace(std::move(e).value());
   }
-  Result<RecordWriter> record = RecordWriter::Open(rank0 ? options.record_path : "");
+  Result<RecordWriter> record = RecordWriter::Open(comm.rank() == 0 ? options.record_path : "");
   if (!record.ok()) return record.status();
-
-  openblas_set_num_threads(1);  // our pool owns the threads; see kernels.h
-  GptConfig model_config = config.model;
-  model_config.seq_len = static_cast<int>(manifest->seq_len);
-  MemoryTracker tracker;
-  ThreadPool pool(config.threads);
-  Kernels<float> kernels(pool, config.profile, tracker, config.compute);
-  Gpt<float> model(model_config, config.micro_batch, kernels, tracker);
-  model.Initialize(config.seed);
-  // bf16 master weights start as bf16 values (a resume below loads them so).
-  if (config.master == Precision::kBf16) RoundToBf16(pool, model.params(), model.num_params());
-  // What a checkpoint must share with the run that resumes it: the model and
-  // how it was initialised. Data, schedule, steps, threads and ranks may change.
-  const nlohmann::json identity = {{"model", config.resolved["model"]},
-                                   {"seed", config.resolved["train"]["seed"]},
-                                   {"profile", config.resolved["numerics"]["profile"]},
-                                   {"master", config.resolved["numerics"]["master"]}};
-  std::FILE* batches_out = nullptr;
-  if (!options.export_dir.empty() && rank0) {
-    LOCKSTEP_RETURN_IF_ERROR(ExportInitialState(options.export_dir, model, config));
-    batches_out =
-        std::fopen((std::filesystem::path(options.export_dir) / "batches.bin").c_str(), "wb");
-    if (batches_out == nullptr)
-      return Status::BadInput(options.export_dir + ": cannot write batches.bin");
-  }
-  struct FileCloser {
-    std::FILE* f;
-    ~FileCloser() {
-      if (f != nullptr) std::fclose(f);
-    }
-  } close_batches{batches_out};
-  AdamW adamw(model.num_params(), tracker);
-  int first_step = 1;
-  if (!options.resume_dir.empty()) {
-    Result<LoadedCheckpoint> ckpt =
-        LoadLatestCheckpoint(options.resume_dir, identity, model.num_params());
-    if (!ckpt.ok()) return ckpt.status();
-    std::copy(ckpt->params.begin(), ckpt->params.end(), model.params());
-    std::copy(ckpt->m.begin(), ckpt->m.end(), adamw.m());
-    std::copy(ckpt->v.begin(), ckpt->v.end(), adamw.v());
-    LOCKSTEP_RETURN_IF_ERROR(sampler->Restore(ckpt->cursor));
-    first_step = ckpt->step + 1;
-    if (rank0 && options.progress != nullptr) {
-      *options.progress << fmt::format("resuming from {} at step {}\n", ckpt->path, first_step);
-    }
-  }
-  std::optional<CheckpointWriter> checkpoints;
-  if (!options.checkpoint_dir.empty() && options.checkpoint_every > 0) {
-    checkpoints.emplace(options.checkpoint_dir, options.keep, comm);
-  }
-  TreeAccumulator accumulator(model.num_params(), per_rank, tracker);
-  Result<Slices> slices = comm.CutIntoSlices(comm.distributed() ? model.num_params() : 0);
-  if (!slices.ok()) return slices.status();
-  RankReduction reduction(comm, std::move(slices).value(), tracker);
-  const std::size_t width = std::size_t{manifest->seq_len} + 1;
-  TrackedBuffer<std::uint32_t> samples(tracker,
-                                       static_cast<std::size_t>(config.micro_batch) * width);
-  const std::uint64_t tokens_per_step =
-      static_cast<std::uint64_t>(config.global_batch) * manifest->seq_len;
-  const float loss_scale = 1.0f / static_cast<float>(tokens_per_step);
-
-  EnvFingerprint env = CollectEnvFingerprint();
-  env.threads = config.threads;
-  env.world_size = ranks;
-  nlohmann::ordered_json header;
-  header["type"] = "header";
-  header["tool"] = "lockstep";
-  header["version"] = LOCKSTEP_VERSION;
-  header["config"] = config.resolved;
-  header["config_digest"] = Hex64(config.Digest());
-  header["manifest_digest"] = Hex64(manifest->Digest());
-  // Per corpus, so a data diagnosis can say which corpus changed.
-  nlohmann::ordered_json corpora = nlohmann::ordered_json::object();
-  for (const auto& [name, digest] : manifest->CorpusDigests()) corpora[name] = digest;
-  header["corpora"] = corpora;
-  header["profile"] = ProfileName(config.profile);
-  header["params"] = model.num_params();
-  header["env"] = ToJson(env);
-  record->Write(header);
-
-  std::ostream* progress = rank0 ? options.progress : nullptr;
-  if (progress != nullptr) {
-    *progress << fmt::format(
-        "training {} parameters, {} steps of {} tokens, {} profile, {} thread{}{}\n",
-        model.num_params(), config.steps, tokens_per_step, ProfileName(config.profile),
-        config.threads, config.threads == 1 ? "" : "s",
-        ranks > 1 ? fmt::format(", {} ranks ({} reduction)", ranks, config.reduction) : "");
-  }
-  const int last_step =
-      options.stop_at > 0 ? std::min(options.stop_at, config.steps) : config.steps;
-  std::vector<TensorUpdate> updates;  // per tensor, what this step's AdamW did
-  for (int step = first_step; step <= last_step; ++step) {
-    const auto start = std::chrono::steady_clock::now();
-    test_hooks::KillRankIfAsked(comm.rank(), step);
-    tracker.ResetPeak();
-    StepRecord rec;
-    rec.step = step;
-    rec.lr = LearningRate(config, step) * test_hooks::LearningRateFactor(step);
-    rec.batch_mix = BatchMix(*sampler, *manifest, step, config.global_batch);
-    rec.tokens = tokens_per_step;
-    accumulator.Reset();
-    std::optional<TensorTrace> trace;
-    if (step == options.trace_step && !options.trace_dir.empty()) {
-      Result<TensorTrace> t =
-          TensorTrace::Open(options.trace_dir, comm.rank(), options.trace_values);
-      if (!t.ok()) return t.status();
-      trace.emplace(std::move(t).value());
-      model.set_trace(&*trace);
-    }
-    Xxh3_64Stream batch_digest;  // all slots' tokens in slot order, as data::BatchDigest
-    // This rank's aligned block of micro-batches, summed in the tree.
-    for (int m = comm.rank() * per_rank; m < (comm.rank() + 1) * per_rank; ++m) {
-      data::FillBatch(*sampler, *source, static_cast<std::uint64_t>(step),
-                      static_cast<std::uint64_t>(m) * config.micro_batch,
-                      static_cast<std::uint64_t>(config.micro_batch), samples.span());
-      batch_digest.Update(samples.data(), samples.size() * sizeof(std::uint32_t));
-      if (batches_out != nullptr) {
-        std::fwrite(samples.data(), sizeof(std::uint32_t), samples.size(), batches_out);
-      }
-      if (trace) trace->Begin("forward", m);
-      double loss_sum = model.Forward(samples.data());
-      if (trace) trace->Begin("backward", m);
-      model.Backward(loss_scale);
-      accumulator.Push(pool, model.grads(), loss_sum);
-    }
-    double loss_total = 0;
-    float* grads = const_cast<float*>(accumulator.Finish(pool, &loss_total));
-    if (comm.distributed()) {
-      Status st = CombineRanks(comm, config, pool, per_rank, reduction, &grads, &loss_total);
-      if (!st.ok()) return st;
-      rec.batch_digest =
-          rank0 ? data::BatchDigest(*sampler, *source, static_cast<std::uint64_t>(step)) : 0;
-    } else {
-      rec.batch_digest = batch_digest.Finish();
-    }
-    rec.loss = static_cast<float>(loss_total / static_cast<double>(tokens_per_step));
-    rec.grad_norm = static_cast<float>(std::sqrt(SumOfSquares(pool, grads, model.num_params())));
-    rec.grad_zeros = CountZeros(pool, grads, model.num_params());
-    if (!std::isfinite(rec.loss) || !std::isfinite(rec.grad_norm)) {
-      rec.status = "nonfinite";
-      rec.cause = !std::isfinite(rec.loss) ? fmt::format("loss is {}", rec.loss)
-                                           : fmt::format("gradient norm is {}", rec.grad_norm);
-      rec.param_digest = Xxh3_64(model.params(), model.num_params() * sizeof(float));
-      rec.mem_peak_bytes = tracker.peak();
-      rec.rss_peak_bytes = RssPeakBytes();
-      record->Write(StepToJson(rec));
-      return Status::Crash(fmt::format(
-          "step {}: {}; training stopped (the record's last line has this step). Lower train.lr "
-          "or check the data",
-          step, rec.cause));
-    }
-    if (trace) {
-      trace->Begin("reduce", -1);
-      trace->Add("loss", &rec.loss, 1);
-      for (const ParamTensor& t : model.tensors())
-        trace->Add(t.name + ".grad", grads + t.offset, t.size);
-      trace->Add("grad_norm", &rec.grad_norm, 1);
-    }
-    if (config.grad_clip > 0 && rec.grad_norm > static_cast<float>(config.grad_clip)) {
-      Scale(pool, grads, model.num_params(), static_cast<float>(config.grad_clip) / rec.grad_norm);
-    }
-    adamw.Step(pool, model.tensors(), model.params(), grads, rec.lr, config, step, &updates);
-    for (std::size_t t = 0; t < updates.size(); ++t) {
-      const std::string& name = model.tensors()[t].name;
-      if (model.tensors()[t].size == 0) continue;
-      rec.params_changed[name] = updates[t].changed;
-      if (updates[t].changed != 0) continue;
-      rec.params_unchanged += (rec.params_unchanged.empty() ? "" : " ") + name;
-      rec.unchanged_detail[name] = {{"value_rms", HexFloat(updates[t].value_rms)},
-                                    {"update_rms", HexFloat(updates[t].update_rms)}};
-    }
-    if (trace) {
-      trace->Begin("update", -1);
-      for (const ParamTensor& t : model.tensors())
-        trace->Add(t.name, model.params() + t.offset, t.size);
-      model.set_trace(nullptr);
-      LOCKSTEP_RETURN_IF_ERROR(trace->Close());
-    }
-    // Inside the step's time, so step_ms shows what a checkpoint costs the loop.
-    if (checkpoints && step % options.checkpoint_every == 0) {
-      // Copies: the writer thread works from them while training goes on.
-      // They are I/O staging, not training memory, so not tracked.
-      CheckpointState state;
-      state.step = step;
-      state.params.assign(model.params(), model.params() + model.num_params());
-      const std::size_t begin = SliceBegin(model.num_params(), ranks, comm.rank());
-      const std::size_t end = SliceBegin(model.num_params(), ranks, comm.rank() + 1);
-      state.m.assign(adamw.m() + begin, adamw.m() + end);
-      state.v.assign(adamw.v() + begin, adamw.v() + end);
-      state.slice_begin = begin;
-      state.cursor = sampler->CursorAt(static_cast<std::uint64_t>(step) + 1);
-      state.identity = identity;
-      state.config_digest = Hex64(config.Digest());
-      state.manifest_digest = Hex64(manifest->Digest());
-      LOCKSTEP_RETURN_IF_ERROR(checkpoints->Save(std::move(state)));
-      if (options.checkpoint_sync) LOCKSTEP_RETURN_IF_ERROR(checkpoints->Finish());
-    }
-    // Forward only, after the update: changes no bit of training. Rank 0
-    // writes the record, so only rank 0 evaluates (every rank has the model).
-    if (evaluator && rank0 && evaluator->Due(step)) {
-      EvalResult eval = evaluator->Evaluate(model);
-      AddToRecord(eval, &rec);
-      if (progress != nullptr) {
-        *progress << fmt::format("step {:>4}/{}  {}\n", step, config.steps, FormatEval(eval));
-      }
-    }
-    rec.param_digest = Xxh3_64(model.params(), model.num_params() * sizeof(float));
-    rec.mem_peak_bytes = tracker.peak();
-    rec.rss_peak_bytes = RssPeakBytes();
-    rec.step_ms =
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-    record->Write(StepToJson(rec));
-    if (progress != nullptr) {
-      *progress << fmt::format(
-                       "step {:>4}/{}  loss {:.4f}  grad_norm {:.4f}  lr {:.3e}  {:.0f} ms\n", step,
-                       config.steps, rec.loss, rec.grad_norm, rec.lr, rec.step_ms)
-                << std::flush;
-    }
-    if (result != nullptr) {
-      if (step == first_step) result->first_loss = rec.loss;
-      result->last_loss = rec.loss;
-      result->steps_done = step;
-    }
-  }
-  if (checkpoints) LOCKSTEP_RETURN_IF_ERROR(checkpoints->Finish());
-  // The ranks end together: rank 0 may still be evaluating the last step
-  // while the others would already be shutting MPI down.
-  return comm.Barrier();
+  Training training(config, options, comm, std::move(manifest).value(), std::move(sampler).value(),
+                    std::move(source).value(), std::move(evaluator), std::move(record).value());
+  LOCKSTEP_RETURN_IF_ERROR(training.Start());
+  return training.Run(result);
 }
 
 }  // namespace lockstep::trainer

@@ -1,17 +1,25 @@
 // Train: the whole training run of `lockstep train`, one step at a time:
 //
 //   for step = 1..steps:
-//     for each micro-batch m (slots m*mb .. m*mb+mb-1 of the global batch):
-//       tokens  = sampler(step, slot) for its slots          data/
-//       loss_m  = model.Forward(tokens)                        trainer/gpt.h
-//       grads_m = model.Backward(1 / global tokens)
-//     loss, grads = sums over m in a fixed binary tree over m  (TreeAccumulator)
+//     this rank's slots [B r / N, B (r + 1) / N) of the global batch of B,
+//     a micro-batch (up to train.micro_batch sequences) at a time:
+//       tokens   = sampler(step, slot) for its slots           data/
+//       loss_s   = model.Forward(tokens), per sequence s        trainer/gpt.h
+//       grads_s  = model.Backward(1 / global tokens), per sequence s
+//       push each (grads_s, loss_s) into the tree at its slot  trainer/reduction_tree.h
+//     the ranks' partial sums continue the same tree: the sum over B slots
 //     grad_norm = sqrt(sum of squares in fixed chunks)
 //     stop with exit 3 if loss or grad_norm is not finite
-//     clip to grad_clip; AdamW; write the step's record
+//     clip to grad_clip; AdamW; write the step's record; checkpoint; evaluate
 //
-// Same config and seed, same bits: with any thread count, and in the portable
-// profile on any CPU and compiler.
+// The order of every sum, in one sentence: each parameter's gradient (and
+// the loss) is the sum of the B per-sequence gradients in the binary tree
+// over slot indices (siblings added left + right, the leftover aligned
+// blocks of a B that is no power of two added right to left), and each
+// per-sequence gradient sums its tokens in order. So the same config and
+// seed give the same bits with any thread count, any number of ranks up to
+// B, any micro-batch size, across a stop and resume on other ranks, and in
+// the portable profile on any CPU and compiler.
 #ifndef LOCKSTEP_TRAINER_TRAINER_H_
 #define LOCKSTEP_TRAINER_TRAINER_H_
 
