@@ -245,16 +245,28 @@ inline __attribute__((always_inline)) float TanhBranchFree(float x) {
   return KeepNaN(x, std::bit_cast<float>(std::bit_cast<std::uint32_t>(magnitude) | sign));
 }
 
-}  // namespace
-
-__attribute__((target_clones("avx512f", "avx2", "default"))) void PortableExpInPlace(
-    float* x, std::size_t n) {
+// The array loops compiled for several instruction sets, picked at run
+// time. Internal functions of their own: Clang 14 emits only the first clone,
+// with no run-time choice, for a function whose header declaration lacks the
+// attribute (an AVX-512 loop that died with SIGILL on an AVX2-only EPYC).
+__attribute__((target_clones("avx512f", "avx2", "default"))) void ExpInPlaceClones(float* x,
+                                                                                   std::size_t n) {
   for (std::size_t i = 0; i < n; ++i) x[i] = ExpBranchFree(x[i]);
 }
 
-__attribute__((target_clones("avx512f", "avx2", "default"))) void PortableTanhInPlace(
-    float* x, std::size_t n) {
+__attribute__((target_clones("avx512f", "avx2", "default"))) void TanhInPlaceClones(float* x,
+                                                                                    std::size_t n) {
   for (std::size_t i = 0; i < n; ++i) x[i] = TanhBranchFree(x[i]);
+}
+
+}  // namespace
+
+void PortableExpInPlace(float* x, std::size_t n) {
+  ExpInPlaceClones(x, n);
+}
+
+void PortableTanhInPlace(float* x, std::size_t n) {
+  TanhInPlaceClones(x, n);
 }
 
 double PortablePow(double base, std::uint64_t exponent) {
