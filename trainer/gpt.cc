@@ -63,7 +63,7 @@ Gpt<T>::Gpt(const GptConfig& cfg, int micro_batch, Kernels<T>& kernels, MemoryTr
   add("lnfw", C, false);
   add("lnfb", bias_c, false);
   params_ = TrackedBuffer<T>(tracker, offset);
-  grads_ = TrackedBuffer<T>(tracker, B * offset);
+  for (std::size_t s = 0; s < B; ++s) grads_.emplace_back(tracker, offset);
   sequence_losses_.assign(B, 0.0);
 
   inputs_ = TrackedBuffer<std::int32_t>(tracker, BT);

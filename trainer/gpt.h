@@ -81,9 +81,10 @@ class Gpt {
 
   T* params() { return params_.data(); }
   const T* params() const { return params_.data(); }
-  T* grads(int sequence = 0) {
-    return grads_.data() + static_cast<std::size_t>(sequence) * num_params();
-  }
+  T* grads(int sequence = 0) { return grads_[static_cast<std::size_t>(sequence)].data(); }
+  // Sequence s's gradient buffer itself, for a reduction that takes it over
+  // by swapping in another of the same size (Backward overwrites it whole).
+  TrackedBuffer<T>& grad_buffer(int sequence) { return grads_[static_cast<std::size_t>(sequence)]; }
   int micro_batch() const { return B_; }
   std::size_t num_params() const { return params_.size(); }
   const std::vector<ParamTensor>& tensors() const { return tensors_; }
@@ -112,7 +113,7 @@ class Gpt {
   MemoryTracker& tracker_;
   std::vector<ParamTensor> tensors_;
   TrackedBuffer<T> params_;
-  TrackedBuffer<T> grads_;
+  std::vector<TrackedBuffer<T>> grads_;  // one per sequence of the micro-batch
   TrackedBuffer<std::int32_t> inputs_, targets_;
   // Activations (forward) and their gradients (backward), llm.c layout.
   TrackedBuffer<T> encoded_, ln1_, ln1_mean_, ln1_rstd_, qkv_, atty_, att_, residual2_, ln2_,

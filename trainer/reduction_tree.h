@@ -52,6 +52,10 @@ class ReductionTree {
   // ended and be aligned (block.first a multiple of 2^height). `grads` is
   // read, and copied only when the block cannot be merged at once.
   void Push(ThreadPool& pool, const float* grads, double loss, SlotBlock block);
+  // As Push, but takes `leaf` over: when the tree must keep the block's sum,
+  // it swaps one of its free buffers (same size) with `leaf` instead of
+  // copying. `leaf`'s contents are unspecified afterwards.
+  void Push(ThreadPool& pool, TrackedBuffer<float>& leaf, double loss, SlotBlock block);
   // As Push, but the tree adds into `grads` itself, which must stay valid and
   // untouched until Reset.
   void PushInPlace(ThreadPool& pool, float* grads, double loss, SlotBlock block);
@@ -75,8 +79,13 @@ class ReductionTree {
     double loss;
     SlotBlock block;
   };
-  void Merge(ThreadPool& pool, Partial carry, bool stored);
-  float* FreeBuffer();
+  // Pushes `carry`: merges it with its left siblings on the stack, then
+  // keeps it (in place, swapped into a free buffer from `leaf`, or copied).
+  void Merge(ThreadPool& pool, Partial carry, bool in_place, TrackedBuffer<float>* leaf);
+  TrackedBuffer<float>& FreeBuffer();
+  // lefts.back() = lefts.back() + (... + (lefts[0] + right)): a chain of
+  // sibling merges, left + right at each level, in one pass over memory.
+  void AddChain(ThreadPool& pool, const std::vector<float*>& lefts, const float* right) const;
   void Add(ThreadPool& pool, float* left, const float* right) const;
 
   std::size_t size_;

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <bit>
 #include <cmath>
 #include <cstring>
 #include <vector>
@@ -117,6 +118,31 @@ TEST(ReductionTreeTest, KeepsOnlyTheBuffersTheTreeNeeds) {
   // A leaf is copied only while it waits for its right sibling: one buffer
   // per level of the tree, 6 for 64 slots.
   EXPECT_EQ(tracker.peak(), 6 * kWidth * sizeof(float));
+}
+
+// The trainer hands the tree its gradient buffer (the tree swaps it for a
+// free one instead of copying): the same bits, and no more memory than the
+// tree's own buffers plus the one leaf.
+TEST(ReductionTreeTest, TakingLeafBuffersOverGivesTheBitsOfCopyingThem) {
+  for (std::size_t B : {1, 5, 12, 16}) {
+    const auto leaves = Leaves(B);
+    const Sum copied = OneProcess(leaves);
+    ThreadPool pool(2);
+    MemoryTracker tracker;
+    ReductionTree tree(kWidth, tracker);
+    TrackedBuffer<float> leaf(tracker, kWidth);
+    for (std::size_t s = 0; s < B; ++s) {
+      std::copy(leaves[s].begin(), leaves[s].end(), leaf.data());  // as Backward overwrites it
+      tree.Push(pool, leaf, static_cast<double>(leaves[s][0]), {s, 0});
+    }
+    Sum taken;
+    const float* g = tree.Finish(pool, &taken.loss);
+    taken.grads.assign(g, g + kWidth);
+    EXPECT_EQ(std::memcmp(copied.grads.data(), taken.grads.data(), kWidth * sizeof(float)), 0) << B;
+    EXPECT_EQ(copied.loss, taken.loss) << B;
+    const std::size_t levels = static_cast<std::size_t>(std::bit_width(B - 1)) + (B == 1);
+    EXPECT_LE(tracker.peak(), (levels + 1) * kWidth * sizeof(float)) << B;
+  }
 }
 
 TEST(ReductionTreeDeathTest, RefusesABlockThatWouldChangeTheTree) {

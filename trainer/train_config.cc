@@ -372,7 +372,8 @@ double MinimumTrainingBytes(const TrainConfig& c, int seq_len) {
   const double V = c.model.vocab_size, T = seq_len, C = c.model.n_embd, L = c.model.n_layer;
   const double params = V * C + T * C + L * (12 * C * C + 13 * C) + 2 * C;
   const double logits = static_cast<double>(c.micro_batch) * T * V;
-  return 4.0 * (4 * params + 2 * logits);
+  // Parameters, AdamW's m and v, one gradient per sequence of a micro-batch.
+  return 4.0 * ((3 + c.micro_batch) * params + 2 * logits);
 }
 
 Status CheckFitsInMemory(const TrainConfig& c, int seq_len) {

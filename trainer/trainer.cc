@@ -430,7 +430,7 @@ void Training::ForwardBackward(int step, StepRecord* rec) {
     model_.Backward(loss_scale_);
     for (std::uint64_t s = 0; s < count; ++s) {
       const int si = static_cast<int>(s);
-      tree_.Push(pool_, model_.grads(si), model_.sequence_loss(si), {first + s, 0});
+      tree_.Push(pool_, model_.grad_buffer(si), model_.sequence_loss(si), {first + s, 0});
     }
   }
   rec->batch_digest = batch_digest.Finish();
