@@ -18,9 +18,9 @@
 #include "core/exit_code.h"
 #include "core/interrupt.h"
 #include "core/subprocess.h"
+#include "core/watchdog.h"
 #include "smoke/smoke_case.h"
 #include "smoke/suite.h"
-#include "smoke/watchdog.h"
 
 namespace lockstep::bisect {
 namespace fs = std::filesystem;
@@ -188,12 +188,12 @@ bool Build(const State& state, const std::string& tree, Judgement& j, std::ostre
     out << "    " << restored.message() << "; building again\n";
   }
   out << fmt::format("    building: {}\n", o.build) << std::flush;
-  smoke::WatchOptions wo;
+  WatchOptions wo;
   wo.idle_timeout = o.timeout;
   wo.working_dir = state.worktree;
   wo.cancel = &InterruptScope::Flag();
   std::string log;
-  Result<smoke::ProcessOutcome> r = smoke::RunWatched(
+  Result<ProcessOutcome> r = RunWatched(
       {"sh", "-c", o.build}, wo, [&](std::string_view line) { log += std::string(line) + "\n"; });
   CachedBuild result;
   result.ok = r.ok() && r->exit_code == 0;
@@ -251,12 +251,12 @@ void Judge(const State& state, Judgement& j, std::ostream& out) {
     j.summary = j.summary.substr(0, j.summary.find('\n'));
     return;
   }
-  smoke::WatchOptions wo;
+  WatchOptions wo;
   wo.idle_timeout = o.timeout;
   wo.working_dir = state.worktree;
   wo.cancel = &InterruptScope::Flag();
-  Result<smoke::ProcessOutcome> r = smoke::RunWatched(
-      o.command, wo, [&](std::string_view line) { out << "    | " << line << "\n"; });
+  Result<ProcessOutcome> r =
+      RunWatched(o.command, wo, [&](std::string_view line) { out << "    | " << line << "\n"; });
   if (!r.ok()) {
     j.exit_code = kOracleCannotRun;
     j.summary = r.status().message();
@@ -436,21 +436,24 @@ int JudgeCommit(const std::string& state_path, std::ostream& out) {
   return ExitCodeFor(JudgeHead(*state, out).verdict);
 }
 
-Result<CommitBisectResult> BisectCommits(const CommitBisectOptions& options, std::ostream& out) {
-  InterruptScope interrupts;
-  InterruptScope::Reset();
-  Result<GitRepo> repo = GitRepo::Open(options.repo);
-  if (!repo.ok()) return repo.status();
-  Result<std::string> good = repo->ResolveCommit(options.good, "--good");
+namespace {
+
+// The commits --good and --bad name, checked to be a range git can bisect.
+struct CommitRange {
+  std::string good, bad;
+};
+
+Result<CommitRange> ResolveRange(const GitRepo& repo, const CommitBisectOptions& options) {
+  Result<std::string> good = repo.ResolveCommit(options.good, "--good");
   if (!good.ok()) return good.status();
-  Result<std::string> bad = repo->ResolveCommit(options.bad, "--bad");
+  Result<std::string> bad = repo.ResolveCommit(options.bad, "--bad");
   if (!bad.ok()) return bad.status();
   if (*good == *bad) {
     return Status::BadInput(
         fmt::format("--good {} and --bad {} are the same commit: there is no range to bisect",
                     options.good, options.bad));
   }
-  Result<bool> ordered = repo->IsAncestor(*good, *bad);
+  Result<bool> ordered = repo.IsAncestor(*good, *bad);
   if (!ordered.ok()) return ordered.status();
   if (!*ordered) {
     return Status::BadInput(fmt::format(
@@ -458,11 +461,19 @@ Result<CommitBisectResult> BisectCommits(const CommitBisectOptions& options, std
         "git log --oneline {}..{})",
         options.good, options.bad, options.bad, options.good));
   }
-  State state;
-  state.options = options;
+  return CommitRange{*good, *bad};
+}
+
+// The oracle's case, loaded now so that bad input is an error before any commit.
+struct Oracle {
+  std::string golden;  // the case's, from the user's checkout ("" for a command)
+  bool external_case = false;
+};
+
+// Fills the defaults of `o` (the build, its artifacts, the cache) and checks the oracle.
+Result<Oracle> CompleteOptions(State& state, std::string* cache_root) {
   CommitBisectOptions& o = state.options;
-  const bool default_build = o.build.empty();
-  if (default_build) {
+  if (o.build.empty()) {
     o.build = DefaultBuild();
     if (o.artifacts.empty()) o.artifacts = {"build/cli/lockstep"};
     if (o.trainer.empty()) o.trainer = "build/cli/lockstep";
@@ -471,15 +482,13 @@ Result<CommitBisectResult> BisectCommits(const CommitBisectOptions& options, std
     return Status::BadInput(
         "give the oracle: --case CASE (a smoke case and its golden) or -- CMD... (its exit code)");
   }
-  std::string golden;  // the case's, from the user's checkout
-  bool external_case = false;
+  Oracle oracle;
   if (!o.case_path.empty()) {
     o.case_path = fs::absolute(o.case_path).string();
-    Result<smoke::SmokeCase> c =
-        smoke::LoadSmokeCase(o.case_path);  // bad input now, not per commit
+    Result<smoke::SmokeCase> c = smoke::LoadSmokeCase(o.case_path);
     if (!c.ok()) return c.status();
-    golden = c->golden;
-    external_case = c->external();
+    oracle.golden = c->golden;
+    oracle.external_case = c->external();
     if (!fs::exists(c->golden)) {
       return Status::BadInput(
           fmt::format("--case {}: its golden {} does not exist; record it first with "
@@ -487,147 +496,141 @@ Result<CommitBisectResult> BisectCommits(const CommitBisectOptions& options, std
                       o.case_path, c->golden));
     }
   }
-  const std::string cache_root = o.cache_dir.empty() ? DefaultCacheDir() : o.cache_dir;
+  *cache_root = o.cache_dir.empty() ? DefaultCacheDir() : o.cache_dir;
   const std::string build_key = o.build + "\n" + fmt::format("{}", fmt::join(o.artifacts, "\n"));
   state.cache =
-      (fs::path(cache_root) / Hex64(Xxh3_64(build_key.data(), build_key.size()))).string();
-  Result<std::string> count = repo->Run({"rev-list", "--count", *good + ".." + *bad});
-  if (!count.ok()) return count.status();
+      (fs::path(*cache_root) / Hex64(Xxh3_64(build_key.data(), build_key.size()))).string();
+  return oracle;
+}
 
-  std::string work = (fs::temp_directory_path() / "lockstep-bisect-XXXXXX").string();
-  if (::mkdtemp(work.data()) == nullptr) {
-    return Status::BadInput(
-        fmt::format("cannot create {} (set TMPDIR to a writable directory)", work));
-  }
-  state.worktree = (fs::path(work) / "worktree").string();
-  state.judgements = (fs::path(work) / "judgements.jsonl").string();
-  WorktreeGuard guard(*repo, work, state.worktree);
-  Result<std::string> added = repo->Run({"worktree", "add", "--detach", state.worktree, *bad});
-  if (!added.ok()) return added.status();
-  guard.set_added();
-  const std::string state_path = (fs::path(work) / "state.json").string();
-  LOCKSTEP_RETURN_IF_ERROR(WriteFileAtomically(state_path, ToJson(state).dump(2) + "\n"));
-
-  out << fmt::format("bisecting {} commits: good {}, bad {}\n", *count, Short(*good), Short(*bad));
+void PrintPlan(const State& state, const GitRepo& repo, const CommitRange& range,
+               const std::string& count, std::ostream& out) {
+  const CommitBisectOptions& o = state.options;
+  out << fmt::format("bisecting {} commits: good {}, bad {}\n", count, Short(range.good),
+                     Short(range.bad));
   out << fmt::format("  repository {} (untouched: the commits are checked out in {})\n",
-                     repo->root(), state.worktree);
+                     repo.root(), state.worktree);
   out << fmt::format("  build      {}\n  cache      {}\n", o.build, state.cache);
   out << fmt::format("  oracle     {}\n\n",
                      o.case_path.empty() ? fmt::format("`{}` exit code", fmt::join(o.command, " "))
                                          : "smoke case " + o.case_path);
-  Result<GitRepo> wt = GitRepo::Open(state.worktree);
-  if (!wt.ok()) return wt.status();
-  LOCKSTEP_RETURN_IF_ERROR(wt->Run({"bisect", "start", *bad, *good}).status());
+}
 
-  CommitBisectResult result;
+// An oracle command that could not be run (exit 126 or 127) is bad input,
+// not a verdict on the commits.
+Status CheckOracleRan(const CommitBisectOptions& o, const std::vector<Judgement>& judgements) {
+  for (const Judgement& j : judgements) {
+    if (j.verdict != Verdict::kUnrunnable) continue;
+    return Status::BadInput(
+        fmt::format("the oracle `{}` cannot be run at {}: {}. A command is run in the commit's "
+                    "worktree: give a path that exists there, or an absolute one",
+                    fmt::join(o.command, " "), Short(j.commit), j.summary));
+  }
+  return Status::Ok();
+}
+
+// `git bisect log` at `path`, for `git bisect replay`.
+Status SaveBisectLog(const GitRepo& wt, const std::string& path) {
+  Result<std::string> log = wt.Run({"bisect", "log"});
+  if (!log.ok()) return Status::Ok();  // git has no log to give: nothing to keep
+  std::error_code ec;
+  fs::create_directories(fs::path(path).parent_path(), ec);
+  return WriteFileAtomically(path, *log + "\n");
+}
+
+// What `git bisect run` printed, and the judgements its judge wrote.
+struct GitBisectRun {
   std::string transcript;
+  bool interrupted = false;
+};
+
+// Runs `git bisect run lockstep bisect judge` in the worktree, showing the
+// judge's lines and git's progress.
+Result<GitBisectRun> RunGitBisect(const State& state, const std::string& state_path,
+                                  std::ostream& out) {
+  GitBisectRun run;
   bool answered = false;
-  smoke::WatchOptions wo;
+  WatchOptions wo;
   wo.idle_timeout = 1e9;  // each build and run has its own watchdog
   wo.working_dir = state.worktree;
   wo.cancel = &InterruptScope::Flag();
-  Result<smoke::ProcessOutcome> run = smoke::RunWatched(
-      {"git", "bisect", "run", o.self, "bisect", "judge", "--state", state_path}, wo,
+  Result<ProcessOutcome> outcome = RunWatched(
+      {"git", "bisect", "run", state.options.self, "bisect", "judge", "--state", state_path}, wo,
       [&](std::string_view line) {
-        transcript += std::string(line) + "\n";
+        run.transcript += std::string(line) + "\n";
         // The judge's lines and git's progress are what people read; git's
-        // "running ..." and its account of the answer (said better below) are not.
+        // "running ..." and its account of the answer (said better later) are not.
         if (line.find("is the first bad commit") != std::string_view::npos) answered = true;
         if (!answered && (line.starts_with("  ") || line.starts_with("Bisecting:"))) {
           out << line << "\n" << std::flush;
         }
       });
-  if (!run.ok()) return run.status();
-  result.judgements = LoadJudgements(state.judgements);
-  if (run->cancelled || InterruptScope::Interrupted()) {
-    out << "\ninterrupted: the worktree is removed; the repository is as it was\n";
-    result.exit_code = InterruptScope::Signal() > 0 ? InterruptScope::ExitCode() : 130;
-    return result;
-  }
-  for (const Judgement& j : result.judgements) {
-    if (j.verdict != Verdict::kUnrunnable) continue;
-    return Status::BadInput(
-        fmt::format("the oracle `{}` cannot be run at {}: {}. A command is run in the commit's "
-                    "worktree: give a "
-                    "path that exists there, or an absolute one",
-                    fmt::join(o.command, " "), Short(j.commit), j.summary));
-  }
-  Result<std::string> log = wt->Run({"bisect", "log"});
-  result.log_path =
-      !o.log_path.empty()
-          ? o.log_path
-          : (fs::path(cache_root) / fmt::format("bisect-{}-{}.log", Short(*good), Short(*bad)))
-                .string();
-  if (log.ok()) {
-    std::error_code ec;
-    fs::create_directories(fs::path(result.log_path).parent_path(), ec);
-    LOCKSTEP_RETURN_IF_ERROR(WriteFileAtomically(result.log_path, *log + "\n"));
-  }
-  // git prints "<40 hex digits> is the first bad commit".
+  if (!outcome.ok()) return outcome.status();
+  run.interrupted = outcome->cancelled || InterruptScope::Interrupted();
+  return run;
+}
+
+// git prints "<40 hex digits> is the first bad commit": that commit, or "".
+std::string CulpritOf(const std::string& transcript) {
   const std::size_t answer = transcript.find(" is the first bad commit");
   if (answer == std::string::npos || answer < 40 ||
       transcript.find_first_not_of("0123456789abcdef", answer - 40) != answer) {
-    if (transcript.find("only 'skip'ped commits left") != std::string::npos) {
-      out << "\nno answer: the first bad commit is one of several that could not be built or "
-             "tested:\n"
-          << transcript.substr(transcript.find("only 'skip'ped commits left"));
-      result.exit_code = 1;
-      return result;
-    }
-    return Status::BadInput("git bisect run ended without an answer:\n" + transcript);
+    return "";
   }
-  result.culprit = transcript.substr(answer - 40, 40);
-  (void)wt->Run({"bisect", "reset", "--quiet"});
+  return transcript.substr(answer - 40, 40);
+}
 
-  // The ends were assumed, not tested; test the one the answer rests on.
+// The ends were assumed, not tested: tests the one the answer rests on. 0
+// when the answer stands, else the exit code (1) after saying why.
+int ConfirmEnds(const State& state, const GitRepo& wt, const CommitRange& range,
+                const std::string& parent, CommitBisectResult& result, std::ostream& out) {
   auto judge_end = [&](const std::string& commit) -> Judgement {
-    (void)wt->Run({"checkout", "--quiet", "--detach", commit});
+    (void)wt.Run({"checkout", "--quiet", "--detach", commit});
     Judgement j = JudgeHead(state, out);
     result.judgements.push_back(j);
     return j;
   };
-  if (result.culprit == *bad) {
+  if (result.culprit == range.bad) {
     out << "\nconfirming the bad end:\n";
-    if (judge_end(*bad).verdict == Verdict::kGood) {
+    if (judge_end(range.bad).verdict == Verdict::kGood) {
       out << fmt::format("\nno bad commit in {}..{}: the bad end {} passes the gate\n",
-                         options.good, options.bad, Short(*bad));
-      result.exit_code = 1;
-      return result;
+                         state.options.good, state.options.bad, Short(range.bad));
+      return 1;
     }
   }
-  Result<std::string> parent = repo->ParentOf(result.culprit);
-  if (!parent.ok()) return parent.status();
-  if (*parent == *good) {
+  if (parent == range.good) {
     out << "\nconfirming the good end:\n";
-    const Judgement g = judge_end(*good);
+    const Judgement g = judge_end(range.good);
     if (g.verdict == Verdict::kBad) {
       out << fmt::format("\nthe good end {} already fails the gate ({}): pick an older --good\n",
-                         Short(*good), g.summary);
-      result.exit_code = 1;
-      return result;
+                         Short(range.good), g.summary);
+      return 1;
     }
   }
-  if (InterruptScope::Interrupted()) {
-    result.exit_code = InterruptScope::ExitCode();
-    return result;
-  }
+  return 0;
+}
 
-  Result<CommitInfo> info = repo->Describe(result.culprit);
+// The culprit, the gate at its parent and at it, the counts, the log, and
+// the `bisect steps` command that finds where in the step it diverges.
+Status ReportCulprit(const State& state, const Oracle& oracle, const GitRepo& repo,
+                     const std::string& parent, CommitBisectResult& result, std::ostream& out) {
+  const CommitBisectOptions& o = state.options;
+  Result<CommitInfo> info = repo.Describe(result.culprit);
   if (!info.ok()) return info.status();
   out << fmt::format("\nfirst bad commit: {}\n  {}\n  author {}\n  date   {}\n  files changed:\n",
                      info->hash, info->subject, info->author, info->date);
   for (const std::string& f : info->files) out << "    " << f << "\n";
   out << "\nthe gate at its parent and at the culprit:\n";
-  const Judgement* at_parent = LastJudgementOf(result.judgements, *parent);
+  const Judgement* at_parent = LastJudgementOf(result.judgements, parent);
   const Judgement* at_culprit = LastJudgementOf(result.judgements, result.culprit);
-  out << fmt::format("  parent  {}  {}\n", Short(*parent),
-                     at_parent != nullptr
-                         ? fmt::format("{}: {}", Name(at_parent->verdict), at_parent->summary)
-                         : "the good end (not run)");
+  auto verdict = [](const Judgement* j, const char* otherwise) {
+    return j != nullptr ? fmt::format("{}: {}", Name(j->verdict), j->summary)
+                        : std::string(otherwise);
+  };
+  out << fmt::format("  parent  {}  {}\n", Short(parent),
+                     verdict(at_parent, "the good end (not run)"));
   out << fmt::format("  culprit {}  {}\n", Short(result.culprit),
-                     at_culprit != nullptr
-                         ? fmt::format("{}: {}", Name(at_culprit->verdict), at_culprit->summary)
-                         : "the bad end (not run)");
+                     verdict(at_culprit, "the bad end (not run)"));
   int built = 0, cached = 0, failed = 0, runs = 0;
   for (const Judgement& j : result.judgements) {
     built += j.build == BuildState::kBuilt;
@@ -646,21 +649,103 @@ Result<CommitBisectResult> BisectCommits(const CommitBisectOptions& options, std
   }
   out << fmt::format("git bisect log: {} (replay: git bisect start && git bisect replay {})\n",
                      result.log_path, result.log_path);
-  if (external_case) {
+  if (oracle.external_case) {
     result.steps_command =
-        ExternalStepsCommand(state, golden, *repo, *parent, at_culprit, result.log_path, out);
+        ExternalStepsCommand(state, oracle.golden, repo, parent, at_culprit, result.log_path, out);
     if (!result.steps_command.empty()) {
       out << "\nwhere in the step, with the parent's and the culprit's trees kept beside the "
              "log:\n  "
           << result.steps_command << "\n";
     }
   } else {
-    result.steps_command = StepsCommand(state, golden, *repo, *parent, at_culprit, result.log_path);
+    result.steps_command =
+        StepsCommand(state, oracle.golden, repo, parent, at_culprit, result.log_path);
     if (!result.steps_command.empty()) {
       out << "\nwhere in the math, with both builds from the cache:\n  " << result.steps_command
           << "\n";
     }
   }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<CommitBisectResult> BisectCommits(const CommitBisectOptions& options, std::ostream& out) {
+  InterruptScope interrupts;
+  InterruptScope::Reset();
+  Result<GitRepo> repo = GitRepo::Open(options.repo);
+  if (!repo.ok()) return repo.status();
+  Result<CommitRange> range = ResolveRange(*repo, options);
+  if (!range.ok()) return range.status();
+  State state;
+  state.options = options;
+  const CommitBisectOptions& o = state.options;
+  std::string cache_root;
+  Result<Oracle> oracle = CompleteOptions(state, &cache_root);
+  if (!oracle.ok()) return oracle.status();
+  Result<std::string> count = repo->Run({"rev-list", "--count", range->good + ".." + range->bad});
+  if (!count.ok()) return count.status();
+
+  // The commits are checked out in a worktree of our own, removed on every exit path.
+  std::string work = (fs::temp_directory_path() / "lockstep-bisect-XXXXXX").string();
+  if (::mkdtemp(work.data()) == nullptr) {
+    return Status::BadInput(
+        fmt::format("cannot create {} (set TMPDIR to a writable directory)", work));
+  }
+  state.worktree = (fs::path(work) / "worktree").string();
+  state.judgements = (fs::path(work) / "judgements.jsonl").string();
+  WorktreeGuard guard(*repo, work, state.worktree);
+  Result<std::string> added =
+      repo->Run({"worktree", "add", "--detach", state.worktree, range->bad});
+  if (!added.ok()) return added.status();
+  guard.set_added();
+  const std::string state_path = (fs::path(work) / "state.json").string();
+  LOCKSTEP_RETURN_IF_ERROR(WriteFileAtomically(state_path, ToJson(state).dump(2) + "\n"));
+
+  PrintPlan(state, *repo, *range, *count, out);
+  Result<GitRepo> wt = GitRepo::Open(state.worktree);
+  if (!wt.ok()) return wt.status();
+  LOCKSTEP_RETURN_IF_ERROR(wt->Run({"bisect", "start", range->bad, range->good}).status());
+
+  Result<GitBisectRun> run = RunGitBisect(state, state_path, out);
+  if (!run.ok()) return run.status();
+  CommitBisectResult result;
+  result.judgements = LoadJudgements(state.judgements);
+  if (run->interrupted) {
+    out << "\ninterrupted: the worktree is removed; the repository is as it was\n";
+    result.exit_code = InterruptScope::Signal() > 0 ? InterruptScope::ExitCode() : 130;
+    return result;
+  }
+  LOCKSTEP_RETURN_IF_ERROR(CheckOracleRan(o, result.judgements));
+  result.log_path = !o.log_path.empty()
+                        ? o.log_path
+                        : (fs::path(cache_root) /
+                           fmt::format("bisect-{}-{}.log", Short(range->good), Short(range->bad)))
+                              .string();
+  LOCKSTEP_RETURN_IF_ERROR(SaveBisectLog(*wt, result.log_path));
+  result.culprit = CulpritOf(run->transcript);
+  if (result.culprit.empty()) {
+    const std::size_t skipped = run->transcript.find("only 'skip'ped commits left");
+    if (skipped == std::string::npos) {
+      return Status::BadInput("git bisect run ended without an answer:\n" + run->transcript);
+    }
+    out << "\nno answer: the first bad commit is one of several that could not be built or "
+           "tested:\n"
+        << run->transcript.substr(skipped);
+    result.exit_code = 1;
+    return result;
+  }
+  (void)wt->Run({"bisect", "reset", "--quiet"});
+
+  Result<std::string> parent = repo->ParentOf(result.culprit);
+  if (!parent.ok()) return parent.status();
+  result.exit_code = ConfirmEnds(state, *wt, *range, *parent, result, out);
+  if (result.exit_code != 0) return result;
+  if (InterruptScope::Interrupted()) {
+    result.exit_code = InterruptScope::ExitCode();
+    return result;
+  }
+  LOCKSTEP_RETURN_IF_ERROR(ReportCulprit(state, *oracle, *repo, *parent, result, out));
   result.exit_code = 0;
   return result;
 }

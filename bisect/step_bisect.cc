@@ -16,10 +16,10 @@
 
 #include "core/atomic_file.h"
 #include "core/interrupt.h"
+#include "core/watchdog.h"
 #include "smoke/log_parser.h"
 #include "smoke/smoke_case.h"
 #include "smoke/suite.h"
-#include "smoke/watchdog.h"
 
 namespace lockstep::bisect {
 namespace fs = std::filesystem;
@@ -185,7 +185,7 @@ Result<std::string> ReRun(const Side& side, std::int64_t step, const std::string
   const std::string trace = (fs::path(side.dir) / trace_name).string();
   std::error_code ec;
   fs::remove_all(trace, ec);  // no rank files left from an earlier re-run
-  smoke::WatchOptions wo;
+  WatchOptions wo;
   wo.idle_timeout = timeout;
   wo.cancel = &InterruptScope::Flag();  // a re-run is ended with lockstep, not orphaned
   std::vector<std::string> argv;
@@ -218,7 +218,7 @@ Result<std::string> ReRun(const Side& side, std::int64_t step, const std::string
     parser.emplace(std::move(p).value());
   }
   golden::RunRecord printed;  // what an external re-run printed
-  Result<smoke::ProcessOutcome> outcome = smoke::RunWatched(argv, wo, [&](std::string_view line) {
+  Result<ProcessOutcome> outcome = RunWatched(argv, wo, [&](std::string_view line) {
     output += std::string(line) + "\n";
     if (parser) {
       if (std::optional<golden::StepRow> row = parser->Feed(line)) printed.steps.push_back(*row);
@@ -594,6 +594,53 @@ nlohmann::ordered_json StepBisectToJson(const StepBisectResult& result) {
   return j;
 }
 
+namespace {
+
+// Pass 1: each side re-run to `step` with the digest of every tensor traced.
+Status TraceDigests(Side& a, Side& b, std::int64_t step, const StepBisectOptions& options,
+                    std::ostream& out, std::vector<trainer::TracedTensor> digests[2]) {
+  for (int i = 0; i < 2; ++i) {
+    Result<std::vector<trainer::TracedTensor>> trace =
+        TraceSide(i == 0 ? a : b, step, "none", "trace-digests", "digests of every tensor",
+                  /*check_record=*/true, options.timeout, out);
+    if (!trace.ok()) return trace.status();
+    digests[i] = std::move(trace).value();
+  }
+  return Status::Ok();
+}
+
+// Pass 2: each side re-run again, keeping the values of the tensors the
+// report shows. A side whose second run traced other digests than its first
+// is not deterministic: said, and listed in the result.
+Status TraceValues(Side& a, Side& b, std::int64_t step, const std::vector<TensorDiff>& differ,
+                   const StepBisectOptions& options,
+                   const std::vector<trainer::TracedTensor> digests[2], StepBisectResult& result,
+                   std::ostream& out, std::vector<trainer::TracedTensor> traces[2]) {
+  std::vector<std::string> names[2];
+  ShownNames(differ, options.spread_rows, &names[0], &names[1]);
+  for (int i = 0; i < 2; ++i) {
+    Side& side = i == 0 ? a : b;
+    Result<std::vector<trainer::TracedTensor>> trace = TraceSide(
+        side, step, fmt::format("{}", fmt::join(names[i], ",")), "trace",
+        fmt::format("values of {} tensor{}", names[i].size(), names[i].size() == 1 ? "" : "s"),
+        /*check_record=*/false, options.timeout, out);
+    if (!trace.ok()) return trace.status();
+    traces[i] = std::move(trace).value();
+    std::vector<TensorDiff> moved = FirstDivergentTensor(digests[i], traces[i], nullptr);
+    if (!moved.empty()) {
+      result.not_deterministic.push_back(side.label);
+      out << fmt::format(
+          "  warning: {} is not deterministic: its two re-runs to step {} traced different bits, "
+          "first in {} {} ({} of its tensors differ); the comparison below uses the second "
+          "re-run\n",
+          side.label, step, Where(moved.front()), moved.front().name, moved.size());
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
 Result<StepBisectResult> BisectSteps(const StepBisectOptions& options, std::ostream& out) {
   InterruptScope interrupts;  // Ctrl-C or a CI cancel ends the re-runs too
   InterruptScope::Reset();
@@ -630,13 +677,7 @@ Result<StepBisectResult> BisectSteps(const StepBisectOptions& options, std::ostr
 
   // Pass 1: digests of every tensor, which say which tensors differ.
   std::vector<trainer::TracedTensor> digests[2];
-  for (int i = 0; i < 2; ++i) {
-    Result<std::vector<trainer::TracedTensor>> trace =
-        TraceSide(i == 0 ? a : b, step, "none", "trace-digests", "digests of every tensor",
-                  /*check_record=*/true, options.timeout, out);
-    if (!trace.ok()) return trace.status();
-    digests[i] = std::move(trace).value();
-  }
+  LOCKSTEP_RETURN_IF_ERROR(TraceDigests(a, b, step, options, out, digests));
   std::vector<TensorDiff> differ =
       FirstDivergentTensor(digests[0], digests[1], nullptr, &result.renamed);
   if (differ.empty()) {
@@ -647,29 +688,9 @@ Result<StepBisectResult> BisectSteps(const StepBisectOptions& options, std::ostr
     return result;
   }
 
-  // Pass 2: the values of the tensors the report shows; the same side run
-  // twice must trace the same bits.
-  std::vector<std::string> names[2];
-  ShownNames(differ, options.spread_rows, &names[0], &names[1]);
+  // Pass 2: the values of the tensors the report shows.
   std::vector<trainer::TracedTensor> traces[2];
-  for (int i = 0; i < 2; ++i) {
-    Side& side = i == 0 ? a : b;
-    Result<std::vector<trainer::TracedTensor>> trace = TraceSide(
-        side, step, fmt::format("{}", fmt::join(names[i], ",")), "trace",
-        fmt::format("values of {} tensor{}", names[i].size(), names[i].size() == 1 ? "" : "s"),
-        /*check_record=*/false, options.timeout, out);
-    if (!trace.ok()) return trace.status();
-    traces[i] = std::move(trace).value();
-    std::vector<TensorDiff> moved = FirstDivergentTensor(digests[i], traces[i], nullptr);
-    if (!moved.empty()) {
-      result.not_deterministic.push_back(side.label);
-      out << fmt::format(
-          "  warning: {} is not deterministic: its two re-runs to step {} traced different bits, "
-          "first in {} {} ({} of its tensors differ); the comparison below uses the second "
-          "re-run\n",
-          side.label, step, Where(moved.front()), moved.front().name, moved.size());
-    }
-  }
+  LOCKSTEP_RETURN_IF_ERROR(TraceValues(a, b, step, differ, options, digests, result, out, traces));
   LOCKSTEP_RETURN_IF_ERROR(ReadDifferingValues(a, b, result.renamed, traces[0], traces[1]));
 
   // The tensor.

@@ -33,6 +33,32 @@ std::string DefaultCasesDir() {
   return LOCKSTEP_SOURCE_DIR "/smoke/cases";
 }
 
+// The named cases (a name, or a path ending in .toml), or every case in `dir`.
+Result<std::vector<smoke::SmokeCase>> LoadCases(const std::vector<std::string>& names,
+                                                const std::string& dir) {
+  if (names.empty()) return smoke::LoadSmokeSuite(dir);
+  std::vector<smoke::SmokeCase> cases;
+  for (const std::string& n : names) {
+    std::string path =
+        n.ends_with(".toml") ? n : (std::filesystem::path(dir) / (n + ".toml")).string();
+    Result<smoke::SmokeCase> c = smoke::LoadSmokeCase(path);
+    if (!c.ok()) return c.status();
+    cases.push_back(std::move(c).value());
+  }
+  return cases;
+}
+
+// --runs DIR, created now: a run that cannot write its record there would
+// look like a crash.
+Status CreateRunsDir(const std::string& dir) {
+  if (dir.empty()) return Status::Ok();
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (!ec) return Status::Ok();
+  return Status::BadInput(fmt::format("--runs {}: cannot create it ({}); give a writable directory",
+                                      dir, ec.message()));
+}
+
 }  // namespace
 
 void RegisterSmoke(CLI::App& app, int& exit_code) {
@@ -86,46 +112,22 @@ void RegisterSmoke(CLI::App& app, int& exit_code) {
       "(the most severe over all cases).");
   cmd->callback([=, &exit_code] {
     const std::string dir = cases_dir->empty() ? DefaultCasesDir() : *cases_dir;
-    std::vector<smoke::SmokeCase> cases;
-    if (names->empty()) {
-      Result<std::vector<smoke::SmokeCase>> all = smoke::LoadSmokeSuite(dir);
-      if (!all.ok()) {
-        exit_code = Report(all.status());
-        return;
-      }
-      cases = std::move(all).value();
-    } else {
-      for (const std::string& n : *names) {
-        std::string path =
-            n.ends_with(".toml") ? n : (std::filesystem::path(dir) / (n + ".toml")).string();
-        Result<smoke::SmokeCase> c = smoke::LoadSmokeCase(path);
-        if (!c.ok()) {
-          exit_code = Report(c.status());
-          return;
-        }
-        cases.push_back(std::move(c).value());
-      }
+    Result<std::vector<smoke::SmokeCase>> cases = LoadCases(*names, dir);
+    Status runs_dir = cases.ok() ? CreateRunsDir(o->work_dir) : cases.status();
+    if (!runs_dir.ok()) {
+      exit_code = Report(runs_dir);
+      return;
     }
     smoke::SmokeOptions options = *o;
     options.lockstep_binary = SelfPath();
-    if (!options.work_dir.empty()) {
-      std::error_code ec;
-      std::filesystem::create_directories(options.work_dir, ec);
-      if (ec) {
-        exit_code = Report(Status::BadInput(
-            fmt::format("--runs {}: cannot create it ({}); give a writable directory",
-                        options.work_dir, ec.message())));
-        return;
-      }
-    }
     options.live = !*quiet;
     // Ctrl-C, a CI cancel (SIGTERM) or a closed terminal (SIGHUP): the
     // running case's process group is ended before lockstep exits 128 + signal.
     InterruptScope interrupts;
     options.cancel = &InterruptScope::Flag();
-    std::cout << "lockstep smoke: " << cases.size() << " case" << (cases.size() == 1 ? "" : "s")
+    std::cout << "lockstep smoke: " << cases->size() << " case" << (cases->size() == 1 ? "" : "s")
               << (names->empty() ? " from " + dir : std::string()) << "\n";
-    smoke::SuiteResult result = smoke::RunSuite(cases, options, std::cout);
+    smoke::SuiteResult result = smoke::RunSuite(*cases, options, std::cout);
     smoke::PrintSummary(result, std::cout);
     exit_code = result.exit_code;
     // A report that cannot be written is a failure of the gate: CI would

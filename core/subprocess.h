@@ -1,6 +1,6 @@
 // RunCapture: run a short command (git, mostly) to completion and keep its
 // stdout and stderr apart. For long runs that need a watchdog, see
-// smoke/watchdog.h.
+// core/watchdog.h.
 #ifndef LOCKSTEP_CORE_SUBPROCESS_H_
 #define LOCKSTEP_CORE_SUBPROCESS_H_
 

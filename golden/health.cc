@@ -158,30 +158,40 @@ std::optional<CheckPolicy> ParseCheckPolicy(std::string_view text) {
   return std::nullopt;
 }
 
-CheckResult CheckFrozen(const RunRecord& run, const FrozenOptions& o) {
-  if (o.policy == CheckPolicy::kOff) return Off("frozen");
-  CheckResult r{"frozen", CheckOutcome::kPass, "", {}};
+namespace {
+
+// The spans of at least `min_steps` consecutive steps over which a tensor
+// was in params_unchanged, in closing order. *any: some step had the field.
+struct FrozenScan {
+  std::vector<FrozenSpan> spans;
   bool any = false;
-  std::optional<double> max_zeros;
+  std::optional<double> max_zeros;  // the largest grad_zeros
+};
+
+FrozenScan ScanFrozen(const RunRecord& run, std::int64_t min_steps) {
+  FrozenScan scan;
   std::map<std::string, FrozenSpan> open;  // by tensor name
-  std::vector<FrozenSpan> frozen;          // closed spans of at least K steps, in closing order
   auto close = [&](const std::string& name) {
     auto it = open.find(name);
     if (it == open.end()) return;
-    if (it->second.last - it->second.first + 1 >= o.steps) frozen.push_back(std::move(it->second));
+    if (it->second.last - it->second.first + 1 >= min_steps) {
+      scan.spans.push_back(std::move(it->second));
+    }
     open.erase(it);
   };
   auto close_all = [&] {
     while (!open.empty()) close(open.begin()->first);
   };
   for (const StepRow& row : run.steps) {
-    if (auto z = FloatOf(row, "grad_zeros")) max_zeros = std::max(max_zeros.value_or(0), *z);
+    if (auto z = FloatOf(row, "grad_zeros")) {
+      scan.max_zeros = std::max(scan.max_zeros.value_or(0), *z);
+    }
     const MetricValue* unchanged = row.Find("params_unchanged");
     if (unchanged == nullptr || unchanged->kind != MetricValue::Kind::kText) {
       close_all();
       continue;
     }
-    any = true;
+    scan.any = true;
     const std::vector<std::string> names = SplitNames(unchanged->s);
     const std::set<std::string> now(names.begin(), names.end());
     std::vector<std::string> ended;
@@ -205,26 +215,17 @@ CheckResult CheckFrozen(const RunRecord& run, const FrozenOptions& o) {
     }
   }
   close_all();
-  const std::string zeros = max_zeros ? fmt::format("; max grad_zeros {:.0f}", *max_zeros) : "";
-  if (!any) {
-    r.outcome = CheckOutcome::kNotApplicable;
-    r.summary = "no params_unchanged in the run's steps" + zeros;
-    return r;
-  }
-  if (frozen.empty()) {
-    r.summary = fmt::format("no tensor unchanged for {} consecutive steps{}", o.steps, zeros);
-    return r;
-  }
+  return scan;
+}
+
+// One detail line per distinct range and scales: tensors that share them
+// share a line (all the norm weights of a bf16 model, say).
+std::vector<std::string> FrozenLines(std::vector<FrozenSpan> frozen) {
   std::sort(frozen.begin(), frozen.end(), [](const FrozenSpan& a, const FrozenSpan& b) {
     return a.first != b.first ? a.first < b.first : a.name < b.name;
   });
-  // Tensors with the same range and scales share a line (all the norm
-  // weights of a bf16 model, say).
-  std::vector<std::pair<std::string, std::vector<std::string>>>
-      groups;  // text -> names, first-seen order
-  std::set<std::string> names;
+  std::vector<std::pair<std::string, std::vector<std::string>>> groups;  // first-seen order
   for (const FrozenSpan& s : frozen) {
-    names.insert(s.name);
     const std::string text = FrozenText(s);
     auto g =
         std::find_if(groups.begin(), groups.end(), [&](const auto& x) { return x.first == text; });
@@ -234,15 +235,39 @@ CheckResult CheckFrozen(const RunRecord& run, const FrozenOptions& o) {
       g->second.push_back(s.name);
     }
   }
+  std::vector<std::string> lines;
   for (const auto& [text, group] : groups) {
     std::string who;
     for (std::size_t i = 0; i < group.size() && i < kMaxNamesPerLine; ++i)
       who += (i ? ", " : "") + group[i];
     if (group.size() > kMaxNamesPerLine)
       who += fmt::format(" and {} more", group.size() - kMaxNamesPerLine);
-    r.detail.push_back(who + " " + text);
+    lines.push_back(who + " " + text);
   }
+  return lines;
+}
+
+}  // namespace
+
+CheckResult CheckFrozen(const RunRecord& run, const FrozenOptions& o) {
+  if (o.policy == CheckPolicy::kOff) return Off("frozen");
+  CheckResult r{"frozen", CheckOutcome::kPass, "", {}};
+  const FrozenScan scan = ScanFrozen(run, o.steps);
+  const std::string zeros =
+      scan.max_zeros ? fmt::format("; max grad_zeros {:.0f}", *scan.max_zeros) : "";
+  if (!scan.any) {
+    r.outcome = CheckOutcome::kNotApplicable;
+    r.summary = "no params_unchanged in the run's steps" + zeros;
+    return r;
+  }
+  if (scan.spans.empty()) {
+    r.summary = fmt::format("no tensor unchanged for {} consecutive steps{}", o.steps, zeros);
+    return r;
+  }
+  r.detail = FrozenLines(scan.spans);
   CapDetail(r.detail);
+  std::set<std::string> names;
+  for (const FrozenSpan& s : scan.spans) names.insert(s.name);
   std::string listed;
   std::size_t i = 0;
   for (const std::string& n : names) {
@@ -258,14 +283,22 @@ CheckResult CheckFrozen(const RunRecord& run, const FrozenOptions& o) {
   return Finish(std::move(r), o.policy);
 }
 
-CheckResult CheckLossScale(const RunRecord& run, const LossScaleOptions& o,
-                           const RunRecord* reference) {
-  if (o.policy == CheckPolicy::kOff) return Off("loss_scale");
-  CheckResult r{"loss_scale", CheckOutcome::kNotApplicable, "", {}};
-  std::vector<std::string> parts;
-  bool failed = false, judged = false;
+namespace {
 
-  // The band: step 1 of a fresh model predicts about uniformly over the vocabulary.
+// One half of the loss_scale check: a summary part, whether it judged
+// anything, whether that failed, and detail lines.
+struct LossJudgement {
+  std::string part;
+  bool judged = false;
+  bool failed = false;
+  std::vector<std::string> detail;
+};
+
+// Step 1 of a fresh model predicts about uniformly over the vocabulary: its
+// loss lies in a band around ln(vocab). A whole-number ratio names the usual
+// culprit.
+LossJudgement JudgeLossBand(const RunRecord& run, const LossScaleOptions& o) {
+  LossJudgement j;
   std::int64_t vocab = o.vocab_size;
   if (vocab <= 0) {
     auto model = run.header.config.find("model");
@@ -277,80 +310,100 @@ CheckResult CheckLossScale(const RunRecord& run, const LossScaleOptions& o,
   const std::optional<double> loss =
       run.steps.empty() ? std::nullopt : FloatOf(run.steps.front(), "loss");
   if (run.steps.empty() || run.steps.front().step != 1 || !loss) {
-    parts.push_back(run.steps.empty() ? "no steps"
-                    : run.steps.front().step != 1
-                        ? fmt::format("the first recorded step is {}, not 1: band not judged",
-                                      run.steps.front().step)
-                        : "no loss at step 1: band not judged");
-  } else if (vocab < 2) {
-    parts.push_back(
+    j.part = run.steps.empty() ? "no steps"
+             : run.steps.front().step != 1
+                 ? fmt::format("the first recorded step is {}, not 1: band not judged",
+                               run.steps.front().step)
+                 : "no loss at step 1: band not judged";
+    return j;
+  }
+  if (vocab < 2) {
+    j.part =
         "no vocab size (header config model.vocab_size, or [checks.loss_scale] vocab_size): band "
-        "not judged");
-  } else {
-    judged = true;
-    const double ln_v = std::log(static_cast<double>(vocab));
-    const double lo = o.band_low * ln_v, hi = o.band_high * ln_v;
-    const double ratio = *loss / ln_v;
-    if (*loss >= lo && *loss <= hi) {
-      parts.push_back(fmt::format("step-1 loss {} = {:.3g} x ln({}), within [{}, {}]", Num(*loss),
-                                  ratio, vocab, o.band_low, o.band_high));
-    } else {
-      failed = true;
-      parts.push_back(fmt::format(
-          "step-1 loss {} = {:.3g} x ln({}), outside [{}, {}] x ln({}) = [{:.4g}, {:.4g}]",
-          Num(*loss), ratio, vocab, o.band_low, o.band_high, vocab, lo, hi));
-      // A whole-number ratio names the usual culprit.
-      if (*loss > 0 && std::isfinite(*loss)) {
-        const double below = ln_v / *loss, above = *loss / ln_v;
-        const double n = std::round(below >= 1 ? below : above);
-        const double off = std::fabs((below >= 1 ? below : above) - n) / n;
-        if (n >= 2 && off < 0.05) {
-          r.detail.push_back(below >= 1
-                                 ? fmt::format("about ln({}) / {:.0f}: a loss divided by the "
-                                               "data-parallel world size ({:.0f} ranks) or "
-                                               "by the micro-batch count once too often?",
-                                               vocab, n, n)
-                                 : fmt::format("about {:.0f} x ln({}): a loss summed over ranks or "
-                                               "micro-batches instead of averaged?",
-                                               n, vocab));
-        }
-      }
+        "not judged";
+    return j;
+  }
+  j.judged = true;
+  const double ln_v = std::log(static_cast<double>(vocab));
+  const double lo = o.band_low * ln_v, hi = o.band_high * ln_v;
+  const double ratio = *loss / ln_v;
+  if (*loss >= lo && *loss <= hi) {
+    j.part = fmt::format("step-1 loss {} = {:.3g} x ln({}), within [{}, {}]", Num(*loss), ratio,
+                         vocab, o.band_low, o.band_high);
+    return j;
+  }
+  j.failed = true;
+  j.part =
+      fmt::format("step-1 loss {} = {:.3g} x ln({}), outside [{}, {}] x ln({}) = [{:.4g}, {:.4g}]",
+                  Num(*loss), ratio, vocab, o.band_low, o.band_high, vocab, lo, hi);
+  if (*loss > 0 && std::isfinite(*loss)) {
+    const double below = ln_v / *loss, above = *loss / ln_v;
+    const double n = std::round(below >= 1 ? below : above);
+    const double off = std::fabs((below >= 1 ? below : above) - n) / n;
+    if (n >= 2 && off < 0.05) {
+      j.detail.push_back(below >= 1
+                             ? fmt::format("about ln({}) / {:.0f}: a loss divided by the "
+                                           "data-parallel world size ({:.0f} ranks) or "
+                                           "by the micro-batch count once too often?",
+                                           vocab, n, n)
+                             : fmt::format("about {:.0f} x ln({}): a loss summed over ranks or "
+                                           "micro-batches instead of averaged?",
+                                           n, vocab));
     }
   }
+  return j;
+}
 
-  // Bitwise the same loss as another golden, step for step.
+// Bitwise the same loss as another golden, step for step.
+LossJudgement JudgeSameLoss(const RunRecord& run, const RunRecord& reference,
+                            const std::string& ref_name) {
+  LossJudgement j;
+  j.judged = true;
+  std::map<std::int64_t, double> ref_loss;
+  for (const StepRow& row : reference.steps) {
+    if (auto l = FloatOf(row, "loss")) ref_loss[row.step] = *l;
+  }
+  std::int64_t common = 0, differing = 0;
+  for (const StepRow& row : run.steps) {
+    auto l = FloatOf(row, "loss");
+    auto it = ref_loss.find(row.step);
+    if (!l || it == ref_loss.end()) continue;
+    ++common;
+    if (std::memcmp(&*l, &it->second, sizeof(double)) == 0) continue;
+    if (differing++ == 0) {
+      j.detail.push_back(
+          fmt::format("first difference at step {}: loss {} ({}), {} has {} ({}): {} ULPs",
+                      row.step, HexFloat(*l), Num(*l), ref_name, HexFloat(it->second),
+                      Num(it->second), UlpDistance(*l, it->second)));
+    }
+  }
+  j.failed = common == 0 || differing > 0;
+  j.part = common == 0 ? fmt::format("no step in common with {}", ref_name)
+           : differing > 0
+               ? fmt::format("loss differs from {} at {} of {} common steps", ref_name, differing,
+                             common)
+               : fmt::format("loss bitwise equal to {} at all {} common steps", ref_name, common);
+  return j;
+}
+
+}  // namespace
+
+CheckResult CheckLossScale(const RunRecord& run, const LossScaleOptions& o,
+                           const RunRecord* reference) {
+  if (o.policy == CheckPolicy::kOff) return Off("loss_scale");
+  CheckResult r{"loss_scale", CheckOutcome::kNotApplicable, "", {}};
+  std::vector<LossJudgement> judgements = {JudgeLossBand(run, o)};
   if (reference != nullptr) {
-    judged = true;
-    const std::string ref_name = o.same_loss_as.empty() ? "the reference" : o.same_loss_as;
-    std::map<std::int64_t, double> ref_loss;
-    for (const StepRow& row : reference->steps) {
-      if (auto l = FloatOf(row, "loss")) ref_loss[row.step] = *l;
-    }
-    std::int64_t common = 0, differing = 0;
-    for (const StepRow& row : run.steps) {
-      auto l = FloatOf(row, "loss");
-      auto it = ref_loss.find(row.step);
-      if (!l || it == ref_loss.end()) continue;
-      ++common;
-      if (std::memcmp(&*l, &it->second, sizeof(double)) == 0) continue;
-      if (differing++ == 0) {
-        r.detail.push_back(
-            fmt::format("first difference at step {}: loss {} ({}), {} has {} ({}): {} ULPs",
-                        row.step, HexFloat(*l), Num(*l), ref_name, HexFloat(it->second),
-                        Num(it->second), UlpDistance(*l, it->second)));
-      }
-    }
-    if (common == 0) {
-      failed = true;
-      parts.push_back(fmt::format("no step in common with {}", ref_name));
-    } else if (differing > 0) {
-      failed = true;
-      parts.push_back(fmt::format("loss differs from {} at {} of {} common steps", ref_name,
-                                  differing, common));
-    } else {
-      parts.push_back(
-          fmt::format("loss bitwise equal to {} at all {} common steps", ref_name, common));
-    }
+    judgements.push_back(
+        JudgeSameLoss(run, *reference, o.same_loss_as.empty() ? "the reference" : o.same_loss_as));
+  }
+  std::vector<std::string> parts;
+  bool failed = false, judged = false;
+  for (const LossJudgement& j : judgements) {
+    parts.push_back(j.part);
+    judged = judged || j.judged;
+    failed = failed || j.failed;
+    r.detail.insert(r.detail.end(), j.detail.begin(), j.detail.end());
   }
   r.summary = fmt::format("{}", fmt::join(parts, "; "));
   if (!judged) return r;  // n/a

@@ -303,24 +303,11 @@ std::string GoldenToToml(const RunRecord& r) {
   return out;
 }
 
-Result<RunRecord> ParseGolden(const std::string& text, const std::string& origin) {
-  Result<toml::value> parsed = ParseTomlText(text, origin);
-  if (!parsed.ok())
-    return Status::BadInput(
-        Badly(origin, "not valid TOML (truncated?)\n" + parsed.status().message()));
-  const toml::value root = std::move(parsed).value();
-  for (const auto& [key, value] : root.as_table()) {
-    if (key != "header" && key != "record") {
-      return Status::BadInput(Badly(
-          origin,
-          fmt::format("unknown top-level key `{}`; a golden holds [header] and [record]", key)));
-    }
-  }
-  if (!root.contains("header") || !root.at("header").is_table()) {
-    return Status::BadInput(Badly(origin, "no [header] table"));
-  }
-  const toml::value& h = root.at("header");
-  RunRecord r;
+namespace {
+
+// [header]: only known keys, the format version this lockstep reads, each
+// key its type.
+Status ParseGoldenHeader(const toml::value& h, const std::string& origin, RunHeader* header) {
   static const std::set<std::string> kHeaderKeys = {
       "case",         "format_version", "config_digest", "manifest_digest", "profile",
       "tool_version", "corpora",        "env",           "config"};
@@ -343,11 +330,11 @@ Result<RunRecord> ParseGolden(const std::string& text, const std::string& origin
     const char* key;
     std::string* target;
     bool required;
-  } strings[] = {{"case", &r.header.case_name, true},
-                 {"config_digest", &r.header.config_digest, true},
-                 {"manifest_digest", &r.header.manifest_digest, false},
-                 {"profile", &r.header.profile, false},
-                 {"tool_version", &r.header.tool_version, false}};
+  } strings[] = {{"case", &header->case_name, true},
+                 {"config_digest", &header->config_digest, true},
+                 {"manifest_digest", &header->manifest_digest, false},
+                 {"profile", &header->profile, false},
+                 {"tool_version", &header->tool_version, false}};
   for (const auto& s : strings) {
     if (!h.contains(s.key)) {
       if (s.required) return Status::BadInput(Badly(origin, fmt::format("no `header.{}`", s.key)));
@@ -364,9 +351,15 @@ Result<RunRecord> ParseGolden(const std::string& text, const std::string& origin
       return Status::BadInput(Badly(origin, fmt::format("`header.{}` must be a table", table)));
     }
   }
-  if (h.contains("corpora")) r.header.corpora = TomlToJson(h.at("corpora"));
-  if (h.contains("env")) r.header.env = TomlToJson(h.at("env"));
-  if (h.contains("config")) r.header.config = TomlToJson(h.at("config"));
+  if (h.contains("corpora")) header->corpora = TomlToJson(h.at("corpora"));
+  if (h.contains("env")) header->env = TomlToJson(h.at("env"));
+  if (h.contains("config")) header->config = TomlToJson(h.at("config"));
+  return Status::Ok();
+}
+
+// [record] steps = [...]: each an integer `step` and metrics of their kind.
+Status ParseGoldenSteps(const toml::value& root, const std::string& origin,
+                        std::vector<StepRow>* steps) {
   if (!root.contains("record") || !root.at("record").is_table() ||
       !root.at("record").contains("steps") || !root.at("record").at("steps").is_array() ||
       root.at("record").as_table().size() != 1) {
@@ -374,7 +367,7 @@ Result<RunRecord> ParseGolden(const std::string& text, const std::string& origin
         Badly(origin, "no `[record]` table with (only) a `steps = [...]` array"));
   }
   for (const toml::value& s : root.at("record").at("steps").as_array()) {
-    const std::string where = fmt::format("record.steps[{}]", r.steps.size());
+    const std::string where = fmt::format("record.steps[{}]", steps->size());
     if (!s.is_table() || !s.contains("step") || !s.at("step").is_integer()) {
       return Status::BadInput(Badly(origin, where + " has no integer `step`"));
     }
@@ -388,8 +381,33 @@ Result<RunRecord> ParseGolden(const std::string& text, const std::string& origin
             Badly(origin, fmt::format("step {}: {}", row.step, m.status().message())));
       row.metrics[k] = std::move(m).value();
     }
-    r.steps.push_back(std::move(row));
+    steps->push_back(std::move(row));
   }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<RunRecord> ParseGolden(const std::string& text, const std::string& origin) {
+  Result<toml::value> parsed = ParseTomlText(text, origin);
+  if (!parsed.ok())
+    return Status::BadInput(
+        Badly(origin, "not valid TOML (truncated?)\n" + parsed.status().message()));
+  const toml::value root = std::move(parsed).value();
+  for (const auto& [key, value] : root.as_table()) {
+    if (key != "header" && key != "record") {
+      return Status::BadInput(Badly(
+          origin,
+          fmt::format("unknown top-level key `{}`; a golden holds [header] and [record]", key)));
+    }
+  }
+  if (!root.contains("header") || !root.at("header").is_table()) {
+    return Status::BadInput(Badly(origin, "no [header] table"));
+  }
+  const toml::value& h = root.at("header");
+  RunRecord r;
+  LOCKSTEP_RETURN_IF_ERROR(ParseGoldenHeader(h, origin, &r.header));
+  LOCKSTEP_RETURN_IF_ERROR(ParseGoldenSteps(root, origin, &r.steps));
   Status shape = CheckRecordShape(r);
   if (!shape.ok()) return Status::BadInput(Badly(origin, shape.message()));
   return r;

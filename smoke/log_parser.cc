@@ -111,6 +111,67 @@ std::string Quoted(const std::string& regex) {
   return "regex \"" + regex + "\"";
 }
 
+// libstdc++ 12 reads a backreference's number, and a {n,m} count, into a
+// long without an overflow check, and has no named backreferences: such
+// escapes are refused. `i` is at a backslash.
+Status CheckEscape(const std::string& regex, std::size_t i, bool in_class) {
+  if (in_class) return Status::Ok();
+  if (regex.compare(i, 3, "\\k<") == 0) {
+    return Status::BadInput(Quoted(regex) +
+                            ": named backreferences (\\k<name>) are not supported by "
+                            "std::regex; use a numbered one (\\1)");
+  }
+  std::size_t digits = 0;
+  while (i + 1 + digits < regex.size() && IsDigit(regex[i + 1 + digits])) ++digits;
+  if (digits > 3) {
+    return Status::BadInput(Quoted(regex) +
+                            ": a backreference \\N with more than 3 digits is not supported");
+  }
+  return Status::Ok();
+}
+
+// `i` is at a '{' outside a class.
+Status CheckRepetitionCount(const std::string& regex, std::size_t i) {
+  std::size_t run = 0;
+  for (std::size_t k = i + 1; k < regex.size() && (IsDigit(regex[k]) || regex[k] == ','); ++k) {
+    run = IsDigit(regex[k]) ? run + 1 : 0;
+    if (run > 6) {
+      return Status::BadInput(Quoted(regex) +
+                              ": a repetition count {n,m} above 999999 is not supported");
+    }
+  }
+  return Status::Ok();
+}
+
+// `i` is at "(?" outside a class. The name of a named group (?<name> or
+// (?P<name>, with *end just past its '>'; "" for a group that is not one
+// ((?:, (?=, (?!). BadInput for a bad name or a named backreference.
+Result<std::string> GroupName(const std::string& regex, std::size_t i, std::size_t* end) {
+  std::size_t name_start = std::string::npos;
+  if (regex.compare(i, 3, "(?<") == 0 && i + 3 < regex.size() && regex[i + 3] != '=' &&
+      regex[i + 3] != '!') {
+    name_start = i + 3;
+  } else if (regex.compare(i, 4, "(?P<") == 0) {
+    name_start = i + 4;
+  } else if (regex.compare(i, 4, "(?P=") == 0) {
+    return Status::BadInput(Quoted(regex) +
+                            ": named backreferences ((?P=name)) are not supported by "
+                            "std::regex; use a numbered one (\\1)");
+  }
+  if (name_start == std::string::npos) return std::string();
+  const std::size_t name_end = regex.find('>', name_start);
+  std::string name =
+      name_end == std::string::npos ? "" : regex.substr(name_start, name_end - name_start);
+  bool valid = !name.empty() && !IsDigit(name[0]);
+  for (char n : name) valid = valid && IsWordChar(n);
+  if (!valid) {
+    return Status::BadInput(Quoted(regex) + ": bad group name at offset " + std::to_string(i) +
+                            ": write (?<name>...) with a name of letters, digits and _");
+  }
+  *end = name_end + 1;
+  return name;
+}
+
 // Translates named groups (?<name>...) and (?P<name>...) into plain groups
 // for std::regex (ECMAScript has none), recording each name's group index.
 Status TranslateNamedGroups(const std::string& regex, std::string* out,
@@ -122,49 +183,17 @@ Status TranslateNamedGroups(const std::string& regex, std::string* out,
   bool in_class = false;
   std::size_t i = 0;
   while (i < regex.size()) {
-    char c = regex[i];
+    const char c = regex[i];
     if (c == '\\') {
-      if (!in_class && i + 1 < regex.size() && regex[i + 1] == 'k' && i + 2 < regex.size() &&
-          regex[i + 2] == '<') {
-        return Status::BadInput(Quoted(regex) +
-                                ": named backreferences (\\k<name>) are not supported by "
-                                "std::regex; use a numbered one (\\1)");
-      }
-      // libstdc++ 12 reads a backreference's number, and a {n,m} count,
-      // into a long without an overflow check: long numbers are refused here.
-      std::size_t digits = 0;
-      while (i + 1 + digits < regex.size() && IsDigit(regex[i + 1 + digits])) ++digits;
-      if (!in_class && digits > 3) {
-        return Status::BadInput(Quoted(regex) +
-                                ": a backreference \\N with more than 3 digits is not supported");
-      }
+      LOCKSTEP_RETURN_IF_ERROR(CheckEscape(regex, i, in_class));
       out->append(regex, i, 2);  // the escape and the escaped character (if any)
       i += 2;
       continue;
     }
-    if (c == '{' && !in_class) {
-      std::size_t run = 0;
-      for (std::size_t k = i + 1; k < regex.size() && (IsDigit(regex[k]) || regex[k] == ','); ++k) {
-        run = IsDigit(regex[k]) ? run + 1 : 0;
-        if (run > 6) {
-          return Status::BadInput(Quoted(regex) +
-                                  ": a repetition count {n,m} above 999999 is not supported");
-        }
-      }
-    }
-    if (in_class) {
-      if (c == ']') in_class = false;
-      *out += c;
-      ++i;
-      continue;
-    }
-    if (c == '[') {
-      in_class = true;
-      *out += c;
-      ++i;
-      continue;
-    }
-    if (c != '(') {
+    if (c == '{' && !in_class) LOCKSTEP_RETURN_IF_ERROR(CheckRepetitionCount(regex, i));
+    if (in_class || c != '(') {
+      if (in_class && c == ']') in_class = false;
+      if (!in_class && c == '[') in_class = true;
       *out += c;
       ++i;
       continue;
@@ -176,41 +205,69 @@ Status TranslateNamedGroups(const std::string& regex, std::string* out,
       ++i;
       continue;
     }
-    std::size_t name_start = std::string::npos;
-    if (regex.compare(i, 3, "(?<") == 0 && i + 3 < regex.size() && regex[i + 3] != '=' &&
-        regex[i + 3] != '!') {
-      name_start = i + 3;
-    } else if (regex.compare(i, 4, "(?P<") == 0) {
-      name_start = i + 4;
-    } else if (regex.compare(i, 4, "(?P=") == 0) {
-      return Status::BadInput(Quoted(regex) +
-                              ": named backreferences ((?P=name)) are not supported by "
-                              "std::regex; use a numbered one (\\1)");
-    }
-    if (name_start == std::string::npos) {  // (?:...), (?=...), (?!...): not capturing
+    std::size_t end = i + 1;
+    Result<std::string> name = GroupName(regex, i, &end);
+    if (!name.ok()) return name.status();
+    if (name->empty()) {  // (?:...), (?=...), (?!...): not capturing
       *out += c;
       ++i;
       continue;
     }
-    std::size_t name_end = regex.find('>', name_start);
-    std::string name =
-        name_end == std::string::npos ? "" : regex.substr(name_start, name_end - name_start);
-    bool valid = !name.empty() && !IsDigit(name[0]);
-    for (char n : name) valid = valid && IsWordChar(n);
-    if (!valid) {
-      return Status::BadInput(Quoted(regex) + ": bad group name at offset " + std::to_string(i) +
-                              ": write (?<name>...) with a name of letters, digits and _");
-    }
-    if (!names.insert(name).second) {
-      return Status::BadInput(Quoted(regex) + " names group \"" + name +
+    if (!names.insert(*name).second) {
+      return Status::BadInput(Quoted(regex) + " names group \"" + *name +
                               "\" twice: give each metric one group");
     }
     ++group_count;
-    groups->emplace_back(name, group_count);
+    groups->emplace_back(*name, group_count);
     *out += '(';
-    i = name_end + 1;
+    i = end;
   }
   return Status::Ok();
+}
+
+// The N of "iteration N/ M |" as a word, and where the text after it starts.
+std::optional<std::int64_t> MegatronIteration(std::string_view line, std::size_t* rest) {
+  std::size_t pos = 0;
+  while ((pos = line.find("iteration", pos)) != std::string_view::npos) {
+    std::size_t at = pos;
+    pos += 9;
+    if (at > 0 && IsWordChar(line[at - 1])) continue;
+    std::size_t i = pos;
+    if (i >= line.size() || !IsSpace(line[i])) continue;
+    while (i < line.size() && IsSpace(line[i])) ++i;
+    std::size_t n = i;
+    while (i < line.size() && IsDigit(line[i])) ++i;
+    if (i == n) continue;
+    std::string_view number = line.substr(n, i - n);
+    while (i < line.size() && IsSpace(line[i])) ++i;
+    if (i >= line.size() || line[i] != '/') continue;
+    ++i;
+    while (i < line.size() && IsSpace(line[i])) ++i;
+    std::size_t t = i;
+    while (i < line.size() && IsDigit(line[i])) ++i;
+    if (i == t) continue;
+    while (i < line.size() && IsSpace(line[i])) ++i;
+    if (i < line.size() && line[i] != '|') continue;
+    const std::optional<std::int64_t> step = ParseStep(number);
+    if (!step) continue;
+    *rest = i;
+    return step;
+  }
+  return std::nullopt;
+}
+
+// The "| key: value |" segments of `tail`, by key (the first of each).
+std::map<std::string, std::string_view, std::less<>> BarFields(std::string_view tail) {
+  std::map<std::string, std::string_view, std::less<>> fields;
+  while (!tail.empty()) {
+    std::size_t bar = tail.find('|');
+    std::string_view segment = tail.substr(0, bar);
+    tail = bar == std::string_view::npos ? std::string_view() : tail.substr(bar + 1);
+    std::size_t colon = segment.find(':');
+    if (colon == std::string_view::npos) continue;
+    fields.emplace(std::string(Trim(segment.substr(0, colon))), Trim(segment.substr(colon + 1)));
+  }
+  return fields;
 }
 
 }  // namespace
@@ -394,70 +451,39 @@ void LineParser::AddLateMetrics(std::vector<StepRow>& steps) const {
   }
 }
 
+// "[Rank 0] (after 10 iterations) memory (MB) | allocated: ... | max allocated:
+// 2345.6 | ...": keeps the step's max allocated; true for such a line.
+bool LineParser::FeedMegatronMemory(std::string_view line) {
+  const std::size_t after = line.find("(after ");
+  if (after == std::string_view::npos ||
+      line.find("iterations) memory (MB)", after) == std::string_view::npos) {
+    return false;
+  }
+  std::size_t i = after + 7, digits = i;
+  while (i < line.size() && IsDigit(line[i])) ++i;
+  const std::optional<std::int64_t> step = ParseStep(line.substr(digits, i - digits));
+  const std::size_t key = line.find("| max allocated:");
+  if (step && key != std::string_view::npos && AcceptRank(line, /*is_step_line=*/false)) {
+    std::string_view value = line.substr(key + 16);
+    value = Trim(value.substr(0, value.find('|')));
+    if (std::optional<double> mib = ParseNumber(value); mib && *mib >= 0 && *mib < 1e12) {
+      max_allocated_[*step] = static_cast<std::uint64_t>(std::llround(*mib * 1048576.0));
+    }
+  }
+  return true;
+}
+
 std::optional<StepRow> LineParser::FeedMegatron(std::string_view raw) {
   if (raw.find("iteration") == std::string_view::npos) return std::nullopt;  // fast path
   std::string text = StripAnsi(raw);
   std::string_view line = text;
-  // "[Rank 0] (after 10 iterations) memory (MB) | allocated: ... | max allocated: 2345.6 | ..."
-  if (std::size_t after = line.find("(after ");
-      after != std::string_view::npos &&
-      line.find("iterations) memory (MB)", after) != std::string_view::npos) {
-    std::size_t i = after + 7, digits = i;
-    while (i < line.size() && IsDigit(line[i])) ++i;
-    const std::optional<std::int64_t> step = ParseStep(line.substr(digits, i - digits));
-    const std::size_t key = line.find("| max allocated:");
-    if (step && key != std::string_view::npos && AcceptRank(line, /*is_step_line=*/false)) {
-      std::string_view value = line.substr(key + 16);
-      value = Trim(value.substr(0, value.find('|')));
-      if (std::optional<double> mib = ParseNumber(value); mib && *mib >= 0 && *mib < 1e12) {
-        max_allocated_[*step] = static_cast<std::uint64_t>(std::llround(*mib * 1048576.0));
-      }
-    }
-    return std::nullopt;
-  }
-  // "iteration N/ M |"
-  std::size_t pos = 0;
-  std::optional<std::int64_t> step;
+  if (FeedMegatronMemory(line)) return std::nullopt;
   std::size_t rest = 0;
-  while ((pos = line.find("iteration", pos)) != std::string_view::npos) {
-    std::size_t at = pos;
-    pos += 9;
-    if (at > 0 && IsWordChar(line[at - 1])) continue;
-    std::size_t i = pos;
-    if (i >= line.size() || !IsSpace(line[i])) continue;
-    while (i < line.size() && IsSpace(line[i])) ++i;
-    std::size_t n = i;
-    while (i < line.size() && IsDigit(line[i])) ++i;
-    if (i == n) continue;
-    std::string_view number = line.substr(n, i - n);
-    while (i < line.size() && IsSpace(line[i])) ++i;
-    if (i >= line.size() || line[i] != '/') continue;
-    ++i;
-    while (i < line.size() && IsSpace(line[i])) ++i;
-    std::size_t t = i;
-    while (i < line.size() && IsDigit(line[i])) ++i;
-    if (i == t) continue;
-    while (i < line.size() && IsSpace(line[i])) ++i;
-    if (i < line.size() && line[i] != '|') continue;
-    step = ParseStep(number);
-    if (!step) continue;
-    rest = i;
-    break;
-  }
+  const std::optional<std::int64_t> step = MegatronIteration(line, &rest);
   if (!step) return std::nullopt;
   if (!AcceptRank(line, /*is_step_line=*/true)) return std::nullopt;
 
-  // "| key: value |" segments.
-  std::map<std::string, std::string_view, std::less<>> fields;
-  std::string_view tail = line.substr(rest);
-  while (!tail.empty()) {
-    std::size_t bar = tail.find('|');
-    std::string_view segment = tail.substr(0, bar);
-    tail = bar == std::string_view::npos ? std::string_view() : tail.substr(bar + 1);
-    std::size_t colon = segment.find(':');
-    if (colon == std::string_view::npos) continue;
-    fields.emplace(std::string(Trim(segment.substr(0, colon))), Trim(segment.substr(colon + 1)));
-  }
+  const auto fields = BarFields(line.substr(rest));
   StepRow row;
   row.step = *step;
   auto add_float = [&](std::string_view key, const std::string& metric) {

@@ -116,6 +116,7 @@ class LineParser {
   std::optional<golden::StepRow> FeedJsonl(std::string_view line);
   std::optional<golden::StepRow> FeedTorchtitan(std::string_view line);
   std::optional<golden::StepRow> FeedMegatron(std::string_view line);
+  bool FeedMegatronMemory(std::string_view line);
   std::optional<golden::StepRow> FeedRegex(std::string_view line);
   // False when `line` carries a "[rankN]:" prefix of another rank than the
   // one locked onto; locks onto the first rank seen when `is_step_line`.

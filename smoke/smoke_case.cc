@@ -45,6 +45,70 @@ std::optional<double> TomlNumber(const toml::value& v) {
 }
 
 // [checks.NAME] tables into `out`; BadInput names the file, the key and the fix.
+// One key of [checks.NAME], each with its type and range.
+Status ParseCheckKey(const std::string& name, const std::string& key, const toml::value& v,
+                     const std::string& path, const fs::path& base, golden::HealthOptions& out) {
+  auto bad = [&](const std::string& at, const std::string& fix) {
+    return Status::BadInput(fmt::format("{}: checks.{} {}", path, at, fix));
+  };
+  const std::string at = name + "." + key;
+  if (key == "policy") {
+    std::optional<golden::CheckPolicy> p;
+    if (v.is_string()) p = golden::ParseCheckPolicy(v.as_string().str);
+    if (!p) return bad(at, "must be \"fail\", \"warn\" or \"off\"");
+    (name == "frozen"       ? out.frozen.policy
+     : name == "loss_scale" ? out.loss_scale.policy
+     : name == "spike"      ? out.spike.policy
+                            : out.learning.policy) = *p;
+  } else if (key == "steps") {
+    if (!v.is_integer() || v.as_integer() < 1 || v.as_integer() > 1000000) {
+      return bad(at, "must be an integer >= 1: consecutive unchanged steps, e.g. 5");
+    }
+    out.frozen.steps = static_cast<int>(v.as_integer());
+  } else if (key == "band") {
+    std::optional<double> lo, hi;
+    if (v.is_array() && v.as_array().size() == 2) {
+      lo = TomlNumber(v.as_array()[0]);
+      hi = TomlNumber(v.as_array()[1]);
+    }
+    if (!lo || !hi || !(*lo > 0) || !(*lo < *hi) || !std::isfinite(*hi)) {
+      return bad(at,
+                 "must be [low, high], factors of ln(vocab_size) with 0 < low < high, e.g. "
+                 "[0.75, 1.5]");
+    }
+    out.loss_scale.band_low = *lo;
+    out.loss_scale.band_high = *hi;
+  } else if (key == "vocab_size") {
+    if (!v.is_integer() || v.as_integer() < 2)
+      return bad(at, "must be an integer >= 2, e.g. 50257");
+    out.loss_scale.vocab_size = v.as_integer();
+  } else if (key == "same_loss_as") {
+    if (!v.is_string() || v.as_string().str.empty()) {
+      return bad(at, "must be a golden file's path, relative to the case file");
+    }
+    out.loss_scale.same_loss_as = Resolve(base, v.as_string().str);
+  } else if (key == "factor") {
+    std::optional<double> f = TomlNumber(v);
+    if (!f || !(*f > 1) || !std::isfinite(*f)) return bad(at, "must be a number above 1, e.g. 3");
+    out.spike.factor = *f;
+  } else if (key == "window") {
+    if (!v.is_integer() || v.as_integer() < 1 || v.as_integer() > 1000000) {
+      return bad(at, "must be an integer >= 1: previous steps in the median, e.g. 10");
+    }
+    out.spike.window = static_cast<int>(v.as_integer());
+  } else if (key == "min_history") {
+    if (!v.is_integer() || v.as_integer() < 1 || v.as_integer() > 1000000) {
+      return bad(at, "must be an integer >= 1 and at most window, e.g. 5");
+    }
+    out.spike.min_history = static_cast<int>(v.as_integer());
+  } else if (key == "margin") {
+    std::optional<double> m = TomlNumber(v);
+    if (!m || !(*m >= 0) || !(*m < 1)) return bad(at, "must be a number in [0, 1), e.g. 0.05");
+    out.learning.margin = *m;
+  }
+  return Status::Ok();
+}
+
 Status ParseChecks(const toml::value& checks, const std::string& path, const fs::path& base,
                    golden::HealthOptions& out) {
   auto bad = [&](const std::string& key, const std::string& fix) {
@@ -70,62 +134,7 @@ Status ParseChecks(const toml::value& checks, const std::string& path, const fs:
         return Status::BadInput(fmt::format("{}: unknown key \"checks.{}.{}\"; valid keys: {}",
                                             path, name, key, fmt::join(known->second, ", ")));
       }
-      const std::string at = name + "." + key;
-      if (key == "policy") {
-        std::optional<golden::CheckPolicy> p;
-        if (v.is_string()) p = golden::ParseCheckPolicy(v.as_string().str);
-        if (!p) return bad(at, "must be \"fail\", \"warn\" or \"off\"");
-        (name == "frozen"       ? out.frozen.policy
-         : name == "loss_scale" ? out.loss_scale.policy
-         : name == "spike"      ? out.spike.policy
-                                : out.learning.policy) = *p;
-      } else if (key == "steps") {
-        if (!v.is_integer() || v.as_integer() < 1 || v.as_integer() > 1000000) {
-          return bad(at, "must be an integer >= 1: consecutive unchanged steps, e.g. 5");
-        }
-        out.frozen.steps = static_cast<int>(v.as_integer());
-      } else if (key == "band") {
-        std::optional<double> lo, hi;
-        if (v.is_array() && v.as_array().size() == 2) {
-          lo = TomlNumber(v.as_array()[0]);
-          hi = TomlNumber(v.as_array()[1]);
-        }
-        if (!lo || !hi || !(*lo > 0) || !(*lo < *hi) || !std::isfinite(*hi)) {
-          return bad(at,
-                     "must be [low, high], factors of ln(vocab_size) with 0 < low < high, e.g. "
-                     "[0.75, 1.5]");
-        }
-        out.loss_scale.band_low = *lo;
-        out.loss_scale.band_high = *hi;
-      } else if (key == "vocab_size") {
-        if (!v.is_integer() || v.as_integer() < 2)
-          return bad(at, "must be an integer >= 2, e.g. 50257");
-        out.loss_scale.vocab_size = v.as_integer();
-      } else if (key == "same_loss_as") {
-        if (!v.is_string() || v.as_string().str.empty()) {
-          return bad(at, "must be a golden file's path, relative to the case file");
-        }
-        out.loss_scale.same_loss_as = Resolve(base, v.as_string().str);
-      } else if (key == "factor") {
-        std::optional<double> f = TomlNumber(v);
-        if (!f || !(*f > 1) || !std::isfinite(*f))
-          return bad(at, "must be a number above 1, e.g. 3");
-        out.spike.factor = *f;
-      } else if (key == "window") {
-        if (!v.is_integer() || v.as_integer() < 1 || v.as_integer() > 1000000) {
-          return bad(at, "must be an integer >= 1: previous steps in the median, e.g. 10");
-        }
-        out.spike.window = static_cast<int>(v.as_integer());
-      } else if (key == "min_history") {
-        if (!v.is_integer() || v.as_integer() < 1 || v.as_integer() > 1000000) {
-          return bad(at, "must be an integer >= 1 and at most window, e.g. 5");
-        }
-        out.spike.min_history = static_cast<int>(v.as_integer());
-      } else if (key == "margin") {
-        std::optional<double> m = TomlNumber(v);
-        if (!m || !(*m >= 0) || !(*m < 1)) return bad(at, "must be a number in [0, 1), e.g. 0.05");
-        out.learning.margin = *m;
-      }
+      LOCKSTEP_RETURN_IF_ERROR(ParseCheckKey(name, key, v, path, base, out));
     }
   }
   if (out.spike.min_history > out.spike.window) {
@@ -161,6 +170,63 @@ Result<golden::MetricPolicy> ParsePolicy(const toml::value& v, const std::string
   }
   return Status::BadInput(fmt::format(
       "{}: a policy is \"exact\", \"ignore\", {{ ulps = N }} or {{ rtol = R, atol = A }}", where));
+}
+
+// What runs the case, checked: the profile, a trainer config xor another
+// trainer's command (with a parser that can read its log), and that the
+// config exists.
+Status CheckHowItRuns(const SmokeCase& c, const TomlFields& f) {
+  const std::string& path = c.path;
+  auto where = [&](const std::string& key) { return fmt::format("{}: {}", path, key); };
+  if (c.profile != "portable" && c.profile != "openblas") {
+    return Status::BadInput(
+        fmt::format("{}: profile = \"{}\": use \"portable\" or \"openblas\"", path, c.profile));
+  }
+  if (f.Has("config") && c.config.empty())
+    return Status::BadInput(where("config") + " is empty: name a config file");
+  if (f.Has("command") && c.command.empty()) {
+    return Status::BadInput(where("command") + " is empty: give the program and its arguments");
+  }
+  if (!c.command.empty() && (f.Has("set") || f.Has("threads") || f.Has("profile"))) {
+    return Status::BadInput(
+        fmt::format("{}: set, threads and profile apply to lockstep's trainer (config = ...), "
+                    "not to a command; pass them in the command itself",
+                    path));
+  }
+  {
+    Result<LogFormat> format = ParseLogFormat(c.parser);
+    if (!format.ok()) return Status::BadInput(where("parser") + ": " + format.status().message());
+    Result<LineParser> line_parser = LineParser::Create(*format, c.regex);
+    if (!line_parser.ok())
+      return Status::BadInput(where(c.regex.empty() ? "parser" : "regex") + ": " +
+                              line_parser.status().message());
+  }
+  if (c.config.empty() == c.command.empty()) {
+    return Status::BadInput(fmt::format(
+        "{}: give either `config = \"...\"` (lockstep's trainer) or `command = [...]` (another "
+        "trainer), not {}",
+        path, c.config.empty() ? "neither" : "both"));
+  }
+  if (!c.config.empty() && !fs::exists(c.config)) {
+    return Status::BadInput(fmt::format(
+        "{}: config {} does not exist; fix the path (relative to the case file)", path, c.config));
+  }
+  return Status::Ok();
+}
+
+// [policy]: a tolerance per metric.
+Status ParsePolicies(const toml::value& root, const std::string& path, SmokeCase& c) {
+  auto where = [&](const std::string& key) { return fmt::format("{}: {}", path, key); };
+  if (root.contains("policy")) {
+    if (!root.at("policy").is_table())
+      return Status::BadInput(where("policy") + " must be a table");
+    for (const auto& [metric, v] : root.at("policy").as_table()) {
+      Result<golden::MetricPolicy> p = ParsePolicy(v, where("policy." + metric));
+      if (!p.ok()) return p.status();
+      c.policies.per_metric[metric] = *p;
+    }
+  }
+  return Status::Ok();
 }
 
 }  // namespace
@@ -212,51 +278,11 @@ Result<SmokeCase> LoadSmokeCase(const std::string& path) {
   if (golden_path->empty())
     return Status::BadInput(where("golden") + " is empty: name the golden file");
   c.golden = Resolve(base, *golden_path);
-  if (c.profile != "portable" && c.profile != "openblas") {
-    return Status::BadInput(
-        fmt::format("{}: profile = \"{}\": use \"portable\" or \"openblas\"", path, c.profile));
-  }
-  if (f.Has("config") && c.config.empty())
-    return Status::BadInput(where("config") + " is empty: name a config file");
-  if (f.Has("command") && c.command.empty()) {
-    return Status::BadInput(where("command") + " is empty: give the program and its arguments");
-  }
-  if (!c.command.empty() && (f.Has("set") || f.Has("threads") || f.Has("profile"))) {
-    return Status::BadInput(
-        fmt::format("{}: set, threads and profile apply to lockstep's trainer (config = ...), "
-                    "not to a command; pass them in the command itself",
-                    path));
-  }
-  {
-    Result<LogFormat> format = ParseLogFormat(c.parser);
-    if (!format.ok()) return Status::BadInput(where("parser") + ": " + format.status().message());
-    Result<LineParser> line_parser = LineParser::Create(*format, c.regex);
-    if (!line_parser.ok())
-      return Status::BadInput(where(c.regex.empty() ? "parser" : "regex") + ": " +
-                              line_parser.status().message());
-  }
-  if (root.contains("policy")) {
-    if (!root.at("policy").is_table())
-      return Status::BadInput(where("policy") + " must be a table");
-    for (const auto& [metric, v] : root.at("policy").as_table()) {
-      Result<golden::MetricPolicy> p = ParsePolicy(v, where("policy." + metric));
-      if (!p.ok()) return p.status();
-      c.policies.per_metric[metric] = *p;
-    }
-  }
+  LOCKSTEP_RETURN_IF_ERROR(CheckHowItRuns(c, f));
+  LOCKSTEP_RETURN_IF_ERROR(ParsePolicies(root, path, c));
   if (root.contains("checks")) {
     Status st = ParseChecks(root.at("checks"), path, base, c.checks);
     if (!st.ok()) return st;
-  }
-  if (c.config.empty() == c.command.empty()) {
-    return Status::BadInput(fmt::format(
-        "{}: give either `config = \"...\"` (lockstep's trainer) or `command = [...]` (another "
-        "trainer), not {}",
-        path, c.config.empty() ? "neither" : "both"));
-  }
-  if (!c.config.empty() && !fs::exists(c.config)) {
-    return Status::BadInput(fmt::format(
-        "{}: config {} does not exist; fix the path (relative to the case file)", path, c.config));
   }
   return c;
 }

@@ -20,11 +20,11 @@
 #include <string>
 #include <vector>
 
+#include "core/watchdog.h"
 #include "golden/compare.h"
 #include "golden/health.h"
 #include "smoke/outcome.h"
 #include "smoke/smoke_case.h"
-#include "smoke/watchdog.h"
 
 namespace lockstep::smoke {
 

@@ -1,4 +1,4 @@
-#include "smoke/watchdog.h"
+#include "core/watchdog.h"
 
 #include <gtest/gtest.h>
 #include <poll.h>
@@ -14,7 +14,7 @@
 
 #include "core/test_util.h"
 
-namespace lockstep::smoke {
+namespace lockstep {
 namespace {
 
 using ::lockstep::testing::Contains;
@@ -101,4 +101,4 @@ TEST(WatchdogTest, MissingCommandIsBadInput) {
 }
 
 }  // namespace
-}  // namespace lockstep::smoke
+}  // namespace lockstep

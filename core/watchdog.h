@@ -7,8 +7,8 @@
 // with exit code 124, as GNU timeout reports it. A command that exits is
 // judged by its exit code and output: once its output is drained, processes it
 // left behind holding the pipe are not waited for; the group is killed.
-#ifndef LOCKSTEP_SMOKE_WATCHDOG_H_
-#define LOCKSTEP_SMOKE_WATCHDOG_H_
+#ifndef LOCKSTEP_CORE_WATCHDOG_H_
+#define LOCKSTEP_CORE_WATCHDOG_H_
 
 #include <atomic>
 #include <functional>
@@ -18,7 +18,7 @@
 
 #include "core/status.h"
 
-namespace lockstep::smoke {
+namespace lockstep {
 
 struct ProcessOutcome {
   int exit_code = 0;       // the child's exit code; 124 when the watchdog fired; 128 + signal
@@ -44,6 +44,6 @@ struct WatchOptions {
 Result<ProcessOutcome> RunWatched(const std::vector<std::string>& argv, const WatchOptions& options,
                                   const std::function<void(std::string_view line)>& on_line);
 
-}  // namespace lockstep::smoke
+}  // namespace lockstep
 
-#endif  // LOCKSTEP_SMOKE_WATCHDOG_H_
+#endif  // LOCKSTEP_CORE_WATCHDOG_H_
