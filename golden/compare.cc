@@ -375,7 +375,8 @@ void Diagnose(const RunRecord& golden, const RunRecord& run, const StepRow& g, c
         r.step, d.run, d.golden);
     c.detail =
         "The parameters entering this step agreed, the gradient did not: its norm can agree "
-        "while its elements differ. A backward kernel or the reduction over micro-batches or "
+        "while its elements differ. A backward kernel or the reduction over the batch's sequences "
+        "or "
         "ranks changed. `lockstep bisect steps GOLDEN RUN` names the first tensor that differs.";
   } else if (has("param_digest") && first_row && r.step == 1) {
     // Before the first update there is no optimizer state that could differ.
@@ -386,7 +387,8 @@ void Diagnose(const RunRecord& golden, const RunRecord& run, const StepRow& g, c
     c.detail =
         "A fresh run has no optimizer state before step 1, so the backward pass or the "
         "update computed other bits: a gradient's elements (its norm can agree while they "
-        "differ), the reduction over micro-batches or ranks, clipping or AdamW's arithmetic. "
+        "differ), the reduction over the batch's sequences or ranks, clipping or AdamW's "
+        "arithmetic. "
         "`lockstep bisect steps GOLDEN RUN` names the first tensor that differs.";
   } else if (has("param_digest")) {
     c.diagnosis = Diagnosis::kState;

@@ -121,7 +121,8 @@ TEST(HeldOutTextTest, ContinuesEachGeneratorExactlyWhereTheTrainingShardsEnd) {
 // A smoke-config model, initialised, with its own pool and tracker.
 struct Model {
   Model(const TrainConfig& config, const data::Manifest& m, int threads) : pool(threads) {
-    kernels = std::make_unique<Kernels<float>>(pool, config.profile, tracker, config.compute);
+    kernels = std::make_unique<Kernels<float>>(pool, config.profile, tracker, config.compute,
+                                               std::size_t{m.seq_len});
     GptConfig gc = config.model;
     gc.seq_len = static_cast<int>(m.seq_len);
     gpt = std::make_unique<Gpt<float>>(gc, config.micro_batch, *kernels, tracker);

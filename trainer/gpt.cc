@@ -35,6 +35,10 @@ struct Gpt<T>::Layer {
 template <typename T>
 Gpt<T>::Gpt(const GptConfig& cfg, int micro_batch, Kernels<T>& kernels, MemoryTracker& tracker)
     : cfg_(cfg), B_(micro_batch), kernels_(kernels), tracker_(tracker) {
+  if (kernels.sequence_rows() != static_cast<std::size_t>(cfg.seq_len) &&
+      kernels.profile() == Profile::kOpenBlas) {
+    throw std::logic_error("Gpt: openblas kernels must group rows by sequence (seq_len)");
+  }
   const std::size_t V = cfg.vocab_size, Tn = cfg.seq_len, C = cfg.n_embd, L = cfg.n_layer;
   const std::size_t NH = cfg.n_head, B = micro_batch, BT = B * Tn;
   const std::size_t bias_c = cfg.norm == Norm::kLayerNorm ? C : 0;
@@ -150,14 +154,11 @@ double Gpt<T>::Forward(const std::uint32_t* samples, int sequences) {
   const std::size_t NH = cfg_.n_head, B = static_cast<std::size_t>(sequences), BT = B * Tn;
   const std::size_t rows = static_cast<std::size_t>(B_) * Tn;  // per layer, as allocated
   ThreadPool& pool = kernels_.pool();
-  // The matrix products run one sequence at a time, so each product has the
-  // same shape whatever the micro-batch (OpenBLAS picks its kernels by shape).
+  // Every product here is row by row: the kernels never let a block cross a
+  // sequence (Kernels' sequence_rows), so a sequence's bits do not depend on
+  // the others.
   auto linear = [&](T* out, const T* inp, const T* w, const T* bias, std::size_t ic,
-                    std::size_t oc) {
-    for (std::size_t s = 0; s < B; ++s) {
-      LinearForward(kernels_, out + s * Tn * oc, inp + s * Tn * ic, w, bias, Tn, ic, oc);
-    }
-  };
+                    std::size_t oc) { LinearForward(kernels_, out, inp, w, bias, BT, ic, oc); };
   for (std::size_t b = 0; b < B; ++b) {
     for (std::size_t t = 0; t < Tn; ++t) {
       inputs_[b * Tn + t] = static_cast<std::int32_t>(samples[b * (Tn + 1) + t]);
@@ -214,9 +215,7 @@ double Gpt<T>::Forward(const std::uint32_t* samples, int sequences) {
               params_.data() + Offset("lnfw"), params_.data() + Offset("lnfb"), BT, C);
   Trace(-1, "lnf", lnf_.data(), BT * C);
   // logits (B,T,V) = lnf . wte^T, then softmax and cross-entropy per row.
-  for (std::size_t s = 0; s < B; ++s) {
-    kernels_.NT(lnf_.data() + s * Tn * C, wte, probs_.data() + s * Tn * V, Tn, C, V);
-  }
+  kernels_.NT(lnf_.data(), wte, probs_.data(), BT, C, V);
   Trace(-1, "logits", probs_.data(), BT * V);
   SoftmaxCrossEntropyForward(pool, probs_.data(), losses_.data(), targets_.data(), BT, V);
   Trace(-1, "probs", probs_.data(), BT * V);
@@ -235,12 +234,15 @@ template <typename T>
 void Gpt<T>::TraceGrads(int layer, const char* what, std::size_t offset, std::size_t n) {
   if (trace_ == nullptr || n == 0) return;
   for (int s = 0; s < sequences_; ++s) {
-    Trace(layer, (std::string(what) + "[" + std::to_string(s) + "]").c_str(), grads(s) + offset, n);
+    const std::uint64_t slot = first_slot_ + static_cast<std::uint64_t>(s);
+    Trace(layer, (std::string(what) + "[" + std::to_string(slot) + "]").c_str(), grads(s) + offset,
+          n);
   }
 }
 
 template <typename T>
-void Gpt<T>::Backward(T loss_scale) {
+void Gpt<T>::Backward(T loss_scale, std::uint64_t first_slot) {
+  first_slot_ = first_slot;
   const std::size_t V = cfg_.vocab_size, Tn = cfg_.seq_len, C = cfg_.n_embd, L = cfg_.n_layer;
   const std::size_t NH = cfg_.n_head, B = static_cast<std::size_t>(sequences_), BT = B * Tn;
   const std::size_t rows = static_cast<std::size_t>(B_) * Tn;  // per layer, as allocated
@@ -252,12 +254,12 @@ void Gpt<T>::Backward(T loss_scale) {
   auto seq = [Tn](auto* base, std::size_t s, std::size_t width) { return base + s * Tn * width; };
   SoftmaxCrossEntropyBackward(pool, probs_.data(), targets_.data(), loss_scale, BT, V);
   Trace(-1, "dlogits", probs_.data(), BT * V);
+  // Per sequence dwte (V,C) = dlogits^T . lnf; for all, dlnf (B,T,C) = dlogits . wte.
   for (std::size_t s = 0; s < B; ++s) {
-    const int si = static_cast<int>(s);
-    // dwte (V,C) = dlogits^T . lnf; dlnf (T,C) = dlogits . wte
-    kernels_.TN(seq(probs_.data(), s, V), seq(lnf_.data(), s, C), grads(si) + wte_at, V, Tn, C);
-    kernels_.NN(seq(probs_.data(), s, V), wte, seq(d_ln_.data(), s, C), Tn, V, C);
+    T* g = grads(static_cast<int>(s));
+    kernels_.TN(seq(probs_.data(), s, V), seq(lnf_.data(), s, C), g + wte_at, V, Tn, C);
   }
+  kernels_.NN(probs_.data(), wte, d_ln_.data(), BT, V, C);
   TraceGrads(-1, "wte.grad(head)", wte_at, V * C);
   Trace(-1, "dlnf", d_ln_.data(), BT * C);
   const std::size_t norm_bias = cfg_.norm == Norm::kLayerNorm ? C : 0;
@@ -290,13 +292,15 @@ void Gpt<T>::Backward(T loss_scale) {
     const T* ln1_rstd = ln1_rstd_.data() + l * rows;
     const T* ln2_mean = ln2_mean_.data() + l * rows;
     const T* ln2_rstd = ln2_rstd_.data() + l * rows;
-    // Per sequence: its rows of the activations, its own parameter gradients.
+    // The input's gradient row by row for all sequences; the parameters'
+    // per sequence: its rows of the activations, its own gradient buffer.
     auto linear = [&](T* dinp, const char* weight, const char* bias, const T* dout, const T* inp,
                       const T* wmat, std::size_t ic, std::size_t oc) {
+      LinearBackwardInput(kernels_, dinp, dout, wmat, BT, ic, oc);
       for (std::size_t s = 0; s < B; ++s) {
         T* g = grads(static_cast<int>(s));
-        LinearBackward(kernels_, seq(dinp, s, ic), g + at(weight), g + at(bias), seq(dout, s, oc),
-                       seq(inp, s, ic), wmat, Tn, ic, oc);
+        LinearBackwardParams(kernels_, g + at(weight), g + at(bias), seq(dout, s, oc),
+                             seq(inp, s, ic), Tn, ic, oc);
       }
     };
     auto norm = [&](T* dinp, const char* weight, const char* bias, const T* dout, const T* inp,

@@ -77,7 +77,9 @@ class Gpt {
   // The gradient of loss_scale * (sum of token losses) of each sequence of
   // the last Forward into grads(s): every sum over tokens that makes a
   // parameter gradient runs over one sequence's tokens. Overwrites them.
-  void Backward(T loss_scale);
+  // `first_slot`: the batch slot of sequence 0, for the trace's names only
+  // ("h.1.fcb.grad[slot]").
+  void Backward(T loss_scale, std::uint64_t first_slot = 0);
 
   T* params() { return params_.data(); }
   const T* params() const { return params_.data(); }
@@ -103,12 +105,13 @@ class Gpt {
   std::size_t Offset(const std::string& name) const;
   // "h.<layer>.<what>" (layer >= 0) or "<what>" into the trace, if one is set.
   void Trace(int layer, const char* what, const T* x, std::size_t n);
-  // "<what>[s]": the gradient of each sequence s of the last Forward, at `offset`.
+  // "<what>[slot]": the gradient of each sequence of the last Forward, at `offset`.
   void TraceGrads(int layer, const char* what, std::size_t offset, std::size_t n);
 
   GptConfig cfg_;
   int B_;
-  int sequences_ = 0;  // of the last Forward
+  int sequences_ = 0;             // of the last Forward
+  std::uint64_t first_slot_ = 0;  // of the last Backward
   Kernels<T>& kernels_;
   MemoryTracker& tracker_;
   std::vector<ParamTensor> tensors_;

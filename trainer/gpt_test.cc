@@ -77,8 +77,9 @@ TEST(GptTest, ASequencesBitsDoNotDependOnTheMicroBatch) {
     SCOPED_TRACE(ProfileName(profile));
     MemoryTracker tracker;
     ThreadPool pool(3);
-    Kernels<float> kernels(pool, profile, tracker);
     const GptConfig cfg = Tiny(Norm::kLayerNorm);
+    Kernels<float> kernels(pool, profile, tracker, Precision::kFp32,
+                           static_cast<std::size_t>(cfg.seq_len));
     Gpt<float> alone(cfg, 1, kernels, tracker), among(cfg, 3, kernels, tracker);
     alone.Initialize(3);
     among.Initialize(3);

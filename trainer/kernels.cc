@@ -13,8 +13,13 @@ const char* ProfileName(Profile p) {
 }
 
 template <typename T>
-Kernels<T>::Kernels(ThreadPool& pool, Profile profile, MemoryTracker& tracker, Precision compute)
-    : pool_(pool), profile_(profile), tracker_(tracker), compute_(compute) {
+Kernels<T>::Kernels(ThreadPool& pool, Profile profile, MemoryTracker& tracker, Precision compute,
+                    std::size_t sequence_rows)
+    : pool_(pool),
+      profile_(profile),
+      tracker_(tracker),
+      compute_(compute),
+      sequence_rows_(sequence_rows) {
   if (!std::is_same_v<T, float> && compute != Precision::kFp32) {
     throw std::invalid_argument("Kernels: bf16 compute is emulated for float only");
   }
@@ -134,16 +139,21 @@ void Kernels<T>::Portable(const T* a, std::size_t rs, std::size_t cs, const T* b
 
 template <typename T>
 bool Kernels<T>::OpenBlasRows(bool trans_a, bool trans_b, const T* a, const T* b, T* c,
-                              std::size_t m, std::size_t k, std::size_t n) {
+                              std::size_t m, std::size_t k, std::size_t n, std::size_t group) {
   if constexpr (std::is_same_v<T, float>) {
     if (profile_ != Profile::kOpenBlas) return false;
     // Rows [i0, i0 + rows) of C: A's rows start at i0 * k, or at column i0
-    // of the stored [K, M] matrix when A is transposed.
+    // of the stored [K, M] matrix when A is transposed. Blocks of `block`
+    // rows within each group of `group` rows, the last one of a group shorter.
+    if (group == 0 || group > m) group = m;
     const std::size_t block = OpenBlasBlockRows(m);
-    const std::size_t blocks = (m + block - 1) / block;
-    pool_.ParallelFor(blocks, [&](std::size_t begin, std::size_t end) {
-      for (std::size_t blk = begin; blk < end; ++blk) {
-        const std::size_t i0 = blk * block, rows = std::min(block, m - i0);
+    const std::size_t per_group = (group + block - 1) / block;
+    const std::size_t groups = (m + group - 1) / group;
+    pool_.ParallelFor(groups * per_group, [&](std::size_t begin, std::size_t end) {
+      for (std::size_t task = begin; task < end; ++task) {
+        const std::size_t g0 = task / per_group * group;
+        const std::size_t i0 = g0 + task % per_group * block;
+        const std::size_t rows = std::min(block, std::min(g0 + group, m) - i0);
         cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
                     trans_b ? CblasTrans : CblasNoTrans, int(rows), int(n), int(k), 1.0f,
                     trans_a ? a + i0 : a + i0 * k, trans_a ? int(m) : int(k), b,
@@ -159,21 +169,21 @@ bool Kernels<T>::OpenBlasRows(bool trans_a, bool trans_b, const T* a, const T* b
 template <typename T>
 void Kernels<T>::NN(const T* a, const T* b, T* c, std::size_t m, std::size_t k, std::size_t n) {
   if (compute_ == Precision::kBf16) RoundInputs(&a, m * k, &b, k * n);
-  if (OpenBlasRows(false, false, a, b, c, m, k, n)) return;
+  if (OpenBlasRows(false, false, a, b, c, m, k, n, sequence_rows_)) return;
   Portable(a, k, 1, b, c, m, k, n);
 }
 
 template <typename T>
 void Kernels<T>::TN(const T* a, const T* b, T* c, std::size_t m, std::size_t k, std::size_t n) {
   if (compute_ == Precision::kBf16) RoundInputs(&a, k * m, &b, k * n);
-  if (OpenBlasRows(true, false, a, b, c, m, k, n)) return;
+  if (OpenBlasRows(true, false, a, b, c, m, k, n, m)) return;  // C's rows are not tokens
   Portable(a, 1, m, b, c, m, k, n);
 }
 
 template <typename T>
 void Kernels<T>::NT(const T* a, const T* b, T* c, std::size_t m, std::size_t k, std::size_t n) {
   if (compute_ == Precision::kBf16) RoundInputs(&a, m * k, &b, n * k);
-  if (OpenBlasRows(false, true, a, b, c, m, k, n)) return;
+  if (OpenBlasRows(false, true, a, b, c, m, k, n, sequence_rows_)) return;
   // B is [N,K]; its transpose [K,N] makes this an NN product.
   T* bt = Workspace(n * k);
   pool_.ParallelFor(k, [&](std::size_t begin, std::size_t end) {

@@ -14,7 +14,10 @@
 // openblas: cblas_sgemm on fixed blocks of rows of C (OpenBlasBlockRows), spread
 //   over our threads with OpenBLAS itself single-threaded, so every sgemm call
 //   has the same shape whatever the thread count: bit-exact on one machine and
-//   library, not across CPU models.
+//   library, not across CPU models. With `sequence_rows` set (the model's T),
+//   the rows of A and C in NN and NT are sequences of that many rows, and no
+//   block crosses a sequence: a sequence's bits do not depend on how many
+//   sequences one call holds (OpenBLAS may pick its kernels by shape).
 //
 // compute = bf16 (numerics.compute, Kernels<float> only): A and B are first
 //   rounded to bf16 (trainer/bf16.h) into tracked scratch copies, then the
@@ -47,8 +50,9 @@ class Kernels {
   static std::size_t OpenBlasBlockRows(std::size_t) { return 512; }
 
   // compute = kBf16 is for Kernels<float> (std::invalid_argument otherwise).
+  // sequence_rows: see above (0 = the rows are not grouped).
   Kernels(ThreadPool& pool, Profile profile, MemoryTracker& tracker,
-          Precision compute = Precision::kFp32);
+          Precision compute = Precision::kFp32, std::size_t sequence_rows = 0);
 
   void NN(const T* a, const T* b, T* c, std::size_t m, std::size_t k, std::size_t n);
   void NT(const T* a, const T* b, T* c, std::size_t m, std::size_t k, std::size_t n);
@@ -57,6 +61,7 @@ class Kernels {
   ThreadPool& pool() { return pool_; }
   Profile profile() const { return profile_; }
   Precision compute() const { return compute_; }
+  std::size_t sequence_rows() const { return sequence_rows_; }
 
  private:
   // C = A . B with A(i,k) = a[i * row_stride + k * col_stride].
@@ -68,13 +73,15 @@ class Kernels {
   void RoundInputs(const T** a, std::size_t a_count, const T** b, std::size_t b_count);
   // cblas_sgemm on fixed blocks of rows of C, when this is the openblas
   // profile (float); false otherwise.
+  // `group`: rows per sequence (no block crosses one), or m.
   bool OpenBlasRows(bool trans_a, bool trans_b, const T* a, const T* b, T* c, std::size_t m,
-                    std::size_t k, std::size_t n);
+                    std::size_t k, std::size_t n, std::size_t group);
 
   ThreadPool& pool_;
   Profile profile_;
   MemoryTracker& tracker_;
   Precision compute_;
+  std::size_t sequence_rows_;
   TrackedBuffer<T> workspace_;
   TrackedBuffer<T> rounded_a_, rounded_b_;  // compute = bf16 only
 };

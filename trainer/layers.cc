@@ -119,7 +119,19 @@ void LinearForward(Kernels<T>& k, T* out, const T* inp, const T* w, const T* bia
 template <typename T>
 void LinearBackward(Kernels<T>& k, T* dinp, T* dw, T* dbias, const T* dout, const T* inp,
                     const T* w, std::size_t rows, std::size_t ic, std::size_t oc) {
+  LinearBackwardInput(k, dinp, dout, w, rows, ic, oc);
+  LinearBackwardParams(k, dw, dbias, dout, inp, rows, ic, oc);
+}
+
+template <typename T>
+void LinearBackwardInput(Kernels<T>& k, T* dinp, const T* dout, const T* w, std::size_t rows,
+                         std::size_t ic, std::size_t oc) {
   k.NT(dout, w, dinp, rows, oc, ic);
+}
+
+template <typename T>
+void LinearBackwardParams(Kernels<T>& k, T* dw, T* dbias, const T* dout, const T* inp,
+                          std::size_t rows, std::size_t ic, std::size_t oc) {
   k.TN(inp, dout, dw, ic, rows, oc);
   const bool reverse = test_hooks::ReverseBiasGradient();  // the bisect tests' "kernel change"
   k.pool().ParallelFor(oc, [&](std::size_t begin, std::size_t end) {
@@ -431,29 +443,33 @@ void SoftmaxCrossEntropyBackward(ThreadPool& pool, T* probs, const std::int32_t*
   });
 }
 
-#define LOCKSTEP_INSTANTIATE_LAYERS(T)                                                       \
-  template void NormForward<T>(ThreadPool&, Norm, T*, T*, T*, const T*, const T*, const T*,  \
-                               std::size_t, std::size_t);                                    \
-  template void NormBackward<T>(ThreadPool&, Norm, T*, T*, T*, const T*, const T*, const T*, \
-                                const T*, const T*, std::size_t, std::size_t);               \
-  template void LinearForward<T>(Kernels<T>&, T*, const T*, const T*, const T*, std::size_t, \
-                                 std::size_t, std::size_t);                                  \
-  template void LinearBackward<T>(Kernels<T>&, T*, T*, T*, const T*, const T*, const T*,     \
-                                  std::size_t, std::size_t, std::size_t);                    \
-  template void GeluForward<T>(ThreadPool&, T*, const T*, std::size_t);                      \
-  template void GeluBackwardInPlace<T>(ThreadPool&, T*, const T*, std::size_t);              \
-  template void AttentionForward<T>(ThreadPool&, T*, T*, const T*, std::size_t, std::size_t, \
-                                    std::size_t, std::size_t, T*, Precision);                \
-  template void AttentionBackward<T>(ThreadPool&, T*, T*, const T*, const T*, const T*,      \
-                                     std::size_t, std::size_t, std::size_t, std::size_t,     \
-                                     Precision);                                             \
-  template void EncoderForward<T>(ThreadPool&, T*, const std::int32_t*, const T*, const T*,  \
-                                  std::size_t, std::size_t, std::size_t);                    \
-  template void EncoderBackward<T>(ThreadPool&, T*, T*, const T*, const std::int32_t*,       \
-                                   std::size_t, std::size_t, std::size_t);                   \
-  template void SoftmaxCrossEntropyForward<T>(ThreadPool&, T*, T*, const std::int32_t*,      \
-                                              std::size_t, std::size_t);                     \
-  template void SoftmaxCrossEntropyBackward<T>(ThreadPool&, T*, const std::int32_t*, T,      \
+#define LOCKSTEP_INSTANTIATE_LAYERS(T)                                                        \
+  template void NormForward<T>(ThreadPool&, Norm, T*, T*, T*, const T*, const T*, const T*,   \
+                               std::size_t, std::size_t);                                     \
+  template void NormBackward<T>(ThreadPool&, Norm, T*, T*, T*, const T*, const T*, const T*,  \
+                                const T*, const T*, std::size_t, std::size_t);                \
+  template void LinearForward<T>(Kernels<T>&, T*, const T*, const T*, const T*, std::size_t,  \
+                                 std::size_t, std::size_t);                                   \
+  template void LinearBackward<T>(Kernels<T>&, T*, T*, T*, const T*, const T*, const T*,      \
+                                  std::size_t, std::size_t, std::size_t);                     \
+  template void LinearBackwardInput<T>(Kernels<T>&, T*, const T*, const T*, std::size_t,      \
+                                       std::size_t, std::size_t);                             \
+  template void LinearBackwardParams<T>(Kernels<T>&, T*, T*, const T*, const T*, std::size_t, \
+                                        std::size_t, std::size_t);                            \
+  template void GeluForward<T>(ThreadPool&, T*, const T*, std::size_t);                       \
+  template void GeluBackwardInPlace<T>(ThreadPool&, T*, const T*, std::size_t);               \
+  template void AttentionForward<T>(ThreadPool&, T*, T*, const T*, std::size_t, std::size_t,  \
+                                    std::size_t, std::size_t, T*, Precision);                 \
+  template void AttentionBackward<T>(ThreadPool&, T*, T*, const T*, const T*, const T*,       \
+                                     std::size_t, std::size_t, std::size_t, std::size_t,      \
+                                     Precision);                                              \
+  template void EncoderForward<T>(ThreadPool&, T*, const std::int32_t*, const T*, const T*,   \
+                                  std::size_t, std::size_t, std::size_t);                     \
+  template void EncoderBackward<T>(ThreadPool&, T*, T*, const T*, const std::int32_t*,        \
+                                   std::size_t, std::size_t, std::size_t);                    \
+  template void SoftmaxCrossEntropyForward<T>(ThreadPool&, T*, T*, const std::int32_t*,       \
+                                              std::size_t, std::size_t);                      \
+  template void SoftmaxCrossEntropyBackward<T>(ThreadPool&, T*, const std::int32_t*, T,       \
                                                std::size_t, std::size_t);
 
 LOCKSTEP_INSTANTIATE_LAYERS(float)

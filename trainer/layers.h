@@ -37,6 +37,15 @@ void LinearForward(Kernels<T>& k, T* out, const T* inp, const T* w, const T* bia
 template <typename T>
 void LinearBackward(Kernels<T>& k, T* dinp, T* dw, T* dbias, const T* dout, const T* inp,
                     const T* w, std::size_t rows, std::size_t ic, std::size_t oc);
+// The two halves of LinearBackward: the input's gradient (row by row: any
+// number of sequences at once), and the parameters' (a sum over the rows:
+// called per sequence, each sequence a leaf of the reduction tree).
+template <typename T>
+void LinearBackwardInput(Kernels<T>& k, T* dinp, const T* dout, const T* w, std::size_t rows,
+                         std::size_t ic, std::size_t oc);
+template <typename T>
+void LinearBackwardParams(Kernels<T>& k, T* dw, T* dbias, const T* dout, const T* inp,
+                          std::size_t rows, std::size_t ic, std::size_t oc);
 
 // out (n) = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), GPT-2's GELU.
 template <typename T>

@@ -241,7 +241,8 @@ std::vector<StepStats> TrainWithStats(int threads, const std::string& master, in
   gc.seq_len = static_cast<int>(manifest->seq_len);
   MemoryTracker tracker;
   ThreadPool pool(threads);
-  Kernels<float> kernels(pool, config->profile, tracker, config->compute);
+  Kernels<float> kernels(pool, config->profile, tracker, config->compute,
+                         static_cast<std::size_t>(gc.seq_len));
   Gpt<float> model(gc, config->micro_batch, kernels, tracker);
   model.Initialize(config->seed);
   if (config->master == Precision::kBf16) RoundToBf16(pool, model.params(), model.num_params());

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <filesystem>
 #include <functional>
@@ -368,27 +369,33 @@ Result<TrainConfig> ParseTrainConfig(const std::string& text, const std::string&
   return c;
 }
 
-double MinimumTrainingBytes(const TrainConfig& c, int seq_len) {
+double MinimumTrainingBytes(const TrainConfig& c, int seq_len, int ranks) {
   const double V = c.model.vocab_size, T = seq_len, C = c.model.n_embd, L = c.model.n_layer;
   const double params = V * C + T * C + L * (12 * C * C + 13 * C) + 2 * C;
-  const double logits = static_cast<double>(c.micro_batch) * T * V;
-  // Parameters, AdamW's m and v, one gradient per sequence of a micro-batch.
-  return 4.0 * ((3 + c.micro_batch) * params + 2 * logits);
+  // The largest rank block, the sequences a micro-batch holds, and the
+  // partial sums the tree keeps open over the block (one per level).
+  const int block = (c.global_batch + ranks - 1) / std::max(ranks, 1);
+  const int sequences = std::min(c.micro_batch, block);
+  const int levels = std::bit_width(static_cast<unsigned>(block));
+  const double logits = static_cast<double>(sequences) * T * V;
+  // Parameters, AdamW's m and v, one gradient per sequence, the tree's
+  // partial sums, and on several ranks the whole sum gathered back.
+  const double copies = 3 + sequences + levels + (ranks > 1 ? 1 : 0);
+  return 4.0 * (copies * params + 2 * logits);
 }
 
-Status CheckFitsInMemory(const TrainConfig& c, int seq_len) {
-  const double need = MinimumTrainingBytes(c, seq_len);
+Status CheckFitsInMemory(const TrainConfig& c, int seq_len, int ranks) {
+  const double need = MinimumTrainingBytes(c, seq_len, ranks);
   const double have = static_cast<double>(::sysconf(_SC_PHYS_PAGES)) *
                       static_cast<double>(::sysconf(_SC_PAGE_SIZE));
   if (have <= 0 || need <= have) return Status::Ok();
-  return Status::BadInput(
-      fmt::format("{}: this config needs at least {:.3g} GiB per rank (parameters, gradients, "
-                  "AdamW state and one "
-                  "micro-batch's logits) and this machine has {:.3g} GiB: lower model.n_embd ({}), "
-                  "model.n_layer ({}), "
-                  "model.vocab_size ({}), data.seq_len ({}) or train.micro_batch ({})",
-                  c.origin, need / 1073741824.0, have / 1073741824.0, c.model.n_embd,
-                  c.model.n_layer, c.model.vocab_size, seq_len, c.micro_batch));
+  return Status::BadInput(fmt::format(
+      "{}: this config needs at least {:.3g} GiB per rank (parameters, AdamW state, a gradient "
+      "per sequence of a micro-batch, the reduction's partial sums and one micro-batch's "
+      "logits) and this machine has {:.3g} GiB: lower model.n_embd ({}), model.n_layer ({}), "
+      "model.vocab_size ({}), data.seq_len ({}) or train.micro_batch ({})",
+      c.origin, need / 1073741824.0, have / 1073741824.0, c.model.n_embd, c.model.n_layer,
+      c.model.vocab_size, seq_len, c.micro_batch));
 }
 
 Result<TrainConfig> LoadTrainConfig(const std::string& path,

@@ -73,15 +73,16 @@ struct TrainConfig {
   std::uint64_t Digest() const;
 };
 
-// A lower bound on the bytes a rank needs to train `config` with sequences
-// of `seq_len` tokens: parameters, gradients and AdamW's two moments (4
-// float32 per parameter) plus one micro-batch's logits and their gradient.
-// In double, so that no config overflows it.
-double MinimumTrainingBytes(const TrainConfig& config, int seq_len);
+// A lower bound on the bytes a rank of `ranks` needs to train `config` with
+// sequences of `seq_len` tokens: parameters and AdamW's two moments, a
+// gradient per sequence of a micro-batch, the reduction tree's partial sums,
+// one micro-batch's logits and their gradient. In double, so that no config
+// overflows it.
+double MinimumTrainingBytes(const TrainConfig& config, int seq_len, int ranks = 1);
 
 // BadInput when MinimumTrainingBytes exceeds the machine's physical memory:
 // refused before anything is allocated, naming the bytes and the keys to lower.
-Status CheckFitsInMemory(const TrainConfig& config, int seq_len);
+Status CheckFitsInMemory(const TrainConfig& config, int seq_len, int ranks = 1);
 
 // Reads `path`, applies `overrides` ("model.n_layer=4"; values parse as TOML,
 // bare words as strings) and validates. BadInput names the file and the key.

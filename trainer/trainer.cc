@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -122,7 +123,8 @@ RankBlock BlockOfRank(int batch, int micro_batch, int ranks, int rank) {
 class RankReduction {
  public:
   static Result<RankReduction> Create(Communicator& comm, int batch, int micro_batch,
-                                      std::size_t params, MemoryTracker& tracker) {
+                                      std::size_t params, bool deterministic,
+                                      MemoryTracker& tracker) {
     Result<Slices> slices = comm.CutIntoSlices(params);
     if (!slices.ok()) return slices.status();
     RankReduction r(std::move(slices).value(), comm.rank(), tracker);
@@ -134,10 +136,18 @@ class RankReduction {
       nodes += static_cast<int>(r.blocks_.back().size());
       r.max_nodes_ = std::max(r.max_nodes_, r.blocks_.back().size());
     }
-    if (static_cast<double>(nodes) * static_cast<double>(r.slice_) > 0x1p31 - 1) {
-      return Status::Crash("gradient too large for one MPI_Alltoallv; use more ranks");
+    // The same answer on every rank: the largest slice, not this rank's.
+    const int largest = *std::max_element(r.slices_.count.begin(), r.slices_.count.end());
+    if (static_cast<double>(nodes) * static_cast<double>(largest) > 0x1p31 - 1) {
+      return Status::Crash(fmt::format(
+          "{} parameters in {} partial sums are more than one MPI_Alltoallv can address "
+          "(2^31 - 1 elements per rank); use more ranks, or numerics.reduction = "
+          "\"nondeterministic\"",
+          params, nodes));
     }
-    r.received_ = TrackedBuffer<float>(tracker, static_cast<std::size_t>(nodes) * r.slice_);
+    if (deterministic) {  // MPI_Allreduce needs no slices
+      r.received_ = TrackedBuffer<float>(tracker, static_cast<std::size_t>(nodes) * r.slice_);
+    }
     r.losses_.resize(static_cast<std::size_t>(comm.size()) * r.max_nodes_);
     return r;
   }
@@ -221,7 +231,7 @@ class Training {
         record_(std::move(record)),
         block_(BlockOfRank(config.global_batch, config.micro_batch, comm.size(), comm.rank())),
         pool_(config.threads),
-        kernels_(pool_, config.profile, tracker_, config.compute),
+        kernels_(pool_, config.profile, tracker_, config.compute, manifest_.seq_len),
         model_(ModelConfig(config, manifest_), ModelMicroBatch(config, comm.size()), kernels_,
                tracker_),
         adamw_(model_.num_params(), tracker_),
@@ -330,8 +340,9 @@ Status Training::Start() {
     checkpoints_.emplace(options_.checkpoint_dir, options_.keep, comm_);
   }
   if (comm_.distributed()) {
-    Result<RankReduction> r = RankReduction::Create(
-        comm_, config_.global_batch, config_.micro_batch, model_.num_params(), tracker_);
+    Result<RankReduction> r =
+        RankReduction::Create(comm_, config_.global_batch, config_.micro_batch, model_.num_params(),
+                              config_.reduction != "nondeterministic", tracker_);
     if (!r.ok()) return r.status();
     ranks_.emplace(std::move(r).value());
   }
@@ -427,7 +438,7 @@ void Training::ForwardBackward(int step, StepRecord* rec) {
     if (trace_) trace_->Begin("forward", m);
     model_.Forward(samples.data(), static_cast<int>(count));
     if (trace_) trace_->Begin("backward", m);
-    model_.Backward(loss_scale_);
+    model_.Backward(loss_scale_, first);
     for (std::uint64_t s = 0; s < count; ++s) {
       const int si = static_cast<int>(s);
       tree_.Push(pool_, model_.grad_buffer(si), model_.sequence_loss(si), {first + s, 0});
@@ -603,7 +614,8 @@ Status Train(const TrainConfig& config, const TrainOptions& options, TrainResult
         config.origin, config.model.vocab_size, manifest->vocab_size, manifest->origin,
         manifest->vocab_size - 1, manifest->vocab_size));
   }
-  LOCKSTEP_RETURN_IF_ERROR(CheckFitsInMemory(config, static_cast<int>(manifest->seq_len)));
+  LOCKSTEP_RETURN_IF_ERROR(
+      CheckFitsInMemory(config, static_cast<int>(manifest->seq_len), comm.size()));
   Result<data::Sampler> sampler =
       data::Sampler::Create(*manifest, static_cast<std::uint64_t>(config.global_batch));
   if (!sampler.ok()) return sampler.status();
