@@ -68,7 +68,8 @@ void RegisterSmoke(CLI::App& app, int& exit_code) {
       "step with its golden file, and any divergence is diagnosed: data, numerics, state,\n"
       "memory, crash, hang or config. Then health checks judge the run on its own: frozen\n"
       "parameters, step-1 loss scale, loss/grad-norm spikes, and whether held-out loss fell\n"
-      "(policies per case: [checks.NAME] policy = \"fail\" | \"warn\" | \"off\"; see README)");
+      "(policies per case: [checks.NAME] policy = \"fail\" | \"warn\" | \"off\"; see "
+      "smoke/README.md)");
   auto names = std::make_shared<std::vector<std::string>>();
   auto cases_dir = std::make_shared<std::string>();
   auto o = std::make_shared<smoke::SmokeOptions>();
