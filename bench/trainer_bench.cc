@@ -4,9 +4,13 @@
 #include <benchmark/benchmark.h>
 #include <cblas.h>
 
+#include <algorithm>
+#include <string>
 #include <vector>
 
 #include "core/counter_rng.h"
+#include "trainer/env_fingerprint.h"
+#include "trainer/gemm.h"
 #include "trainer/kernels.h"
 #include "trainer/trainer.h"
 
@@ -42,26 +46,39 @@ void BM_SgemmOpenBlasPeak(benchmark::State& state) {
 }
 BENCHMARK(BM_SgemmOpenBlasPeak)->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMillisecond);
 
-// lockstep's Kernels::NN in each profile and thread count.
+// lockstep's Kernels::NN in each profile and thread count; the portable
+// profile on each of its code paths this CPU runs (arg 0: 0 = openblas,
+// 1 + Isa = portable on that path).
 void BM_KernelsNN(benchmark::State& state) {
   openblas_set_num_threads(1);
-  const Profile profile = state.range(0) == 0 ? Profile::kPortable : Profile::kOpenBlas;
+  const Profile profile = state.range(0) == 0 ? Profile::kOpenBlas : Profile::kPortable;
+  const Isa isa =
+      profile == Profile::kPortable ? static_cast<Isa>(state.range(0) - 1) : WidestIsa();
+  const std::vector<Isa> runnable = RunnableIsas();
+  if (std::find(runnable.begin(), runnable.end(), isa) == runnable.end()) {
+    state.SkipWithError("this CPU does not run that code path");
+    return;
+  }
   ThreadPool pool(static_cast<int>(state.range(1)));
   MemoryTracker tracker;
-  Kernels<float> k(pool, profile, tracker);
+  Kernels<float> k(pool, profile, tracker, Precision::kFp32, 0, isa);
   auto a = Random(kM * kK), b = Random(kK * kN);
   std::vector<float> c(kM * kN);
   for (auto _ : state) {
     k.NN(a.data(), b.data(), c.data(), kM, kK, kN);
     benchmark::DoNotOptimize(c.data());
   }
-  state.SetLabel(ProfileName(profile));
+  state.SetLabel(profile == Profile::kPortable
+                     ? std::string("portable ") + IsaName(isa)
+                     : std::string("openblas ") + CollectEnvFingerprint().blas_core);
   state.counters["GFLOP/s"] =
       benchmark::Counter(2.0 * kM * kN * kK * state.iterations(), benchmark::Counter::kIsRate,
                          benchmark::Counter::kIs1000);
 }
 BENCHMARK(BM_KernelsNN)
-    ->ArgsProduct({{0, 1}, {1, 2}})
+    ->ArgsProduct({{0, 1 + int(Isa::kScalar), 1 + int(Isa::kAvx2), 1 + int(Isa::kAvx512),
+                    1 + int(Isa::kNeon)},
+                   {1, 2}})
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
 

@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "core/text.h"
+#include "trainer/gemm.h"
 
 // OpenBLAS's openblas_config.h declares C99 _Complex typedefs, which Clang's
 // -Wpedantic rejects in C++ when the header is not on a -isystem path (CMake's
@@ -122,6 +123,18 @@ std::string OsName() {
   return os.empty() ? kUnknown : os;
 }
 
+env_internal::CpuFeatures ThisCpu() {
+  env_internal::CpuFeatures cpu;
+#if defined(__x86_64__)
+  cpu.avx = __builtin_cpu_supports("avx");
+  cpu.avx2 = __builtin_cpu_supports("avx2");
+  cpu.fma = __builtin_cpu_supports("fma");
+  cpu.avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+               __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
+#endif
+  return cpu;
+}
+
 std::string LibcVersion() {
 #if defined(__GLIBC__)
   return std::string("glibc ") + gnu_get_libc_version();
@@ -144,16 +157,18 @@ const std::array<FieldRef, kEnvKeys.size()>& Fields() {
       {kEnvKeys[0], &EnvFingerprint::compiler, nullptr},
       {kEnvKeys[1], &EnvFingerprint::compile_flags, nullptr},
       {kEnvKeys[2], &EnvFingerprint::build_type, nullptr},
-      {kEnvKeys[3], &EnvFingerprint::blas, nullptr},
-      {kEnvKeys[4], &EnvFingerprint::blas_core, nullptr},
-      {kEnvKeys[5], nullptr, &EnvFingerprint::blas_threads},
-      {kEnvKeys[6], &EnvFingerprint::mpi, nullptr},
-      {kEnvKeys[7], &EnvFingerprint::cpu_model, nullptr},
-      {kEnvKeys[8], nullptr, &EnvFingerprint::cpu_count},
-      {kEnvKeys[9], &EnvFingerprint::os, nullptr},
-      {kEnvKeys[10], &EnvFingerprint::libc, nullptr},
-      {kEnvKeys[11], nullptr, &EnvFingerprint::world_size},
-      {kEnvKeys[12], nullptr, &EnvFingerprint::threads},
+      {kEnvKeys[3], &EnvFingerprint::portable_isa, nullptr},
+      {kEnvKeys[4], &EnvFingerprint::blas, nullptr},
+      {kEnvKeys[5], &EnvFingerprint::blas_core, nullptr},
+      {kEnvKeys[6], &EnvFingerprint::blas_advice, nullptr},
+      {kEnvKeys[7], nullptr, &EnvFingerprint::blas_threads},
+      {kEnvKeys[8], &EnvFingerprint::mpi, nullptr},
+      {kEnvKeys[9], &EnvFingerprint::cpu_model, nullptr},
+      {kEnvKeys[10], nullptr, &EnvFingerprint::cpu_count},
+      {kEnvKeys[11], &EnvFingerprint::os, nullptr},
+      {kEnvKeys[12], &EnvFingerprint::libc, nullptr},
+      {kEnvKeys[13], nullptr, &EnvFingerprint::world_size},
+      {kEnvKeys[14], nullptr, &EnvFingerprint::threads},
   }};
   return fields;
 }
@@ -165,7 +180,10 @@ std::string FieldText(const EnvFingerprint& env, const FieldRef& field) {
 // How DiffEnv shows one value: strings bare, everything else as JSON.
 std::string ShowValue(const nlohmann::json* value) {
   if (value == nullptr) return "(missing)";
-  if (value->is_string()) return value->get<std::string>();
+  if (value->is_string()) {
+    const std::string text = value->get<std::string>();
+    return text.empty() ? "\"\"" : text;
+  }
   return value->dump();
 }
 
@@ -221,6 +239,33 @@ std::string ParseCpuModel(std::string_view cpuinfo) {
   return kUnknown;
 }
 
+std::string BlasAdvice(std::string_view core, const CpuFeatures& cpu) {
+  // OpenBLAS's kernel sets that use no more than SSE3: what it falls back to
+  // when it does not recognise a CPU.
+  static constexpr std::string_view kFallbacks[] = {"Prescott", "Core2",      "Generic",
+                                                    "Katmai",   "Coppermine", "Northwood",
+                                                    "Banias",   "Atom",       "Nano"};
+  const bool fallback =
+      std::find_if(std::begin(kFallbacks), std::end(kFallbacks), [&](std::string_view name) {
+        return ToLower(name) == ToLower(core);
+      }) != std::end(kFallbacks);
+  if (!fallback) return "";
+  std::string better;
+  if (cpu.avx512) {
+    better = "SkylakeX";
+  } else if (cpu.avx2 && cpu.fma) {
+    better = "Haswell";
+  } else if (cpu.avx) {
+    better = "SandyBridge";
+  } else {
+    return "";
+  }
+  return "OpenBLAS runs its generic " + std::string(core) + " kernels on a CPU that runs " +
+         better + "'s: set OPENBLAS_CORETYPE=" + better +
+         " for its fast ones (the openblas profile's bits depend on the kernel set: re-record "
+         "openblas goldens after changing it)";
+}
+
 std::string ParseOsReleasePrettyName(std::string_view os_release) {
   std::string pretty;
   ForEachKeyValue(os_release, '=', [&](std::string_view key, std::string_view value) {
@@ -252,10 +297,13 @@ EnvFingerprint CollectEnvFingerprint() {
 #else
   env.build_type = kUnknown;
 #endif
+  Result<Isa> isa = PortableIsa();
+  env.portable_isa = isa.ok() ? IsaName(*isa) : kUnknown;
   const char* config = openblas_get_config();
   env.blas = env_internal::FormatBlasConfig(config != nullptr ? config : "");
   const char* core = openblas_get_corename();
   env.blas_core = core != nullptr && *core != '\0' ? CollapseSpace(core) : kUnknown;
+  env.blas_advice = env_internal::BlasAdvice(env.blas_core, ThisCpu());
   env.blas_threads = openblas_get_num_threads();
   env.mpi = MpiVersion();
   env.cpu_model = env_internal::ParseCpuModel(ReadSmallFile("/proc/cpuinfo"));
@@ -311,7 +359,8 @@ std::string ToText(const EnvFingerprint& env) {
   for (const FieldRef& field : Fields()) {
     out += field.key;
     out.append(width - field.key.size() + 2, ' ');
-    out += FieldText(env, field);
+    const std::string text = FieldText(env, field);
+    out += text.empty() ? "(none)" : text;
     out += '\n';
   }
   return out;

@@ -22,8 +22,11 @@ struct EnvFingerprint {
   std::string compiler;       // "GCC 12.2.0", "Clang 14.0.6"
   std::string compile_flags;  // LOCKSTEP_CXX_FLAGS (set by CMake), else "unknown"
   std::string build_type;     // LOCKSTEP_BUILD_TYPE (set by CMake), else "unknown"
+  std::string portable_isa;   // the portable product's code path (trainer/gemm.h): "avx2"
   std::string blas;           // "OpenBLAS 0.3.21 (NO_LAPACKE DYNAMIC_ARCH ... MAX_THREADS=64)"
   std::string blas_core;      // the kernel set OpenBLAS picked at run time: "SkylakeX", "Haswell"
+  std::string blas_advice;    // "" or, when blas_core is a generic fallback on a CPU that
+                              // runs a better one: "set OPENBLAS_CORETYPE=Haswell ..."
   int blas_threads = 0;       // OpenBLAS's thread count when the fingerprint was taken
   std::string mpi;            // "Open MPI v4.1.4 (MPI 3.1)"
   std::string cpu_model;      // "Intel(R) Xeon(R) ...", "ARM implementer 0x41 part 0xd0c"
@@ -38,9 +41,10 @@ struct EnvFingerprint {
 
 // The JSON keys, in field order (the order ToText prints them and DiffEnv
 // reports them).
-inline constexpr std::array<std::string_view, 13> kEnvKeys = {
-    "compiler",  "compile_flags", "build_type", "blas", "blas_core",  "blas_threads", "mpi",
-    "cpu_model", "cpu_count",     "os",         "libc", "world_size", "threads"};
+inline constexpr std::array<std::string_view, 15> kEnvKeys = {
+    "compiler",    "compile_flags", "build_type", "portable_isa", "blas",      "blas_core",
+    "blas_advice", "blas_threads",  "mpi",        "cpu_model",    "cpu_count", "os",
+    "libc",        "world_size",    "threads"};
 
 // Reads this process's environment. Never fails: what cannot be found is
 // "unknown". Safe before MPI_Init (it uses only MPI_Get_version and
@@ -73,6 +77,14 @@ namespace env_internal {
 
 // "OpenBLAS 0.3.21 NO_LAPACKE DYNAMIC_ARCH" -> "OpenBLAS 0.3.21 (NO_LAPACKE DYNAMIC_ARCH)".
 std::string FormatBlasConfig(std::string_view config);
+
+// The advice for blas_advice: "" unless `core` is one of OpenBLAS's generic
+// fallbacks (Prescott, Core2, Generic, ...) and the CPU's features run a
+// better kernel set, which it names with the variable to set.
+struct CpuFeatures {
+  bool avx = false, avx2 = false, fma = false, avx512 = false;  // avx512: F, BW, DQ, VL
+};
+std::string BlasAdvice(std::string_view core, const CpuFeatures& cpu);
 
 // "Open MPI v4.1.4, package: Debian OpenMPI, ..." + 3.1 -> "Open MPI v4.1.4 (MPI 3.1)".
 // Keeps the first line up to its first comma, whitespace collapsed.

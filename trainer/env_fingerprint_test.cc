@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/test_util.h"
+#include "trainer/gemm.h"
 
 namespace lockstep::trainer {
 namespace {
@@ -20,8 +21,10 @@ EnvFingerprint Sample() {
   env.compiler = "GCC 12.2.0";
   env.compile_flags = "-O2 -ffp-contract=off";
   env.build_type = "Release";
+  env.portable_isa = "avx2";
   env.blas = "OpenBLAS 0.3.21 (DYNAMIC_ARCH)";
-  env.blas_core = "Haswell";
+  env.blas_core = "Prescott";
+  env.blas_advice = "set OPENBLAS_CORETYPE=Haswell";
   env.blas_threads = 4;
   env.mpi = "Open MPI v4.1.4 (MPI 3.1)";
   env.cpu_model = "Some CPU";
@@ -55,6 +58,7 @@ TEST(EnvFingerprintTest, CollectsThisMachine) {
   EXPECT_TRUE(Contains(env.os, "Linux"));
   EXPECT_FALSE(env.compile_flags.empty());
   EXPECT_FALSE(env.build_type.empty());
+  EXPECT_EQ(env.portable_isa, IsaName(WidestIsa()));
 #if defined(__GLIBC__)
   EXPECT_TRUE(Contains(env.libc, "glibc " + std::to_string(__GLIBC__) + "."));
 #endif
@@ -214,6 +218,19 @@ TEST(EnvInternalTest, ParsesCpuModel) {
   EXPECT_EQ(env_internal::ParseCpuModel("processor : 0\nHardware : BCM2835\n"), "BCM2835");
   EXPECT_EQ(env_internal::ParseCpuModel(""), "unknown");
   EXPECT_EQ(env_internal::ParseCpuModel("model name\t:\n"), "unknown");
+}
+
+TEST(EnvInternalTest, BlasAdviceNamesTheBetterCoreOnlyForAFallback) {
+  env_internal::CpuFeatures avx512{true, true, true, true}, avx2{true, true, true, false},
+      avx{true, false, false, false}, sse{};
+  EXPECT_TRUE(Contains(env_internal::BlasAdvice("Prescott", avx512), "OPENBLAS_CORETYPE=SkylakeX"));
+  EXPECT_TRUE(Contains(env_internal::BlasAdvice("Core2", avx2), "OPENBLAS_CORETYPE=Haswell"));
+  EXPECT_TRUE(Contains(env_internal::BlasAdvice("GENERIC", avx), "OPENBLAS_CORETYPE=SandyBridge"));
+  EXPECT_TRUE(Contains(env_internal::BlasAdvice("Prescott", avx2), "Prescott"));
+  EXPECT_EQ(env_internal::BlasAdvice("Prescott", sse), "");    // nothing better to run
+  EXPECT_EQ(env_internal::BlasAdvice("Haswell", avx512), "");  // not a fallback
+  EXPECT_EQ(env_internal::BlasAdvice("Zen", avx2), "");
+  EXPECT_EQ(env_internal::BlasAdvice("SkylakeX", avx512), "");
 }
 
 TEST(EnvInternalTest, ParsesOsReleasePrettyName) {

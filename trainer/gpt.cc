@@ -192,7 +192,7 @@ double Gpt<T>::Forward(const std::uint32_t* samples, int sequences) {
     Trace(li, "atty", atty, BT * C);
     linear(res2, atty, w.attprojw, w.attprojb, C, C);
     Trace(li, "attproj", res2, BT * C);
-    pool.ParallelFor(BT * C, [&](std::size_t b, std::size_t e) {
+    pool.ParallelFor(BT * C, 1, [&](std::size_t b, std::size_t e) {
       for (std::size_t i = b; i < e; ++i) res2[i] = x[i] + res2[i];
     });
     Trace(li, "residual2", res2, BT * C);
@@ -205,7 +205,7 @@ double Gpt<T>::Forward(const std::uint32_t* samples, int sequences) {
     Trace(li, "fch_gelu", fch_gelu, BT * 4 * C);
     linear(res3, fch_gelu, w.fcprojw, w.fcprojb, 4 * C, C);
     Trace(li, "fcproj", res3, BT * C);
-    pool.ParallelFor(BT * C, [&](std::size_t b, std::size_t e) {
+    pool.ParallelFor(BT * C, 1, [&](std::size_t b, std::size_t e) {
       for (std::size_t i = b; i < e; ++i) res3[i] = res2[i] + res3[i];
     });
     Trace(li, "residual3", res3, BT * C);

@@ -5,12 +5,10 @@
 //   TN  C[M,N] = A[K,M]^T . B[K,N]
 // All row-major; C is overwritten.
 //
-// portable: every C[i,j] is one accumulator, starting at 0 and adding
-//   A(i,k) * B(k,j) for k = 0, 1, ..., K-1 in that order, each product and
-//   each sum rounded once (no FMA: the build uses -ffp-contract=off). Loops run
-//   across j, so vectorising changes how many outputs advance at once but never
-//   the order of one output's operations: the same bits on any CPU, SIMD width
-//   and thread count. NT transposes B into a workspace first.
+// portable: trainer/gemm.h, whose order is defined by fused multiply-add:
+//   every C[i,j] is one accumulator, c = fma(A(i,k), B(k,j), c) for k = 0, 1,
+//   ..., K-1 from +0, so the bits depend on the inputs alone: the same on any
+//   CPU, code path (`isa`), compiler and thread count.
 // openblas: cblas_sgemm on fixed blocks of rows of C (OpenBlasBlockRows), spread
 //   over our threads with OpenBLAS itself single-threaded, so every sgemm call
 //   has the same shape whatever the thread count: bit-exact on one machine and
@@ -33,6 +31,7 @@
 #include <string>
 
 #include "trainer/bf16.h"
+#include "trainer/gemm.h"
 #include "trainer/memory.h"
 #include "trainer/thread_pool.h"
 
@@ -50,9 +49,12 @@ class Kernels {
   static std::size_t OpenBlasBlockRows(std::size_t) { return 512; }
 
   // compute = kBf16 is for Kernels<float> (std::invalid_argument otherwise).
-  // sequence_rows: see above (0 = the rows are not grouped).
+  // sequence_rows: see above (0 = the rows are not grouped). isa: the
+  // portable product's code path (a runnable one; Kernels<double> always
+  // runs kScalar), by default the widest.
   Kernels(ThreadPool& pool, Profile profile, MemoryTracker& tracker,
-          Precision compute = Precision::kFp32, std::size_t sequence_rows = 0);
+          Precision compute = Precision::kFp32, std::size_t sequence_rows = 0,
+          Isa isa = WidestIsa());
 
   void NN(const T* a, const T* b, T* c, std::size_t m, std::size_t k, std::size_t n);
   void NT(const T* a, const T* b, T* c, std::size_t m, std::size_t k, std::size_t n);
@@ -61,13 +63,12 @@ class Kernels {
   ThreadPool& pool() { return pool_; }
   Profile profile() const { return profile_; }
   Precision compute() const { return compute_; }
+  Isa isa() const { return isa_; }
   std::size_t sequence_rows() const { return sequence_rows_; }
 
  private:
-  // C = A . B with A(i,k) = a[i * row_stride + k * col_stride].
-  void Portable(const T* a, std::size_t row_stride, std::size_t col_stride, const T* b, T* c,
-                std::size_t m, std::size_t k, std::size_t n);
-  T* Workspace(std::size_t count);
+  void Portable(const T* a, Strides a_strides, const T* b, Strides b_strides, T* c, std::size_t m,
+                std::size_t k, std::size_t n);
   // compute = bf16: points *a and *b at rounded copies of their first
   // a_count and b_count values.
   void RoundInputs(const T** a, std::size_t a_count, const T** b, std::size_t b_count);
@@ -82,7 +83,8 @@ class Kernels {
   MemoryTracker& tracker_;
   Precision compute_;
   std::size_t sequence_rows_;
-  TrackedBuffer<T> workspace_;
+  Isa isa_;
+  TrackedBuffer<T> workspace_;              // packed panels (portable)
   TrackedBuffer<T> rounded_a_, rounded_b_;  // compute = bf16 only
 };
 

@@ -21,7 +21,7 @@ std::vector<float> Random(std::size_t n, std::uint64_t salt) {
 }
 
 // The portable profile's promise, spelled out as the plainest loop: each
-// output is 0 + a0*b0 + a1*b1 + ... in k order, one rounding per operation.
+// output is fma(a_k, b_k, acc) from +0 in k order (trainer/gemm.h).
 std::vector<float> Sequential(const std::vector<float>& a, const std::vector<float>& b,
                               std::size_t m, std::size_t k, std::size_t n, char form) {
   std::vector<float> c(m * n);
@@ -31,8 +31,7 @@ std::vector<float> Sequential(const std::vector<float>& a, const std::vector<flo
       for (std::size_t p = 0; p < k; ++p) {
         float av = form == 'T' ? a[p * m + i] : a[i * k + p];
         float bv = form == 'N' ? b[j * k + p] : b[p * n + j];  // 'N' here marks NT
-        float prod = av * bv;
-        acc = acc + prod;
+        acc = std::fma(av, bv, acc);
       }
       c[i * n + j] = acc;
     }
@@ -108,7 +107,24 @@ TEST(KernelsTest, WorkspaceIsTracked) {
   std::vector<float> c(4 * 16);
   EXPECT_EQ(tracker.current(), 0u);
   k.NT(a.data(), b.data(), c.data(), 4, 8, 16);
-  EXPECT_EQ(tracker.current(), 8u * 16u * sizeof(float));  // B's transpose
+  const std::size_t packed = GemmWorkspaceSize(4, 8, 16) * sizeof(float);
+  EXPECT_GE(packed, (4u + 16u) * 8u * sizeof(float));  // A and B, padded
+  EXPECT_EQ(tracker.current(), packed);
+  k.NN(a.data(), b.data(), c.data(), 2, 8, 16);  // smaller: reused
+  EXPECT_EQ(tracker.peak(), packed);
+}
+
+// The tracked peak is a recorded field: it must not depend on the code path.
+TEST(KernelsTest, WorkspaceIsTheSameOnEveryCodePath) {
+  ThreadPool pool(1);
+  auto a = Random(37 * 129, 1), b = Random(129 * 300, 2);
+  std::vector<float> c(37 * 300);
+  for (Isa isa : RunnableIsas()) {
+    MemoryTracker tracker;
+    Kernels<float> k(pool, Profile::kPortable, tracker, Precision::kFp32, 0, isa);
+    k.NN(a.data(), b.data(), c.data(), 37, 129, 300);
+    EXPECT_EQ(tracker.peak(), GemmWorkspaceSize(37, 129, 300) * sizeof(float)) << IsaName(isa);
+  }
 }
 
 std::vector<float> Rounded(std::vector<float> x) {
@@ -160,11 +176,11 @@ TEST(KernelsTest, Bf16CopiesAreTrackedAndOnlyInBf16) {
   auto a = Random(4 * 8, 1), b = Random(8 * 16, 2);
   std::vector<float> c(4 * 16);
   {
-    Kernels<float> k(pool, Profile::kPortable, tracker);
+    Kernels<float> k(pool, Profile::kOpenBlas, tracker);
     k.NN(a.data(), b.data(), c.data(), 4, 8, 16);
     EXPECT_EQ(tracker.current(), 0u);
   }
-  Kernels<float> k(pool, Profile::kPortable, tracker, Precision::kBf16);
+  Kernels<float> k(pool, Profile::kOpenBlas, tracker, Precision::kBf16);
   k.NN(a.data(), b.data(), c.data(), 4, 8, 16);
   EXPECT_EQ(tracker.current(), (4u * 8u + 8u * 16u) * sizeof(float));
   k.NN(a.data(), b.data(), c.data(), 2, 8, 16);  // smaller: the copies are reused

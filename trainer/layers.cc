@@ -9,6 +9,7 @@
 
 #include "core/test_hooks.h"
 #include "trainer/elementwise.h"
+#include "trainer/simd_clones.h"
 
 namespace lockstep::trainer {
 namespace {
@@ -19,9 +20,6 @@ constexpr T kNormEps = T(1e-5);
 template <typename T>
 constexpr T kGeluScale = T(0.7978845608028654);  // sqrt(2 / pi)
 
-// Multi-versioned for the float trainer: see kernels.cc.
-#define LOCKSTEP_SIMD_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-
 }  // namespace
 
 // ---- Normalisation: LayerNorm or RMSNorm over the last axis -----------------
@@ -29,7 +27,7 @@ constexpr T kGeluScale = T(0.7978845608028654);  // sqrt(2 / pi)
 template <typename T>
 void NormForward(ThreadPool& pool, Norm norm, T* out, T* mean, T* rstd, const T* inp, const T* w,
                  const T* b, std::size_t rows, std::size_t C) {
-  pool.ParallelFor(rows, [&](std::size_t begin, std::size_t end) {
+  pool.ParallelFor(rows, 8 * C, [&](std::size_t begin, std::size_t end) {
     for (std::size_t r = begin; r < end; ++r) {
       const T* x = inp + r * C;
       T* y = out + r * C;
@@ -64,7 +62,7 @@ void NormForward(ThreadPool& pool, Norm norm, T* out, T* mean, T* rstd, const T*
 template <typename T>
 void NormBackward(ThreadPool& pool, Norm norm, T* dinp, T* dw, T* db, const T* dout, const T* inp,
                   const T* mean, const T* rstd, const T* w, std::size_t rows, std::size_t C) {
-  pool.ParallelFor(rows, [&](std::size_t begin, std::size_t end) {
+  pool.ParallelFor(rows, 12 * C, [&](std::size_t begin, std::size_t end) {
     for (std::size_t r = begin; r < end; ++r) {
       const T* x = inp + r * C;
       const T* dy = dout + r * C;
@@ -86,7 +84,7 @@ void NormBackward(ThreadPool& pool, Norm norm, T* dinp, T* dw, T* db, const T* d
       }
     }
   });
-  pool.ParallelFor(C, [&](std::size_t begin, std::size_t end) {
+  pool.ParallelFor(C, 6 * rows, [&](std::size_t begin, std::size_t end) {
     for (std::size_t i = begin; i < end; ++i) {
       dw[i] = 0;
       if (norm == Norm::kLayerNorm) db[i] = 0;
@@ -107,7 +105,7 @@ template <typename T>
 void LinearForward(Kernels<T>& k, T* out, const T* inp, const T* w, const T* bias, std::size_t rows,
                    std::size_t ic, std::size_t oc) {
   k.NN(inp, w, out, rows, ic, oc);
-  k.pool().ParallelFor(rows, [&](std::size_t begin, std::size_t end) {
+  k.pool().ParallelFor(rows, oc, [&](std::size_t begin, std::size_t end) {
     for (std::size_t r = begin; r < end; ++r) {
       for (std::size_t o = 0; o < oc; ++o) out[r * oc + o] += bias[o];
     }
@@ -134,7 +132,7 @@ void LinearBackwardParams(Kernels<T>& k, T* dw, T* dbias, const T* dout, const T
                           std::size_t rows, std::size_t ic, std::size_t oc) {
   k.TN(inp, dout, dw, ic, rows, oc);
   const bool reverse = test_hooks::ReverseBiasGradient();  // the bisect tests' "kernel change"
-  k.pool().ParallelFor(oc, [&](std::size_t begin, std::size_t end) {
+  k.pool().ParallelFor(oc, rows, [&](std::size_t begin, std::size_t end) {
     for (std::size_t o = begin; o < end; ++o) dbias[o] = 0;
     for (std::size_t i = 0; i < rows; ++i) {
       const std::size_t r = reverse ? rows - 1 - i : i;
@@ -146,7 +144,7 @@ void LinearBackwardParams(Kernels<T>& k, T* dw, T* dbias, const T* dout, const T
 // ---- GELU, tanh approximation ------------------------------------------------
 template <typename T>
 void GeluForward(ThreadPool& pool, T* out, const T* inp, std::size_t n) {
-  pool.ParallelFor(n, [&](std::size_t begin, std::size_t end) {
+  pool.ParallelFor(n, 30, [&](std::size_t begin, std::size_t end) {
     for (std::size_t i = begin; i < end; ++i) {
       T x = inp[i];
       T cube = T(0.044715) * x * x * x;
@@ -160,7 +158,7 @@ void GeluForward(ThreadPool& pool, T* out, const T* inp, std::size_t n) {
 // d (n) holds dL/dout on entry and dL/dinp on return.
 template <typename T>
 void GeluBackwardInPlace(ThreadPool& pool, T* d, const T* inp, std::size_t n) {
-  pool.ParallelFor(n, [&](std::size_t begin, std::size_t end) {
+  pool.ParallelFor(n, 40, [&](std::size_t begin, std::size_t end) {
     constexpr std::size_t kChunk = 1024;
     T th[kChunk];
     for (std::size_t c0 = begin; c0 < end; c0 += kChunk) {
@@ -361,7 +359,7 @@ template <typename T>
 void AttentionForward(ThreadPool& pool, T* out, T* att, const T* qkv, std::size_t B, std::size_t Tn,
                       std::size_t C, std::size_t NH, T* scratch, Precision products) {
   const bool bf16 = Bf16Products<T>(products);
-  pool.ParallelFor(B * NH, [&](std::size_t begin, std::size_t end) {
+  pool.ParallelFor(B * NH, 2 * Tn * Tn * (C / NH), [&](std::size_t begin, std::size_t end) {
     for (std::size_t bh = begin; bh < end; ++bh) {
       ForwardHead(out, att, qkv, bh, Tn, C, NH, scratch, bf16);
     }
@@ -373,7 +371,7 @@ void AttentionBackward(ThreadPool& pool, T* dqkv, T* scratch, const T* dout, con
                        const T* att, std::size_t B, std::size_t Tn, std::size_t C, std::size_t NH,
                        Precision products) {
   const bool bf16 = Bf16Products<T>(products);
-  pool.ParallelFor(B * NH, [&](std::size_t begin, std::size_t end) {
+  pool.ParallelFor(B * NH, 4 * Tn * Tn * (C / NH), [&](std::size_t begin, std::size_t end) {
     for (std::size_t bh = begin; bh < end; ++bh) {
       BackwardHead(dqkv, scratch, dout, qkv, att, bh, Tn, C, NH, bf16);
     }
@@ -384,7 +382,7 @@ void AttentionBackward(ThreadPool& pool, T* dqkv, T* scratch, const T* dout, con
 template <typename T>
 void EncoderForward(ThreadPool& pool, T* out, const std::int32_t* tokens, const T* wte,
                     const T* wpe, std::size_t rows, std::size_t Tn, std::size_t C) {
-  pool.ParallelFor(rows, [&](std::size_t begin, std::size_t end) {
+  pool.ParallelFor(rows, C, [&](std::size_t begin, std::size_t end) {
     for (std::size_t r = begin; r < end; ++r) {
       const T* te = wte + static_cast<std::size_t>(tokens[r]) * C;
       const T* pe = wpe + (r % Tn) * C;
@@ -396,7 +394,7 @@ void EncoderForward(ThreadPool& pool, T* out, const std::int32_t* tokens, const 
 template <typename T>
 void EncoderBackward(ThreadPool& pool, T* dwte, T* dwpe, const T* dout, const std::int32_t* tokens,
                      std::size_t rows, std::size_t Tn, std::size_t C) {
-  pool.ParallelFor(C, [&](std::size_t begin, std::size_t end) {
+  pool.ParallelFor(C, 2 * rows, [&](std::size_t begin, std::size_t end) {
     for (std::size_t t = 0; t < Tn; ++t) {
       for (std::size_t i = begin; i < end; ++i) dwpe[t * C + i] = 0;
     }
@@ -415,7 +413,7 @@ void EncoderBackward(ThreadPool& pool, T* dwte, T* dwpe, const T* dout, const st
 template <typename T>
 void SoftmaxCrossEntropyForward(ThreadPool& pool, T* probs, T* losses, const std::int32_t* targets,
                                 std::size_t rows, std::size_t V) {
-  pool.ParallelFor(rows, [&](std::size_t begin, std::size_t end) {
+  pool.ParallelFor(rows, 25 * V, [&](std::size_t begin, std::size_t end) {
     for (std::size_t r = begin; r < end; ++r) {
       T* row = probs + r * V;
       T maxv = -std::numeric_limits<T>::infinity();
@@ -434,7 +432,7 @@ void SoftmaxCrossEntropyForward(ThreadPool& pool, T* probs, T* losses, const std
 template <typename T>
 void SoftmaxCrossEntropyBackward(ThreadPool& pool, T* probs, const std::int32_t* targets,
                                  T loss_scale, std::size_t rows, std::size_t V) {
-  pool.ParallelFor(rows, [&](std::size_t begin, std::size_t end) {
+  pool.ParallelFor(rows, V, [&](std::size_t begin, std::size_t end) {
     for (std::size_t r = begin; r < end; ++r) {
       T* row = probs + r * V;
       row[targets[r]] -= T(1);

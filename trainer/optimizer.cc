@@ -25,7 +25,7 @@ float LearningRate(const TrainConfig& c, int step) {
 double SumOfSquares(ThreadPool& pool, const float* x, std::size_t n) {
   const std::size_t chunks = (n + kNormChunk - 1) / kNormChunk;
   std::vector<double> partial(chunks, 0.0);
-  pool.ParallelFor(chunks, [&](std::size_t begin, std::size_t end) {
+  pool.ParallelFor(chunks, 2 * kNormChunk, [&](std::size_t begin, std::size_t end) {
     for (std::size_t c = begin; c < end; ++c) {
       double s = 0;
       const std::size_t stop = std::min(n, (c + 1) * kNormChunk);
@@ -42,7 +42,7 @@ double SumOfSquares(ThreadPool& pool, const float* x, std::size_t n) {
 }
 
 void Scale(ThreadPool& pool, float* x, std::size_t n, float scale) {
-  pool.ParallelFor(n, [&](std::size_t begin, std::size_t end) {
+  pool.ParallelFor(n, 1, [&](std::size_t begin, std::size_t end) {
     for (std::size_t i = begin; i < end; ++i) x[i] = x[i] * scale;
   });
 }
@@ -50,7 +50,7 @@ void Scale(ThreadPool& pool, float* x, std::size_t n, float scale) {
 std::uint64_t CountZeros(ThreadPool& pool, const float* x, std::size_t n) {
   const std::size_t chunks = (n + kNormChunk - 1) / kNormChunk;
   std::vector<std::uint64_t> partial(chunks, 0);
-  pool.ParallelFor(chunks, [&](std::size_t begin, std::size_t end) {
+  pool.ParallelFor(chunks, 2 * kNormChunk, [&](std::size_t begin, std::size_t end) {
     for (std::size_t c = begin; c < end; ++c) {
       std::uint64_t zeros = 0;
       const std::size_t stop = std::min(n, (c + 1) * kNormChunk);
@@ -92,7 +92,7 @@ void AdamW::Step(ThreadPool& pool, const std::vector<ParamTensor>& tensors, floa
     // need fixed chunks, so the loop runs over those.
     const std::size_t chunks = (t.size + kNormChunk - 1) / kNormChunk;
     partial.assign(chunks, Partial{});
-    pool.ParallelFor(chunks, [&](std::size_t chunk_begin, std::size_t chunk_end) {
+    pool.ParallelFor(chunks, 20 * kNormChunk, [&](std::size_t chunk_begin, std::size_t chunk_end) {
       for (std::size_t ch = chunk_begin; ch < chunk_end; ++ch) {
         Partial s;
         const std::size_t stop = std::min(t.size, (ch + 1) * kNormChunk);

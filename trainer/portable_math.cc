@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <limits>
 
+#include "trainer/simd_clones.h"
+
 // The build passes -ffp-contract=off; Clang also honours the standard pragma,
 // so this file stays FMA-free even if compiled without the flag (Clang's default
 // would fuse a*b+c on AArch64). GCC's C++ front end ignores the pragma; its
@@ -249,13 +251,11 @@ inline __attribute__((always_inline)) float TanhBranchFree(float x) {
 // time. Internal functions of their own: Clang 14 emits only the first clone,
 // with no run-time choice, for a function whose header declaration lacks the
 // attribute (an AVX-512 loop that died with SIGILL on an AVX2-only EPYC).
-__attribute__((target_clones("avx512f", "avx2", "default"))) void ExpInPlaceClones(float* x,
-                                                                                   std::size_t n) {
+LOCKSTEP_SIMD_CLONES void ExpInPlaceClones(float* x, std::size_t n) {
   for (std::size_t i = 0; i < n; ++i) x[i] = ExpBranchFree(x[i]);
 }
 
-__attribute__((target_clones("avx512f", "avx2", "default"))) void TanhInPlaceClones(float* x,
-                                                                                    std::size_t n) {
+LOCKSTEP_SIMD_CLONES void TanhInPlaceClones(float* x, std::size_t n) {
   for (std::size_t i = 0; i < n; ++i) x[i] = TanhBranchFree(x[i]);
 }
 

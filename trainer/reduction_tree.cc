@@ -100,21 +100,22 @@ TrackedBuffer<float>& ReductionTree::FreeBuffer() {
 void ReductionTree::AddChain(ThreadPool& pool, const std::vector<float*>& lefts,
                              const float* right) const {
   constexpr std::size_t kBlock = 2048;  // in L1: the chain's intermediate sums stay there
-  pool.ParallelFor((size_ + kBlock - 1) / kBlock, [&](std::size_t begin, std::size_t end) {
-    float sum[kBlock];
-    for (std::size_t b = begin; b < end; ++b) {
-      const std::size_t at = b * kBlock, n = std::min(kBlock, size_ - at);
-      std::copy(right + at, right + at + n, sum);
-      for (const float* left : lefts) {
-        for (std::size_t i = 0; i < n; ++i) sum[i] = left[at + i] + sum[i];
-      }
-      std::copy(sum, sum + n, lefts.back() + at);
-    }
-  });
+  pool.ParallelFor((size_ + kBlock - 1) / kBlock, kBlock * (lefts.size() + 2),
+                   [&](std::size_t begin, std::size_t end) {
+                     float sum[kBlock];
+                     for (std::size_t b = begin; b < end; ++b) {
+                       const std::size_t at = b * kBlock, n = std::min(kBlock, size_ - at);
+                       std::copy(right + at, right + at + n, sum);
+                       for (const float* left : lefts) {
+                         for (std::size_t i = 0; i < n; ++i) sum[i] = left[at + i] + sum[i];
+                       }
+                       std::copy(sum, sum + n, lefts.back() + at);
+                     }
+                   });
 }
 
 void ReductionTree::Add(ThreadPool& pool, float* left, const float* right) const {
-  pool.ParallelFor(size_, [&](std::size_t begin, std::size_t end) {
+  pool.ParallelFor(size_, 1, [&](std::size_t begin, std::size_t end) {
     for (std::size_t i = begin; i < end; ++i) left[i] = left[i] + right[i];
   });
 }

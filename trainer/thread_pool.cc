@@ -1,5 +1,7 @@
 #include "trainer/thread_pool.h"
 
+#include <algorithm>
+
 namespace lockstep::trainer {
 namespace {
 
@@ -23,10 +25,12 @@ ThreadPool::~ThreadPool() {
   for (std::thread& t : workers_) t.join();
 }
 
-void ThreadPool::ParallelFor(std::size_t n,
+void ThreadPool::ParallelFor(std::size_t n, std::size_t cost_per_item,
                              const std::function<void(std::size_t, std::size_t)>& body) {
-  const std::size_t parts = workers_.size() + 1;
-  if (parts == 1 || n < 2) {
+  const double work = double(n) * double(cost_per_item);
+  const std::size_t parts = std::min<std::size_t>(
+      {workers_.size() + 1, n, std::max<std::size_t>(1, std::size_t(work / kMinCostPerPart))});
+  if (parts <= 1) {
     if (n > 0) body(0, n);
     return;
   }
@@ -34,7 +38,8 @@ void ThreadPool::ParallelFor(std::size_t n,
     std::lock_guard<std::mutex> lock(mutex_);
     body_ = &body;
     n_ = n;
-    pending_ = static_cast<int>(workers_.size());
+    parts_ = parts;
+    pending_ = static_cast<int>(parts - 1);
     ++generation_;
   }
   start_.notify_all();
@@ -49,7 +54,7 @@ void ThreadPool::WorkerLoop(int index) {
   std::size_t seen = 0;
   for (;;) {
     const std::function<void(std::size_t, std::size_t)>* body;
-    std::size_t n;
+    std::size_t n, parts;
     {
       std::unique_lock<std::mutex> lock(mutex_);
       start_.wait(lock, [&] { return stop_ || generation_ != seen; });
@@ -57,8 +62,10 @@ void ThreadPool::WorkerLoop(int index) {
       seen = generation_;
       body = body_;
       n = n_;
+      parts = parts_;
     }
-    auto [begin, end] = Chunk(n, workers_.size() + 1, static_cast<std::size_t>(index));
+    if (static_cast<std::size_t>(index) >= parts) continue;  // not needed this time
+    auto [begin, end] = Chunk(n, parts, static_cast<std::size_t>(index));
     if (begin < end) (*body)(begin, end);
     {
       std::lock_guard<std::mutex> lock(mutex_);

@@ -26,9 +26,19 @@ class ThreadPool {
 
   int threads() const { return static_cast<int>(workers_.size()) + 1; }
 
+  // Below this much work per thread, handing a range to another thread costs
+  // more than it gives: bench/README.md, "Threads".
+  static constexpr std::size_t kMinCostPerPart = 1 << 15;
+  // A cost_per_item that always splits (the caller has judged the size).
+  static constexpr std::size_t kSplit = kMinCostPerPart;
+
   // Calls body(begin, end) on disjoint contiguous ranges covering [0, n) and
-  // returns when all have finished. Not reentrant.
-  void ParallelFor(std::size_t n, const std::function<void(std::size_t, std::size_t)>& body);
+  // returns when all have finished. Not reentrant. cost_per_item: about how
+  // many elementary operations (a float multiply or add, an element copied)
+  // one item takes; the work is split over no more threads than have
+  // kMinCostPerPart each, so small loops run on the caller alone.
+  void ParallelFor(std::size_t n, std::size_t cost_per_item,
+                   const std::function<void(std::size_t, std::size_t)>& body);
 
  private:
   void WorkerLoop(int index);
@@ -39,6 +49,7 @@ class ThreadPool {
   std::condition_variable done_;
   const std::function<void(std::size_t, std::size_t)>* body_ = nullptr;
   std::size_t n_ = 0;
+  std::size_t parts_ = 0;  // ranges of the current loop: the caller's and parts_ - 1 workers'.
   std::size_t generation_ = 0;
   int pending_ = 0;
   bool stop_ = false;

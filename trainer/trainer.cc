@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <iostream>
 #include <optional>
 
 #include "core/atomic_file.h"
@@ -219,7 +220,7 @@ class Training {
  public:
   Training(const TrainConfig& config, const TrainOptions& options, Communicator& comm,
            data::Manifest manifest, data::Sampler sampler, data::TokenSource source,
-           std::optional<Evaluator> evaluator, RecordWriter record)
+           std::optional<Evaluator> evaluator, RecordWriter record, Isa isa)
       : config_(config),
         options_(options),
         comm_(comm),
@@ -231,7 +232,7 @@ class Training {
         record_(std::move(record)),
         block_(BlockOfRank(config.global_batch, config.micro_batch, comm.size(), comm.rank())),
         pool_(config.threads),
-        kernels_(pool_, config.profile, tracker_, config.compute, manifest_.seq_len),
+        kernels_(pool_, config.profile, tracker_, config.compute, manifest_.seq_len, isa),
         model_(ModelConfig(config, manifest_), ModelMicroBatch(config, comm.size()), kernels_,
                tracker_),
         adamw_(model_.num_params(), tracker_),
@@ -354,6 +355,7 @@ void Training::WriteHeader() {
   EnvFingerprint env = CollectEnvFingerprint();
   env.threads = config_.threads;
   env.world_size = comm_.size();
+  env.portable_isa = IsaName(kernels_.isa());
   nlohmann::ordered_json header;
   header["type"] = "header";
   header["tool"] = "lockstep";
@@ -369,11 +371,17 @@ void Training::WriteHeader() {
   header["params"] = model_.num_params();
   header["env"] = ToJson(env);
   record_.Write(header);
+  // Said even when quiet: the openblas profile on a fallback kernel set runs
+  // at a fraction of its speed, and nothing else would tell.
+  if (rank0_ && config_.profile == Profile::kOpenBlas && !env.blas_advice.empty()) {
+    std::cerr << "lockstep: warning: " << env.blas_advice << "\n";
+  }
   if (progress_ != nullptr) {
     *progress_ << fmt::format(
-        "training {} parameters, {} steps of {} tokens, {} profile, {} thread{}{}\n",
+        "training {} parameters, {} steps of {} tokens, {} profile ({}), {} thread{}{}\n",
         model_.num_params(), config_.steps, tokens_per_step_, ProfileName(config_.profile),
-        config_.threads, config_.threads == 1 ? "" : "s",
+        config_.profile == Profile::kPortable ? env.portable_isa : env.blas_core, config_.threads,
+        config_.threads == 1 ? "" : "s",
         comm_.distributed()
             ? fmt::format(", {} ranks ({} reduction)", comm_.size(), config_.reduction)
             : "");
@@ -627,10 +635,13 @@ Status Train(const TrainConfig& config, const TrainOptions& options, TrainResult
     if (!e.ok()) return e.status();
     evaluator.emplace(std::move(e).value());
   }
+  Result<Isa> isa = PortableIsa();
+  if (!isa.ok()) return isa.status();
   Result<RecordWriter> record = RecordWriter::Open(comm.rank() == 0 ? options.record_path : "");
   if (!record.ok()) return record.status();
   Training training(config, options, comm, std::move(manifest).value(), std::move(sampler).value(),
-                    std::move(source).value(), std::move(evaluator), std::move(record).value());
+                    std::move(source).value(), std::move(evaluator), std::move(record).value(),
+                    *isa);
   LOCKSTEP_RETURN_IF_ERROR(training.Start());
   return training.Run(result);
 }
