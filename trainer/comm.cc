@@ -1,9 +1,19 @@
 #include "trainer/comm.h"
 
 #include <fmt/format.h>
+
+#if LOCKSTEP_HAVE_MPI
 #include <mpi.h>
+// Every MPI call goes through this macro; a build without MPI (a world of one
+// rank, for cross builds) drops the call's tokens, so none of it is compiled.
+#define LOCKSTEP_MPI(call, what) Check(call, what)
+#else
+#define LOCKSTEP_MPI(call, what) \
+  Status::Crash(fmt::format("{}: this lockstep was built without MPI (LOCKSTEP_MPI=OFF)", what))
+#endif
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 
 namespace lockstep::trainer {
@@ -23,6 +33,7 @@ constexpr std::size_t kMaxChunk = std::size_t{1} << 30;
 
 Communicator::Communicator() {
   if (!LaunchedByMpirun()) return;
+#if LOCKSTEP_HAVE_MPI
   int provided = 0;
   MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided);
   initialized_ = true;
@@ -31,12 +42,20 @@ Communicator::Communicator() {
   MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
   MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
   MPI_Comm_size(MPI_COMM_WORLD, &size_);
+#else
+  std::fprintf(stderr,
+               "lockstep: warning: started by mpirun, but this lockstep was built without MPI "
+               "(LOCKSTEP_MPI=OFF): every process trains alone, as a world of one\n");
+#endif
 }
 
 Communicator::~Communicator() {
+#if LOCKSTEP_HAVE_MPI
   if (initialized_) MPI_Finalize();
+#endif
 }
 
+#if LOCKSTEP_HAVE_MPI
 Status Communicator::Check(int code, const char* what) const {
   if (code == MPI_SUCCESS) return Status::Ok();
   char text[MPI_MAX_ERROR_STRING];
@@ -45,15 +64,16 @@ Status Communicator::Check(int code, const char* what) const {
   return Status::Crash(
       fmt::format("rank {} of {}: {} failed: {}", rank_, size_, what, std::string(text, len)));
 }
+#endif
 
 Status Communicator::AllGather(const double* mine, std::size_t count, double* all) {
   if (!distributed()) {
     std::copy(mine, mine + count, all);
     return Status::Ok();
   }
-  return Check(MPI_Allgather(mine, static_cast<int>(count), MPI_DOUBLE, all,
-                             static_cast<int>(count), MPI_DOUBLE, MPI_COMM_WORLD),
-               "MPI_Allgather");
+  return LOCKSTEP_MPI(MPI_Allgather(mine, static_cast<int>(count), MPI_DOUBLE, all,
+                                    static_cast<int>(count), MPI_DOUBLE, MPI_COMM_WORLD),
+                      "MPI_Allgather");
 }
 
 Status Communicator::AllGatherBytes(const void* mine, std::size_t bytes, void* all) {
@@ -62,9 +82,9 @@ Status Communicator::AllGatherBytes(const void* mine, std::size_t bytes, void* a
               static_cast<char*>(all));
     return Status::Ok();
   }
-  return Check(MPI_Allgather(mine, static_cast<int>(bytes), MPI_BYTE, all, static_cast<int>(bytes),
-                             MPI_BYTE, MPI_COMM_WORLD),
-               "MPI_Allgather");
+  return LOCKSTEP_MPI(MPI_Allgather(mine, static_cast<int>(bytes), MPI_BYTE, all,
+                                    static_cast<int>(bytes), MPI_BYTE, MPI_COMM_WORLD),
+                      "MPI_Allgather");
 }
 
 Result<Slices> Communicator::CutIntoSlices(std::size_t n) const {
@@ -93,10 +113,10 @@ Status Communicator::AllToAllSlices(const float* mine, const Slices& s,
     received_count.push_back(at >= 0 ? s.count[me] : 0);
     received_begin.push_back(at >= 0 ? at : 0);
   }
-  return Check(MPI_Alltoallv(mine, mine != nullptr ? s.count.data() : none.data(), s.begin.data(),
-                             MPI_FLOAT, received, received_count.data(), received_begin.data(),
-                             MPI_FLOAT, MPI_COMM_WORLD),
-               "MPI_Alltoallv");
+  return LOCKSTEP_MPI(MPI_Alltoallv(mine, mine != nullptr ? s.count.data() : none.data(),
+                                    s.begin.data(), MPI_FLOAT, received, received_count.data(),
+                                    received_begin.data(), MPI_FLOAT, MPI_COMM_WORLD),
+                      "MPI_Alltoallv");
 }
 
 Status Communicator::AllGatherSlices(const float* mine, const Slices& s, float* all) {
@@ -105,28 +125,28 @@ Status Communicator::AllGatherSlices(const float* mine, const Slices& s, float* 
     std::copy(mine, mine + s.count[me], all + s.begin[me]);
     return Status::Ok();
   }
-  return Check(MPI_Allgatherv(mine, s.count[me], MPI_FLOAT, all, s.count.data(), s.begin.data(),
-                              MPI_FLOAT, MPI_COMM_WORLD),
-               "MPI_Allgatherv");
+  return LOCKSTEP_MPI(MPI_Allgatherv(mine, s.count[me], MPI_FLOAT, all, s.count.data(),
+                                     s.begin.data(), MPI_FLOAT, MPI_COMM_WORLD),
+                      "MPI_Allgatherv");
 }
 
 Status Communicator::AllReduceSum(float* x, std::size_t count) {
   if (!distributed()) return Status::Ok();
-  return Check(
+  return LOCKSTEP_MPI(
       MPI_Allreduce(MPI_IN_PLACE, x, static_cast<int>(count), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD),
       "MPI_Allreduce");
 }
 
 Status Communicator::AllReduceSum(double* x, std::size_t count) {
   if (!distributed()) return Status::Ok();
-  return Check(
+  return LOCKSTEP_MPI(
       MPI_Allreduce(MPI_IN_PLACE, x, static_cast<int>(count), MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD),
       "MPI_Allreduce");
 }
 
 Status Communicator::Barrier() {
   if (!distributed()) return Status::Ok();
-  return Check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier");
+  return LOCKSTEP_MPI(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier");
 }
 
 }  // namespace lockstep::trainer

@@ -65,7 +65,7 @@ class Communicator {
   Status Barrier();
 
  private:
-  Status Check(int code, const char* what) const;
+  Status Check(int code, const char* what) const;  // MPI builds only
   bool initialized_ = false;
   int rank_ = 0;
   int size_ = 1;

@@ -27,6 +27,7 @@
 // Only the C API of MPI is used here; keep mpi.h from pulling in the MPI-2 C++
 // bindings (which would need libmpi_cxx). FindMPI sets these too when
 // MPI_CXX_SKIP_MPICXX is on.
+#if LOCKSTEP_HAVE_MPI
 #ifndef OMPI_SKIP_MPICXX
 #define OMPI_SKIP_MPICXX 1
 #endif
@@ -34,6 +35,7 @@
 #define MPICH_SKIP_MPICXX 1
 #endif
 #include <mpi.h>
+#endif
 
 #if defined(__GLIBC__)
 #include <gnu/libc-version.h>
@@ -97,6 +99,9 @@ std::string CompilerName() {
 }
 
 std::string MpiVersion() {
+#if !LOCKSTEP_HAVE_MPI
+  return "none (built without MPI: a world of one rank)";
+#else
   char library[MPI_MAX_LIBRARY_VERSION_STRING] = {};
   int length = 0;
   int major = 0;
@@ -107,6 +112,7 @@ std::string MpiVersion() {
   length = std::clamp(length, 0, MPI_MAX_LIBRARY_VERSION_STRING - 1);
   return env_internal::FormatMpiVersion(std::string_view(library, static_cast<std::size_t>(length)),
                                         major, minor);
+#endif
 }
 
 std::string OsName() {

@@ -81,13 +81,15 @@ MicroKernel<T> KernelFor(Isa isa) {
   return ScalarKernel<T>();
 }
 
-std::size_t RoundUp(std::size_t x, std::size_t to) { return (x + to - 1) / to * to; }
+std::size_t RoundUp(std::size_t x, std::size_t to) {
+  return (x + to - 1) / to * to;
+}
 
 // One panel of packed A: rows [i0, i0 + rows) (rows <= mr; the rest of the
 // panel is zeros), k in [p0, p0 + kc), row within the panel fastest.
 template <typename T>
-void PackA(const T* a, Strides s, std::size_t i0, std::size_t rows, std::size_t p0,
-           std::size_t kc, std::size_t mr, T* out) {
+void PackA(const T* a, Strides s, std::size_t i0, std::size_t rows, std::size_t p0, std::size_t kc,
+           std::size_t mr, T* out) {
   for (std::size_t r = 0; r < mr; ++r) {
     if (r >= rows) {
       for (std::size_t p = 0; p < kc; ++p) out[p * mr + r] = T(0);
@@ -101,8 +103,8 @@ void PackA(const T* a, Strides s, std::size_t i0, std::size_t rows, std::size_t 
 // One panel of packed B: columns [j0, j0 + cols) (cols <= nr, zeros after),
 // k in [p0, p0 + kc), column within the panel fastest.
 template <typename T>
-void PackB(const T* b, Strides s, std::size_t p0, std::size_t kc, std::size_t j0,
-           std::size_t cols, std::size_t nr, T* out) {
+void PackB(const T* b, Strides s, std::size_t p0, std::size_t kc, std::size_t j0, std::size_t cols,
+           std::size_t nr, T* out) {
   for (std::size_t j = 0; j < nr; ++j) {
     if (j >= cols) {
       for (std::size_t p = 0; p < kc; ++p) out[p * nr + j] = T(0);
@@ -137,7 +139,9 @@ std::vector<Isa> RunnableIsas() {
   return isas;
 }
 
-Isa WidestIsa() { return RunnableIsas().back(); }
+Isa WidestIsa() {
+  return RunnableIsas().back();
+}
 
 Result<Isa> PortableIsa() {
   const std::vector<Isa> runnable = RunnableIsas();
@@ -181,7 +185,8 @@ void Gemm(Isa isa, ThreadPool& pool, TrackedBuffer<T>& workspace, MemoryTracker&
 
   // Tasks: blocks of kMc rows times groups of B panels, enough of them to
   // balance the threads; each task sweeps its rectangle of C.
-  const bool parallel = pool.threads() > 1 && 2.0 * double(m) * double(n) * double(k) >= kParallelMinFlops;
+  const bool parallel =
+      pool.threads() > 1 && 2.0 * double(m) * double(n) * double(k) >= kParallelMinFlops;
   const std::size_t row_blocks = (m + kMc - 1) / kMc;
   const std::size_t want = parallel ? 4 * std::size_t(pool.threads()) : 1;
   const std::size_t col_groups = std::min(b_panels, (want + row_blocks - 1) / row_blocks);
@@ -224,8 +229,8 @@ void Gemm(Isa isa, ThreadPool& pool, TrackedBuffer<T>& workspace, MemoryTracker&
 template void Gemm<float>(Isa, ThreadPool&, TrackedBuffer<float>&, MemoryTracker&, const float*,
                           Strides, const float*, Strides, float*, std::size_t, std::size_t,
                           std::size_t);
-template void Gemm<double>(Isa, ThreadPool&, TrackedBuffer<double>&, MemoryTracker&,
-                           const double*, Strides, const double*, Strides, double*, std::size_t,
-                           std::size_t, std::size_t);
+template void Gemm<double>(Isa, ThreadPool&, TrackedBuffer<double>&, MemoryTracker&, const double*,
+                           Strides, const double*, Strides, double*, std::size_t, std::size_t,
+                           std::size_t);
 
 }  // namespace lockstep::trainer

@@ -20,6 +20,8 @@ struct Avx2 {
 
 }  // namespace
 
-MicroKernel<float> Avx2Kernel() { return {6, 16, &Sweep<float, Avx2, 6, 2>}; }
+MicroKernel<float> Avx2Kernel() {
+  return {6, 16, &Sweep<float, Avx2, 6, 2>};
+}
 
 }  // namespace lockstep::trainer::gemm_internal

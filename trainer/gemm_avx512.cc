@@ -20,6 +20,8 @@ struct Avx512 {
 
 }  // namespace
 
-MicroKernel<float> Avx512Kernel() { return {12, 32, &Sweep<float, Avx512, 12, 2>}; }
+MicroKernel<float> Avx512Kernel() {
+  return {12, 32, &Sweep<float, Avx512, 12, 2>};
+}
 
 }  // namespace lockstep::trainer::gemm_internal

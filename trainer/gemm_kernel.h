@@ -43,7 +43,8 @@ inline __attribute__((always_inline)) void Tile(std::size_t kc, const T* __restr
 #pragma GCC unroll 32
   for (std::size_t r = 0; r < MR; ++r) {
 #pragma GCC unroll 8
-    for (std::size_t v = 0; v < NV; ++v) acc[r][v] = first ? V::Zero() : V::Load(c + r * ldc + v * W);
+    for (std::size_t v = 0; v < NV; ++v)
+      acc[r][v] = first ? V::Zero() : V::Load(c + r * ldc + v * W);
   }
   for (std::size_t p = 0; p < kc; ++p) {
     typename V::Reg b[NV];
@@ -67,8 +68,8 @@ inline __attribute__((always_inline)) void Tile(std::size_t kc, const T* __restr
 // a copy padded with zeros (the padded lanes of packed A and B are zeros too,
 // and their outputs are dropped).
 template <typename T, class V, std::size_t MR, std::size_t NV>
-void Sweep(std::size_t rows, std::size_t cols, std::size_t kc, const T* packed_a,
-           const T* packed_b, T* c, std::size_t ldc, bool first) {
+void Sweep(std::size_t rows, std::size_t cols, std::size_t kc, const T* packed_a, const T* packed_b,
+           T* c, std::size_t ldc, bool first) {
   constexpr std::size_t NR = NV * V::kWidth;
   for (std::size_t j0 = 0; j0 < cols; j0 += NR) {
     const T* pb = packed_b + j0 * kc;  // panel j0 / NR

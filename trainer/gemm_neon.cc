@@ -19,6 +19,8 @@ struct Neon {
 
 }  // namespace
 
-MicroKernel<float> NeonKernel() { return {8, 12, &Sweep<float, Neon, 8, 3>}; }
+MicroKernel<float> NeonKernel() {
+  return {8, 12, &Sweep<float, Neon, 8, 3>};
+}
 
 }  // namespace lockstep::trainer::gemm_internal

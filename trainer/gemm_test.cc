@@ -24,8 +24,8 @@ std::vector<float> Random(std::size_t n, std::uint64_t salt) {
 // gemm.h's definition as the plainest loop: one accumulator per output, from
 // +0, one std::fma per k in order.
 template <bool kFused>
-std::vector<float> Reference(const float* a, Strides as, const float* b, Strides bs,
-                             std::size_t m, std::size_t k, std::size_t n) {
+std::vector<float> Reference(const float* a, Strides as, const float* b, Strides bs, std::size_t m,
+                             std::size_t k, std::size_t n) {
   std::vector<float> c(m * n);
   for (std::size_t i = 0; i < m; ++i) {
     for (std::size_t j = 0; j < n; ++j) {
@@ -54,7 +54,7 @@ struct Shape {
 };
 // Odd sizes around every tile (4, 6, 8, 12, 16, 32), the 96-row block and the
 // 256-deep K block, so edges, partial tiles and the K continuation all run.
-const Shape kShapes[] = {{1, 1, 1},    {3, 17, 5},    {17, 3, 33},  {7, 255, 19},
+const Shape kShapes[] = {{1, 1, 1},     {3, 17, 5},    {17, 3, 33},   {7, 255, 19},
                          {97, 257, 31}, {13, 600, 47}, {255, 64, 257}};
 
 // The forms Kernels uses, as strides over the same buffers: NN, NT (B stored
@@ -77,8 +77,8 @@ TEST(GemmTest, EveryCodePathEqualsTheFmaLoopBitForBit) {
           const Strides as = f.a_transposed ? Strides{1, s.m} : Strides{s.k, 1};
           const Strides bs = f.b_transposed ? Strides{1, s.k} : Strides{s.n, 1};
           std::vector<float> c(s.m * s.n, 7.0f);  // overwritten, not added to
-          Gemm<float>(isa, pool, workspace, tracker, a.data(), as, b.data(), bs, c.data(), s.m,
-                      s.k, s.n);
+          Gemm<float>(isa, pool, workspace, tracker, a.data(), as, b.data(), bs, c.data(), s.m, s.k,
+                      s.n);
           EXPECT_TRUE(SameBits(c, Reference<true>(a.data(), as, b.data(), bs, s.m, s.k, s.n)))
               << IsaName(isa) << " " << f.name << " " << s.m << "x" << s.k << "x" << s.n
               << ", threads " << threads;
@@ -106,8 +106,8 @@ TEST(GemmTest, DoubleRunsTheScalarPath) {
   std::vector<double> a(m * k), b(k * n), c(m * n);
   for (std::size_t i = 0; i < a.size(); ++i) a[i] = 1.0 / double(i + 3);
   for (std::size_t i = 0; i < b.size(); ++i) b[i] = 1.0 / double(i + 7);
-  Gemm<double>(Isa::kScalar, pool, workspace, tracker, a.data(), {k, 1}, b.data(), {n, 1},
-               c.data(), m, k, n);
+  Gemm<double>(Isa::kScalar, pool, workspace, tracker, a.data(), {k, 1}, b.data(), {n, 1}, c.data(),
+               m, k, n);
   for (std::size_t i = 0; i < m; ++i) {
     for (std::size_t j = 0; j < n; ++j) {
       double acc = 0;
@@ -122,8 +122,8 @@ TEST(GemmTest, EmptyProductsLeaveZeros) {
   ThreadPool pool(1);
   TrackedBuffer<float> workspace;
   std::vector<float> c(6, 7.0f);
-  Gemm<float>(WidestIsa(), pool, workspace, tracker, nullptr, {0, 1}, nullptr, {3, 1}, c.data(),
-              2, 0, 3);
+  Gemm<float>(WidestIsa(), pool, workspace, tracker, nullptr, {0, 1}, nullptr, {3, 1}, c.data(), 2,
+              0, 3);
   EXPECT_EQ(c, std::vector<float>(6, 0.0f));
 }
 
