@@ -22,8 +22,9 @@ constexpr std::size_t kMc = 96;
 // Multiples of every path's MR (4, 6, 8, 12) and NR (4, 12, 16, 32).
 constexpr std::size_t kAnyMr = 24, kAnyNr = 96;
 
-// Below this many flops the pool's hand-off costs more than a second thread
-// gives (bench/README.md, "Threads"), so the product runs on the caller.
+// Below this many flops the product runs on the caller: the pool's hand-off
+// would cost more than a second thread gives. A first setting; 4x more
+// changed nothing measurable on the smoke config (bench/README.md, "Threads").
 constexpr double kParallelMinFlops = 4e6;
 
 template <typename T>
@@ -188,7 +189,7 @@ void Gemm(Isa isa, ThreadPool& pool, TrackedBuffer<T>& workspace, MemoryTracker&
   const bool parallel =
       pool.threads() > 1 && 2.0 * double(m) * double(n) * double(k) >= kParallelMinFlops;
   const std::size_t row_blocks = (m + kMc - 1) / kMc;
-  const std::size_t want = parallel ? 4 * std::size_t(pool.threads()) : 1;
+  const std::size_t want = parallel ? 8 * std::size_t(pool.threads()) : 1;
   const std::size_t col_groups = std::min(b_panels, (want + row_blocks - 1) / row_blocks);
   const std::size_t panels_per_group = (b_panels + col_groups - 1) / col_groups;
   auto run = [&](std::size_t count, const std::function<void(std::size_t, std::size_t)>& body) {
