@@ -68,8 +68,49 @@ Status CheckUtf8(std::string_view text, const std::string& origin) {
   return Status::Ok();
 }
 
+Status CheckTomlNesting(std::string_view text, const std::string& origin) {
+  int depth = 0;
+  std::size_t line = 1;
+  const auto starts = [&](std::size_t i, std::string_view s) {
+    return text.substr(i, s.size()) == s;
+  };
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == '\n') {
+      ++line;
+    } else if (c == '#') {  // a comment, to the end of the line
+      while (i + 1 < text.size() && text[i + 1] != '\n') ++i;
+    } else if (c == '"' || c == '\'') {
+      const bool basic = c == '"';  // backslash escapes only in basic strings
+      const std::string_view close = starts(i, basic ? "\"\"\"" : "'''")
+                                         ? std::string_view(basic ? "\"\"\"" : "'''")
+                                         : std::string_view(basic ? "\"" : "'");
+      const bool multiline = close.size() == 3;
+      i += close.size();
+      while (i < text.size() && !starts(i, close) && (multiline || text[i] != '\n')) {
+        if (text[i] == '\n') ++line;
+        if (basic && text[i] == '\\') ++i;  // the escaped character is content
+        ++i;
+      }
+      if (i < text.size() && text[i] == '\n') ++line;
+      i += close.size() - 1;  // at the string's last character
+    } else if (c == '[' || c == '{') {
+      if (++depth > kMaxTomlNesting) {
+        return Status::BadInput(fmt::format(
+            "{}:{}: arrays or inline tables nested more than {} deep; no lockstep file needs "
+            "that: flatten them",
+            origin, line, kMaxTomlNesting));
+      }
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return Status::Ok();
+}
+
 Result<toml::value> ParseTomlText(std::string_view text, const std::string& origin) {
   LOCKSTEP_RETURN_IF_ERROR(CheckUtf8(text, origin));
+  LOCKSTEP_RETURN_IF_ERROR(CheckTomlNesting(text, origin));
   std::istringstream in{std::string(text)};
   try {
     return toml::parse(in, origin);

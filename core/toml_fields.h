@@ -24,11 +24,20 @@ namespace lockstep {
 // BadInput "origin:line: byte N is not UTF-8" unless `text` is well-formed
 // UTF-8 (no overlong forms, surrogates or code points past U+10FFFF). TOML
 // files must be UTF-8, and toml11 3.7 reads out of bounds on some invalid
-// bytes inside literal strings: every TOML reader calls this first.
+// bytes inside literal strings: every TOML reader calls this (and
+// CheckTomlNesting) first.
 Status CheckUtf8(std::string_view text, const std::string& origin);
 
-// CheckUtf8, then toml::parse; a syntax error is BadInput with toml11's
-// message (which shows the line).
+// toml11 parses arrays and inline tables by recursion, one C++ frame per
+// level, so "[[[[..." a few thousand deep overflows the stack (found by the
+// manifest and schedule fuzzers). No lockstep file nests more than a few
+// levels: deeper than kMaxTomlNesting is BadInput naming the line. Strings and
+// comments are skipped as TOML defines them.
+inline constexpr int kMaxTomlNesting = 32;
+Status CheckTomlNesting(std::string_view text, const std::string& origin);
+
+// CheckUtf8 and CheckTomlNesting, then toml::parse; a syntax error is
+// BadInput with toml11's message (which shows the line).
 Result<toml::value> ParseTomlText(std::string_view text, const std::string& origin);
 
 // The valid name closest to `key` by edit distance ("" if `valid` is empty).

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+#include <vector>
+
 #include "core/test_util.h"
 
 namespace lockstep {
@@ -20,6 +23,41 @@ TEST(TomlFieldsTest, Utf8IsCheckedBeforeToml11SeesTheBytes) {
     EXPECT_FALSE(CheckUtf8(std::string("x\n") + bad, "f").ok()) << bad;
   }
   EXPECT_TRUE(Contains(CheckUtf8("x\n\n\xc3", "f").message(), "f:3:"));
+}
+
+// toml11 recurses once per level: deep nesting is refused before it parses.
+TEST(TomlFieldsTest, DeepNestingIsRefusedBeforeToml11Recurses) {
+  const auto nested = [](int depth, char open) {
+    std::string inner = open == '{' ? "x = 1" : "1";
+    for (int d = 1; d < depth; ++d) {
+      inner = open == '{' ? "x = {" + inner + "}" : "[" + inner + "]";
+    }
+    return open == '{' ? "{" + inner + "}" : "[" + inner + "]";
+  };
+  for (char open : {'[', '{'}) {
+    EXPECT_TRUE(ParseTomlText("a = " + nested(kMaxTomlNesting, open) + "\n", "f.toml").ok());
+    Result<toml::value> r =
+        ParseTomlText("b = 1\n\na = " + nested(kMaxTomlNesting + 1, open) + "\n", "f.toml");
+    ASSERT_FALSE(r.ok()) << open;
+    EXPECT_EQ(r.status().code(), Status::Code::kBadInput);
+    EXPECT_TRUE(Contains(r.status().message(), "f.toml:3: arrays or inline tables nested"))
+        << r.status().message();
+  }
+  // The fuzzers' input: thousands of levels, unclosed.
+  EXPECT_FALSE(ParseTomlText("a = " + std::string(5000, '['), "f.toml").ok());
+  // Brackets in strings and comments are text, not nesting.
+  const std::string many(100, '[');
+  const std::vector<std::string> texts = {
+      "a = \"" + many + "\"\n",     "a = '" + many + "'\n",
+      "# " + many + "\na = 1\n",    "a = \"\"\"\n" + many + "\n\"\"\"\n",
+      "a = '''" + many + "\n'''\n", "a = \"\\\"" + many + "\"\n"};
+  for (const std::string& text : texts) {
+    EXPECT_TRUE(CheckTomlNesting(text, "f.toml").ok()) << text;
+    EXPECT_TRUE(ParseTomlText(text, "f.toml").ok()) << text;
+  }
+  // A string ends where TOML ends it: what follows counts again.
+  EXPECT_FALSE(CheckTomlNesting("a = \"x\" # \nb = " + many, "f.toml").ok());
+  EXPECT_FALSE(CheckTomlNesting("a = 'x'\nb = " + many, "f.toml").ok());
 }
 
 TEST(TomlFieldsTest, OneTypeAndRangePerKeyNothingDefaultedOrNarrowed) {

@@ -135,6 +135,7 @@ std::pair<std::size_t, std::size_t> CaretPosition(const std::string& message) {
 
 Result<toml::value> ParseToml(std::string_view text, const std::string& origin) {
   LOCKSTEP_RETURN_IF_ERROR(CheckUtf8(text, origin));
+  LOCKSTEP_RETURN_IF_ERROR(CheckTomlNesting(text, origin));
   std::istringstream in{std::string(text)};
   try {
     return toml::parse(in, origin);

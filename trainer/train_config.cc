@@ -67,6 +67,7 @@ std::vector<Binding> Bindings(TrainConfig& c, std::string& norm, std::string& pr
 // Parses the right-hand side of --set as a TOML value; a bare word that is
 // not TOML (openblas, rmsnorm) is taken as a string.
 toml::value ParseOverrideValue(const std::string& text) {
+  if (!CheckTomlNesting(text, "--set").ok()) return toml::value(text);  // then a type error
   std::istringstream in("x = " + text);
   try {
     toml::value v = toml::parse(in, "--set");
