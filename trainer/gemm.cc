@@ -90,8 +90,8 @@ std::size_t RoundUp(std::size_t x, std::size_t to) {
 // panel is zeros), k in [p0, p0 + kc), row within the panel fastest. The
 // loops follow whichever of A's strides is 1, so the reads are contiguous.
 template <typename T>
-void PackA(const T* a, Strides s, std::size_t i0, std::size_t rows, std::size_t p0,
-           std::size_t kc, std::size_t mr, T* out) {
+void PackA(const T* a, Strides s, std::size_t i0, std::size_t rows, std::size_t p0, std::size_t kc,
+           std::size_t mr, T* out) {
   if (s.row == 1 && s.col != 1) {  // A stored [K, M] (TN): a row of k is contiguous in i
     for (std::size_t p = 0; p < kc; ++p) {
       const T* column = a + i0 + (p0 + p) * s.col;
@@ -113,8 +113,8 @@ void PackA(const T* a, Strides s, std::size_t i0, std::size_t rows, std::size_t 
 // k in [p0, p0 + kc), column within the panel fastest; reads contiguous as
 // in PackA.
 template <typename T>
-void PackB(const T* b, Strides s, std::size_t p0, std::size_t kc, std::size_t j0,
-           std::size_t cols, std::size_t nr, T* out) {
+void PackB(const T* b, Strides s, std::size_t p0, std::size_t kc, std::size_t j0, std::size_t cols,
+           std::size_t nr, T* out) {
   if (s.col == 1) {  // B stored [K, N] (NN, TN): a row of k is contiguous in j
     for (std::size_t p = 0; p < kc; ++p) {
       const T* row = b + (p0 + p) * s.row + j0;

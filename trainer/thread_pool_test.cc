@@ -37,6 +37,16 @@ TEST(ThreadPoolTest, EveryIndexRunsExactlyOnce) {
   }
 }
 
+// Loops back to back, alternating how many threads they need: a worker left
+// out of one loop must not run the next one's range twice or miss it.
+TEST(ThreadPoolTest, BackToBackLoopsOfEverySizeRunEachIndexOnce) {
+  ThreadPool pool(3);
+  for (int loop = 0; loop < 3000; ++loop) {
+    const std::size_t n = loop % 3 == 0 ? 2 : loop % 3 == 1 ? 9 : 1;
+    RunLoop(pool, n, ThreadPool::kMinCostPerPart);  // 2, 3 and 1 parts
+  }
+}
+
 TEST(ThreadPoolTest, SmallLoopsStayOnTheCaller) {
   ThreadPool pool(3);
   const auto ran = RunLoop(pool, 100, 1);  // 100 operations: far below a part's worth
