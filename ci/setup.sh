@@ -25,21 +25,17 @@ packages=(
 # The arm64 libraries the cross build links, beside the native ones (multiarch).
 arm64_packages=(libopenblas-dev:arm64 libxxhash-dev:arm64 libfmt-dev:arm64)
 
-missing=()
-for p in "${packages[@]}"; do
-  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
-  if [[ "$status" != "install ok installed"* ]]; then
-    missing+=("$p")
-  fi
-done
-
-missing_arm64=()
-for p in "${arm64_packages[@]}"; do
-  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
-  if [[ "$status" != "install ok installed"* ]]; then
-    missing_arm64+=("$p")
-  fi
-done
+# The packages of the arguments that are not installed. A package installed
+# for two architectures prints two statuses, hence the prefix match.
+not_installed() {
+  local p status
+  for p in "$@"; do
+    status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+    [[ "$status" == "install ok installed"* ]] || echo "$p"
+  done
+}
+mapfile -t missing < <(not_installed "${packages[@]}")
+mapfile -t missing_arm64 < <(not_installed "${arm64_packages[@]}")
 
 if [ ${#missing[@]} -eq 0 ] && [ ${#missing_arm64[@]} -eq 0 ]; then
   echo "ci/setup.sh: all $(( ${#packages[@]} + ${#arm64_packages[@]} )) packages present"

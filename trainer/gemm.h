@@ -57,9 +57,10 @@ struct Strides {
 std::size_t GemmWorkspaceSize(std::size_t m, std::size_t k, std::size_t n);
 
 // C[m,n] = A[m,k] . B[k,n] in the order above, on `isa` (must be runnable;
-// for double only kScalar, which the gradient checks use). Threads split rows
-// of C when the product is large enough to gain from it. `workspace` holds the
-// packed panels; it grows to the largest product and is reused.
+// for double only kScalar, which the gradient checks use). Threads split C
+// into rectangles (blocks of rows by groups of column panels) when the product
+// is large enough to gain from it. `workspace` holds the packed panels; it
+// grows to the largest product and is reused.
 template <typename T>
 void Gemm(Isa isa, ThreadPool& pool, TrackedBuffer<T>& workspace, MemoryTracker& tracker,
           const T* a, Strides a_strides, const T* b, Strides b_strides, T* c, std::size_t m,

@@ -8,17 +8,13 @@
 #include <string>
 #include <vector>
 
-#include "core/counter_rng.h"
+#include "trainer/matrix_test_util.h"
 
 namespace lockstep::trainer {
 namespace {
 
 std::vector<float> Random(std::size_t n, std::uint64_t salt) {
-  CounterRng rng(salt, "test/gemm");
-  std::vector<float> v(n);
-  for (std::size_t i = 0; i < n; ++i)
-    v[i] = static_cast<float>(rng.Below(i, 2001)) / 1000.0f - 1.0f;
-  return v;
+  return RandomMatrix(n, salt, "test/gemm");
 }
 
 // gemm.h's definition as the plainest loop: one accumulator per output, from

@@ -7,17 +7,13 @@
 #include <stdexcept>
 #include <vector>
 
-#include "core/counter_rng.h"
+#include "trainer/matrix_test_util.h"
 
 namespace lockstep::trainer {
 namespace {
 
 std::vector<float> Random(std::size_t n, std::uint64_t salt) {
-  CounterRng rng(salt, "test/kernels");
-  std::vector<float> v(n);
-  for (std::size_t i = 0; i < n; ++i)
-    v[i] = static_cast<float>(rng.Below(i, 2001)) / 1000.0f - 1.0f;
-  return v;
+  return RandomMatrix(n, salt, "test/kernels");
 }
 
 // The portable profile's promise, spelled out as the plainest loop: each
