@@ -82,6 +82,58 @@ BENCHMARK(BM_KernelsNN)
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
 
+// Every matrix product of one training step of the bench model, called as
+// trainer/gpt.cc calls them (shapes, transposes, per-sequence weight
+// gradients), in each profile; arg 0 as in BM_KernelsNN. GFLOP/s here against
+// BM_KernelsNN's shows what the model's shapes cost beyond the square-ish one.
+void BM_StepGemms(benchmark::State& state) {
+  openblas_set_num_threads(1);
+  const Profile profile = state.range(0) == 0 ? Profile::kOpenBlas : Profile::kPortable;
+  const Isa isa =
+      profile == Profile::kPortable ? static_cast<Isa>(state.range(0) - 1) : WidestIsa();
+  const std::vector<Isa> runnable = RunnableIsas();
+  if (std::find(runnable.begin(), runnable.end(), isa) == runnable.end()) {
+    state.SkipWithError("this CPU does not run that code path");
+    return;
+  }
+  constexpr std::size_t B = 4, T = 256, BT = B * T, C = 256, V = 8192, L = 4;
+  ThreadPool pool(static_cast<int>(state.range(1)));
+  MemoryTracker tracker;
+  Kernels<float> k(pool, profile, tracker, Precision::kFp32, T, isa);
+  auto inp = Random(BT * 4 * C), w = Random(4 * C * C), wte = Random(V * C);
+  std::vector<float> out(BT * 4 * C), logits(BT * V), grad(V * C);
+  const std::size_t widths[][2] = {{C, 3 * C}, {C, C}, {C, 4 * C}, {4 * C, C}};  // (ic, oc)
+  double flops = 0;
+  for (auto _ : state) {
+    flops = 0;
+    for (std::size_t l = 0; l < L; ++l) {
+      for (const auto& [ic, oc] : widths) {
+        k.NN(inp.data(), w.data(), out.data(), BT, ic, oc);  // forward
+        k.NT(inp.data(), w.data(), out.data(), BT, oc, ic);  // input gradient
+        for (std::size_t s = 0; s < B; ++s)                  // weight gradient per sequence
+          k.TN(inp.data() + s * T * ic, inp.data() + s * T * oc, grad.data(), ic, T, oc);
+        flops += 3 * 2.0 * BT * ic * oc;
+      }
+    }
+    k.NT(inp.data(), wte.data(), logits.data(), BT, C, V);  // the head, tied to wte
+    for (std::size_t s = 0; s < B; ++s)
+      k.TN(logits.data() + s * T * V, inp.data() + s * T * C, grad.data(), V, T, C);
+    k.NN(logits.data(), wte.data(), out.data(), BT, V, C);
+    flops += 3 * 2.0 * BT * C * V;
+    benchmark::DoNotOptimize(out.data());
+    benchmark::DoNotOptimize(grad.data());
+  }
+  state.SetLabel(profile == Profile::kPortable
+                     ? std::string("portable ") + IsaName(isa)
+                     : std::string("openblas ") + CollectEnvFingerprint().blas_core);
+  state.counters["GFLOP/s"] = benchmark::Counter(
+      flops * state.iterations(), benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
+}
+BENCHMARK(BM_StepGemms)
+    ->ArgsProduct({{0, 1 + int(Isa::kAvx2), 1 + int(Isa::kAvx512), 1 + int(Isa::kNeon)}, {1, 2}})
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+
 // Whole training steps of trainer/configs/bench.toml: tokens per second.
 void BM_TrainStep(benchmark::State& state) {
   const std::string profile = state.range(0) == 0 ? "portable" : "openblas";

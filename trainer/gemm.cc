@@ -8,6 +8,7 @@
 #include <type_traits>
 
 #include "trainer/gemm_kernel.h"
+#include "trainer/simd_clones.h"
 
 namespace lockstep::trainer {
 namespace {
@@ -86,50 +87,117 @@ std::size_t RoundUp(std::size_t x, std::size_t to) {
   return (x + to - 1) / to * to;
 }
 
-// One panel of packed A: rows [i0, i0 + rows) (rows <= mr; the rest of the
-// panel is zeros), k in [p0, p0 + kc), row within the panel fastest. The
-// loops follow whichever of A's strides is 1, so the reads are contiguous.
-template <typename T>
-void PackA(const T* a, Strides s, std::size_t i0, std::size_t rows, std::size_t p0, std::size_t kc,
-           std::size_t mr, T* out) {
+// One panel of packed A: rows [i0, i0 + rows) (rows <= MR; the rest of the
+// panel is zeros), k in [p0, p0 + kc), row within the panel fastest. Packing
+// only copies, so its speed is all that is at stake: MR is a constant (the
+// copies of one k unroll into vector moves) and when A's rows are contiguous
+// in k, the MR rows are read side by side, so the writes are contiguous too.
+template <std::size_t MR, typename T>
+inline __attribute__((always_inline)) void PackAPanel(const T* a, Strides s, std::size_t i0,
+                                                      std::size_t rows, std::size_t p0,
+                                                      std::size_t kc, T* __restrict out) {
   if (s.row == 1 && s.col != 1) {  // A stored [K, M] (TN): a row of k is contiguous in i
     for (std::size_t p = 0; p < kc; ++p) {
       const T* column = a + i0 + (p0 + p) * s.col;
-      for (std::size_t r = 0; r < mr; ++r) out[p * mr + r] = r < rows ? column[r] : T(0);
+      if (rows == MR) {
+        for (std::size_t r = 0; r < MR; ++r) out[p * MR + r] = column[r];
+      } else {
+        for (std::size_t r = 0; r < MR; ++r) out[p * MR + r] = r < rows ? column[r] : T(0);
+      }
     }
     return;
   }
-  for (std::size_t r = 0; r < mr; ++r) {
-    if (r >= rows) {
-      for (std::size_t p = 0; p < kc; ++p) out[p * mr + r] = T(0);
-      continue;
-    }
-    const T* row = a + (i0 + r) * s.row + p0 * s.col;
-    for (std::size_t p = 0; p < kc; ++p) out[p * mr + r] = row[p * s.col];
+  const T* row[MR];
+  for (std::size_t r = 0; r < MR; ++r) row[r] = a + (i0 + (r < rows ? r : 0)) * s.row + p0 * s.col;
+  for (std::size_t p = 0; p < kc; ++p) {
+    for (std::size_t r = 0; r < MR; ++r) out[p * MR + r] = r < rows ? row[r][p * s.col] : T(0);
   }
 }
 
-// One panel of packed B: columns [j0, j0 + cols) (cols <= nr, zeros after),
-// k in [p0, p0 + kc), column within the panel fastest; reads contiguous as
-// in PackA.
-template <typename T>
-void PackB(const T* b, Strides s, std::size_t p0, std::size_t kc, std::size_t j0, std::size_t cols,
-           std::size_t nr, T* out) {
+// One panel of packed B: columns [j0, j0 + cols) (cols <= NR, zeros after),
+// k in [p0, p0 + kc), column within the panel fastest; as PackAPanel.
+template <std::size_t NR, typename T>
+inline __attribute__((always_inline)) void PackBPanel(const T* b, Strides s, std::size_t p0,
+                                                      std::size_t kc, std::size_t j0,
+                                                      std::size_t cols, T* __restrict out) {
   if (s.col == 1) {  // B stored [K, N] (NN, TN): a row of k is contiguous in j
     for (std::size_t p = 0; p < kc; ++p) {
       const T* row = b + (p0 + p) * s.row + j0;
-      for (std::size_t j = 0; j < nr; ++j) out[p * nr + j] = j < cols ? row[j] : T(0);
+      if (cols == NR) {
+        for (std::size_t j = 0; j < NR; ++j) out[p * NR + j] = row[j];
+      } else {
+        for (std::size_t j = 0; j < NR; ++j) out[p * NR + j] = j < cols ? row[j] : T(0);
+      }
     }
     return;
   }
-  for (std::size_t j = 0; j < nr; ++j) {
-    if (j >= cols) {
-      for (std::size_t p = 0; p < kc; ++p) out[p * nr + j] = T(0);
-      continue;
-    }
-    const T* col = b + p0 * s.row + (j0 + j) * s.col;
-    for (std::size_t p = 0; p < kc; ++p) out[p * nr + j] = col[p * s.row];
+  const T* col[NR];
+  for (std::size_t j = 0; j < NR; ++j) col[j] = b + p0 * s.row + (j0 + (j < cols ? j : 0)) * s.col;
+  for (std::size_t p = 0; p < kc; ++p) {
+    for (std::size_t j = 0; j < NR; ++j) out[p * NR + j] = j < cols ? col[j][p * s.row] : T(0);
   }
+}
+
+// The panel widths of every path (gemm_kernel.h), as constants.
+template <typename T>
+inline __attribute__((always_inline)) void PackA(const T* a, Strides s, std::size_t i0,
+                                                 std::size_t rows, std::size_t p0, std::size_t kc,
+                                                 std::size_t mr, T* out) {
+  switch (mr) {
+    case 4:
+      return PackAPanel<4>(a, s, i0, rows, p0, kc, out);
+    case 6:
+      return PackAPanel<6>(a, s, i0, rows, p0, kc, out);
+    case 8:
+      return PackAPanel<8>(a, s, i0, rows, p0, kc, out);
+    case 12:
+      return PackAPanel<12>(a, s, i0, rows, p0, kc, out);
+    default:
+      throw std::logic_error("Gemm: no packing for this MR");
+  }
+}
+template <typename T>
+inline __attribute__((always_inline)) void PackB(const T* b, Strides s, std::size_t p0,
+                                                 std::size_t kc, std::size_t j0, std::size_t cols,
+                                                 std::size_t nr, T* out) {
+  switch (nr) {
+    case 4:
+      return PackBPanel<4>(b, s, p0, kc, j0, cols, out);
+    case 12:
+      return PackBPanel<12>(b, s, p0, kc, j0, cols, out);
+    case 16:
+      return PackBPanel<16>(b, s, p0, kc, j0, cols, out);
+    case 32:
+      return PackBPanel<32>(b, s, p0, kc, j0, cols, out);
+    default:
+      throw std::logic_error("Gemm: no packing for this NR");
+  }
+}
+
+// float packing for several instruction sets (wider copies; no arithmetic).
+LOCKSTEP_SIMD_CLONES void PackAF32(const float* a, Strides s, std::size_t i0, std::size_t rows,
+                                   std::size_t p0, std::size_t kc, std::size_t mr, float* out) {
+  PackA(a, s, i0, rows, p0, kc, mr, out);
+}
+LOCKSTEP_SIMD_CLONES void PackBF32(const float* b, Strides s, std::size_t p0, std::size_t kc,
+                                   std::size_t j0, std::size_t cols, std::size_t nr, float* out) {
+  PackB(b, s, p0, kc, j0, cols, nr, out);
+}
+void PackAnyA(const float* a, Strides s, std::size_t i0, std::size_t rows, std::size_t p0,
+              std::size_t kc, std::size_t mr, float* out) {
+  PackAF32(a, s, i0, rows, p0, kc, mr, out);
+}
+void PackAnyA(const double* a, Strides s, std::size_t i0, std::size_t rows, std::size_t p0,
+              std::size_t kc, std::size_t mr, double* out) {
+  PackA(a, s, i0, rows, p0, kc, mr, out);
+}
+void PackAnyB(const float* b, Strides s, std::size_t p0, std::size_t kc, std::size_t j0,
+              std::size_t cols, std::size_t nr, float* out) {
+  PackBF32(b, s, p0, kc, j0, cols, nr, out);
+}
+void PackAnyB(const double* b, Strides s, std::size_t p0, std::size_t kc, std::size_t j0,
+              std::size_t cols, std::size_t nr, double* out) {
+  PackB(b, s, p0, kc, j0, cols, nr, out);
 }
 
 }  // namespace
@@ -222,10 +290,10 @@ void Gemm(Isa isa, ThreadPool& pool, TrackedBuffer<T>& workspace, MemoryTracker&
       for (std::size_t t = begin; t < end; ++t) {
         if (t < a_panels) {
           const std::size_t i0 = t * mr;
-          PackA(a, as, i0, std::min(mr, m - i0), p0, kc, mr, packed_a + i0 * kc);
+          PackAnyA(a, as, i0, std::min(mr, m - i0), p0, kc, mr, packed_a + i0 * kc);
         } else {
           const std::size_t j0 = (t - a_panels) * nr;
-          PackB(b, bs, p0, kc, j0, std::min(nr, n - j0), nr, packed_b + j0 * kc);
+          PackAnyB(b, bs, p0, kc, j0, std::min(nr, n - j0), nr, packed_b + j0 * kc);
         }
       }
     });
