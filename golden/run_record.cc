@@ -100,22 +100,43 @@ std::string MetricToToml(const MetricValue& m) {
   return "\"\"";
 }
 
-nlohmann::json TomlToJson(const toml::value& v) {
+// A header table as JSON, the form the record stream holds it in. A value
+// JSON cannot hold (nan, inf, a date or time) is refused: GoldenToToml could
+// not write it back (it did write `nan` as `null.0`, which is not TOML).
+// Returns what is wrong and where ("" when nothing is).
+std::string TomlToJson(const toml::value& v, const std::string& key, nlohmann::json* out) {
   if (v.is_table()) {
-    nlohmann::json out = nlohmann::json::object();
-    for (const auto& [k, x] : v.as_table()) out[k] = TomlToJson(x);
-    return out;
+    *out = nlohmann::json::object();
+    for (const auto& [k, x] : v.as_table()) {
+      std::string wrong = TomlToJson(x, key + "." + k, &(*out)[k]);
+      if (!wrong.empty()) return wrong;
+    }
+    return "";
   }
   if (v.is_array()) {
-    nlohmann::json out = nlohmann::json::array();
-    for (const auto& x : v.as_array()) out.push_back(TomlToJson(x));
-    return out;
+    *out = nlohmann::json::array();
+    for (std::size_t i = 0; i < v.as_array().size(); ++i) {
+      nlohmann::json item;
+      std::string wrong = TomlToJson(v.as_array()[i], fmt::format("{}[{}]", key, i), &item);
+      if (!wrong.empty()) return wrong;
+      out->push_back(std::move(item));
+    }
+    return "";
   }
-  if (v.is_integer()) return v.as_integer();
-  if (v.is_floating()) return v.as_floating();
-  if (v.is_boolean()) return v.as_boolean();
-  if (v.is_string()) return v.as_string().str;
-  return nullptr;
+  if (v.is_integer()) {
+    *out = v.as_integer();
+  } else if (v.is_floating()) {
+    if (!std::isfinite(v.as_floating()))
+      return fmt::format("`{}` is {}, which a run never records", key, v.as_floating());
+    *out = v.as_floating();
+  } else if (v.is_boolean()) {
+    *out = v.as_boolean();
+  } else if (v.is_string()) {
+    *out = v.as_string().str;
+  } else {
+    return fmt::format("`{}` is a date or time, which a run never records", key);
+  }
+  return "";
 }
 
 std::string Badly(const std::string& origin, const std::string& what) {
@@ -351,9 +372,13 @@ Status ParseGoldenHeader(const toml::value& h, const std::string& origin, RunHea
       return Status::BadInput(Badly(origin, fmt::format("`header.{}` must be a table", table)));
     }
   }
-  if (h.contains("corpora")) header->corpora = TomlToJson(h.at("corpora"));
-  if (h.contains("env")) header->env = TomlToJson(h.at("env"));
-  if (h.contains("config")) header->config = TomlToJson(h.at("config"));
+  const std::pair<const char*, nlohmann::json*> tables[] = {
+      {"corpora", &header->corpora}, {"env", &header->env}, {"config", &header->config}};
+  for (const auto& [table, target] : tables) {
+    if (!h.contains(table)) continue;
+    std::string wrong = TomlToJson(h.at(table), std::string("header.") + table, target);
+    if (!wrong.empty()) return Status::BadInput(Badly(origin, wrong));
+  }
   return Status::Ok();
 }
 

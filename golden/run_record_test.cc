@@ -116,6 +116,13 @@ TEST(RunRecordTest, AGoldenIsReadStrictly) {
       Contains(damaged("format_version = 1", "format_version = \"1\""), "must be an integer"));
   EXPECT_TRUE(Contains(damaged("steps = [", "steps = [ ]\nold = ["), "(only) a `steps"));
   EXPECT_TRUE(Contains(damaged("step_ms = 35.8", "step_ms = nan"), "finite values only"));
+  // The header's tables become the record's JSON: a value JSON cannot hold
+  // would be written back as something TOML cannot read (found by fuzzing).
+  EXPECT_TRUE(Contains(damaged("init_std = 0.02", "init_std = +nan"),
+                       "`header.config.model.init_std` is nan"));
+  EXPECT_TRUE(Contains(damaged("threads = 1", "threads = -inf"), "`header.env.threads` is -inf"));
+  EXPECT_TRUE(Contains(damaged("n_layer = 2", "n_layer = 1979-05-27"),
+                       "`header.config.model.n_layer` is a date or time"));
 
   RunRecord three = *ParseGolden(text, "g.toml");
   EXPECT_TRUE(CheckGoldenSteps(three, 3, "g.toml").ok());
