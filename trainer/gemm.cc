@@ -183,21 +183,23 @@ LOCKSTEP_SIMD_CLONES void PackBF32(const float* b, Strides s, std::size_t p0, st
                                    std::size_t j0, std::size_t cols, std::size_t nr, float* out) {
   PackB(b, s, p0, kc, j0, cols, nr, out);
 }
-void PackAnyA(const float* a, Strides s, std::size_t i0, std::size_t rows, std::size_t p0,
-              std::size_t kc, std::size_t mr, float* out) {
-  PackAF32(a, s, i0, rows, p0, kc, mr, out);
+template <typename T>
+void PackAnyA(const T* a, Strides s, std::size_t i0, std::size_t rows, std::size_t p0,
+              std::size_t kc, std::size_t mr, T* out) {
+  if constexpr (std::is_same_v<T, float>) {
+    PackAF32(a, s, i0, rows, p0, kc, mr, out);
+  } else {
+    PackA(a, s, i0, rows, p0, kc, mr, out);
+  }
 }
-void PackAnyA(const double* a, Strides s, std::size_t i0, std::size_t rows, std::size_t p0,
-              std::size_t kc, std::size_t mr, double* out) {
-  PackA(a, s, i0, rows, p0, kc, mr, out);
-}
-void PackAnyB(const float* b, Strides s, std::size_t p0, std::size_t kc, std::size_t j0,
-              std::size_t cols, std::size_t nr, float* out) {
-  PackBF32(b, s, p0, kc, j0, cols, nr, out);
-}
-void PackAnyB(const double* b, Strides s, std::size_t p0, std::size_t kc, std::size_t j0,
-              std::size_t cols, std::size_t nr, double* out) {
-  PackB(b, s, p0, kc, j0, cols, nr, out);
+template <typename T>
+void PackAnyB(const T* b, Strides s, std::size_t p0, std::size_t kc, std::size_t j0,
+              std::size_t cols, std::size_t nr, T* out) {
+  if constexpr (std::is_same_v<T, float>) {
+    PackBF32(b, s, p0, kc, j0, cols, nr, out);
+  } else {
+    PackB(b, s, p0, kc, j0, cols, nr, out);
+  }
 }
 
 }  // namespace
