@@ -46,19 +46,25 @@ void BM_SgemmOpenBlasPeak(benchmark::State& state) {
 }
 BENCHMARK(BM_SgemmOpenBlasPeak)->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMillisecond);
 
+// Arg 0 of the GEMM benchmarks: 0 = openblas, 1 + Isa = portable on that
+// path. False (the benchmark skipped) when this CPU does not run the path.
+bool PickCodePath(benchmark::State& state, Profile* profile, Isa* isa) {
+  openblas_set_num_threads(1);
+  *profile = state.range(0) == 0 ? Profile::kOpenBlas : Profile::kPortable;
+  *isa = *profile == Profile::kPortable ? static_cast<Isa>(state.range(0) - 1) : WidestIsa();
+  const std::vector<Isa> runnable = RunnableIsas();
+  if (std::find(runnable.begin(), runnable.end(), *isa) != runnable.end()) return true;
+  state.SkipWithError("this CPU does not run that code path");
+  return false;
+}
+
 // lockstep's Kernels::NN in each profile and thread count; the portable
 // profile on each of its code paths this CPU runs (arg 0: 0 = openblas,
 // 1 + Isa = portable on that path).
 void BM_KernelsNN(benchmark::State& state) {
-  openblas_set_num_threads(1);
-  const Profile profile = state.range(0) == 0 ? Profile::kOpenBlas : Profile::kPortable;
-  const Isa isa =
-      profile == Profile::kPortable ? static_cast<Isa>(state.range(0) - 1) : WidestIsa();
-  const std::vector<Isa> runnable = RunnableIsas();
-  if (std::find(runnable.begin(), runnable.end(), isa) == runnable.end()) {
-    state.SkipWithError("this CPU does not run that code path");
-    return;
-  }
+  Profile profile;
+  Isa isa;
+  if (!PickCodePath(state, &profile, &isa)) return;
   ThreadPool pool(static_cast<int>(state.range(1)));
   MemoryTracker tracker;
   Kernels<float> k(pool, profile, tracker, Precision::kFp32, 0, isa);
@@ -87,15 +93,9 @@ BENCHMARK(BM_KernelsNN)
 // gradients), in each profile; arg 0 as in BM_KernelsNN. GFLOP/s here against
 // BM_KernelsNN's shows what the model's shapes cost beyond the square-ish one.
 void BM_StepGemms(benchmark::State& state) {
-  openblas_set_num_threads(1);
-  const Profile profile = state.range(0) == 0 ? Profile::kOpenBlas : Profile::kPortable;
-  const Isa isa =
-      profile == Profile::kPortable ? static_cast<Isa>(state.range(0) - 1) : WidestIsa();
-  const std::vector<Isa> runnable = RunnableIsas();
-  if (std::find(runnable.begin(), runnable.end(), isa) == runnable.end()) {
-    state.SkipWithError("this CPU does not run that code path");
-    return;
-  }
+  Profile profile;
+  Isa isa;
+  if (!PickCodePath(state, &profile, &isa)) return;
   constexpr std::size_t B = 4, T = 256, BT = B * T, C = 256, V = 8192, L = 4;
   ThreadPool pool(static_cast<int>(state.range(1)));
   MemoryTracker tracker;
