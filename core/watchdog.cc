@@ -9,8 +9,11 @@
 
 #include <cerrno>
 #include <chrono>
+#include <condition_variable>
 #include <cstring>
 #include <deque>
+#include <mutex>
+#include <thread>
 
 namespace lockstep {
 namespace {
@@ -175,6 +178,63 @@ void StopGroup(const Child& child, const WatchOptions& options, Pumped* p) {
   while (::kill(-child.pid, 0) == 0 && Since(stopping) < options.grace) ::usleep(10000);
 }
 
+// Watches the calls of `on_line` from a thread of its own (see the header):
+// one stuck for `idle_timeout` seconds, or running when a cancel comes, is
+// taken over: the group is stopped and `on_stuck` ends the process.
+class LineGuard {
+ public:
+  LineGuard(const Child& child, const WatchOptions& options) : child_(child), options_(options) {
+    if (options_.on_stuck) watcher_ = std::thread([this] { Watch(); });
+  }
+  ~LineGuard() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      done_ = true;
+    }
+    wake_.notify_all();
+    if (watcher_.joinable()) watcher_.join();
+  }
+  LineGuard(const LineGuard&) = delete;
+  LineGuard& operator=(const LineGuard&) = delete;
+
+  void Enter() {
+    std::lock_guard<std::mutex> lock(mu_);
+    busy_ = true;
+    busy_since_ = Clock::now();
+  }
+  void Leave() {
+    std::unique_lock<std::mutex> lock(mu_);
+    // Taken over while it ran: on_stuck is ending the process.
+    if (taken_) wake_.wait(lock, [] { return false; });
+    busy_ = false;
+  }
+
+ private:
+  void Watch() {
+    std::unique_lock<std::mutex> lock(mu_);
+    while (!done_) {
+      wake_.wait_for(lock, std::chrono::milliseconds(100));
+      if (done_ || !busy_) continue;
+      const bool cancelled = options_.cancel != nullptr && options_.cancel->load();
+      if (!cancelled && Since(busy_since_) < options_.idle_timeout) continue;
+      taken_ = true;
+      lock.unlock();
+      Pumped unknown;  // the reading thread may or may not have reaped the command
+      StopGroup(child_, options_, &unknown);
+      options_.on_stuck(cancelled);
+      std::abort();  // on_stuck must not return
+    }
+  }
+
+  const Child child_;
+  const WatchOptions& options_;
+  std::mutex mu_;
+  std::condition_variable wake_;
+  bool busy_ = false, taken_ = false, done_ = false;
+  Clock::time_point busy_since_;
+  std::thread watcher_;
+};
+
 }  // namespace
 
 Result<ProcessOutcome> RunWatched(const std::vector<std::string>& argv, const WatchOptions& options,
@@ -185,8 +245,11 @@ Result<ProcessOutcome> RunWatched(const std::vector<std::string>& argv, const Wa
   if (!child.ok()) return child.status();
   ProcessOutcome outcome;
   std::deque<std::string> tail;
+  LineGuard guard(*child, options);
   auto emit = [&](std::string line) {
+    guard.Enter();
     on_line(line);
+    guard.Leave();
     tail.push_back(std::move(line));
     if (tail.size() > 60) tail.pop_front();  // room for a sanitizer's or MPI's report
   };

@@ -7,6 +7,12 @@
 // with exit code 124, as GNU timeout reports it. A command that exits is
 // judged by its exit code and output: once its output is drained, processes it
 // left behind holding the pipe are not waited for; the group is killed.
+//
+// `on_line` itself is watched too, from a thread of its own: a call that has
+// not returned after `idle_timeout` seconds, or is still running when
+// `cancel` turns true, cannot be interrupted (a user's regex backtracking in
+// std::regex_search), so the group is stopped from that thread and
+// `on_stuck` is called there; it must end the process.
 #ifndef LOCKSTEP_CORE_WATCHDOG_H_
 #define LOCKSTEP_CORE_WATCHDOG_H_
 
@@ -38,6 +44,10 @@ struct WatchOptions {
   // When this turns true (a signal handler's flag), the group gets SIGTERM,
   // then SIGKILL after `grace`, as on a hang.
   const std::atomic<bool>* cancel = nullptr;
+  // Called, on the watching thread and after the group is stopped, when
+  // `on_line` is stuck (above); `cancelled` says whether a cancel came first.
+  // Must not return. Without it, a stuck `on_line` is waited for.
+  std::function<void(bool cancelled)> on_stuck;
 };
 
 // BadInput if the command cannot be started (empty argv, not found).

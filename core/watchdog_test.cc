@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <chrono>
 #include <csignal>
+#include <cstdlib>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -59,6 +60,31 @@ TEST(WatchdogTest, IdleRunIsKilledWithItsWholeGroupAndExit124) {
   EXPECT_EQ(r->exit_code, 124);
   EXPECT_EQ(lines, std::vector<std::string>{"started"});
   EXPECT_LT(seconds, 5.0) << "timeout 0.5 s + grace 0.5 s, SIGKILL reaches the whole group";
+}
+
+// A line handler that never returns (a regex backtracking without end)
+// cannot be interrupted: the watching thread stops the group, then calls
+// on_stuck, which ends the process. Here it exits 7 if the command is gone.
+TEST(WatchdogTest, AStuckLineHandlerIsTakenOverAfterTheTimeout) {
+  const std::string pid_file = ::testing::TempDir() + "/stuck-handler.pid";
+  EXPECT_EXIT(
+      {
+        WatchOptions o;
+        o.idle_timeout = 0.5;
+        o.grace = 0.5;
+        o.on_stuck = [&](bool cancelled) {
+          pid_t pid = 0;
+          std::ifstream(pid_file) >> pid;
+          const bool gone = pid > 0 && ::kill(pid, 0) != 0;
+          std::_Exit(cancelled ? 3 : gone ? 7 : 9);
+        };
+        (void)RunWatched({"/bin/sh", "-c", "echo $$ > " + pid_file + "; echo line; sleep 30"}, o,
+                         [](std::string_view) {
+                           for (;;) ::pause();
+                         });
+        std::_Exit(5);  // RunWatched returned: the handler was never taken over
+      },
+      ::testing::ExitedWithCode(7), "");
 }
 
 TEST(WatchdogTest, OutputKeepsTheWatchdogAway) {

@@ -4,10 +4,12 @@
 #include <fmt/ranges.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -350,7 +352,9 @@ class CaseRun {
                           Decimal(row, "loss"), Decimal(row, "grad_norm"), mark)
            << std::flush;
     };
+    std::atomic<long> lines_read{0};
     auto on_line = [&](std::string_view line) {
+      ++lines_read;
       if (c_.external()) {
         if (auto row = parser->Feed(line)) on_step(*row);
         return;
@@ -370,6 +374,30 @@ class CaseRun {
                      : !o_.command_dir.empty() ? o_.command_dir
                                                : fs::path(c_.path).parent_path().string();
     wo.cancel = o_.cancel;
+    // The parser stuck on one line (a user's regex backtracking) cannot be
+    // interrupted: the case's processes are ended, and so is lockstep.
+    wo.on_stuck = [&](bool cancelled) {
+      const int sig = InterruptScope::Signal();
+      const Status why =
+          cancelled
+              ? Status::Interrupted(
+                    fmt::format("interrupted by {} while the {} parser was matching line {} of "
+                                "the command's output; the case's processes were ended",
+                                sig > 0 ? std::string("SIG") + sigabbrev_np(sig) : "a signal",
+                                c_.parser, lines_read.load()),
+                    sig)
+              : Status::BadInput(fmt::format(
+                    "{}: the {} parser spent more than {:g} s on line {} of the command's output "
+                    "without finishing; the case's processes were ended.{}",
+                    c_.path, c_.parser, o_.timeout, lines_read.load(),
+                    c_.parser == "regex"
+                        ? " std::regex backtracks exponentially on nested unbounded quantifiers "
+                          "such as `([^ ]+)*` or `.**`: rewrite `regex` without them"
+                        : ""));
+      out_ << std::flush;
+      std::cerr << "lockstep: error: " << why.message() << std::endl;
+      std::_Exit(why.exit_code());
+    };
     Result<ProcessOutcome> process = RunWatched(CaseCommand(c_, o_, record), wo, on_line);
     if (!process.ok()) return Status::BadInput(c_.path + ": " + process.status().message());
     a.process = *process;

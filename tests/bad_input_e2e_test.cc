@@ -202,6 +202,18 @@ TEST_F(BadInputE2E, EveryClassIsRefusedNamingWhereAndChangesNothing) {
        [&](const fs::path&) { return "smoke -q --retries -1 " + (kept_ / "t.toml").string(); },
        2,
        {"--retries"}},
+      {"a regex that backtracks without end",
+       [&](const fs::path& w) {
+         // 2^40 ways to split the loss before the `!` that never comes.
+         Write(w / "rx.sh", "echo 'step 1 loss " + std::string(40, 'a') + "'\n");
+         Write(w / "rx.toml", "command = [\"sh\", \"" + (w / "rx.sh").string() +
+                                  "\"]\nparser = \"regex\"\n"
+                                  "regex = 'step (?<step>\\d+) loss (?<loss>([^ ]+)*)!'\n"
+                                  "golden = \"rx.golden.toml\"\n");
+         return "smoke -q --update --timeout 2 " + (w / "rx.toml").string();
+       },
+       2,
+       {"rx.toml: the regex parser spent more than 2 s on line 1", "rewrite `regex`"}},
       // 6. Memory.
       {"a model that cannot fit",
        [&](const fs::path&) {

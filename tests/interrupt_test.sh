@@ -42,3 +42,33 @@ for sig in TERM HUP INT; do
   [ ! -e hang.golden.toml ] || { echo "SIG$sig: an interrupted --update wrote a golden"; exit 1; }
   echo "SIG$sig: exit $code, the case's processes ended, no golden written"
 done
+
+# The same care when lockstep itself is stuck: a case regex that backtracks
+# without end on the line the command printed before it started its sleep.
+# The match cannot be interrupted, so the watching thread ends the group and
+# lockstep; before it did, SIGTERM was never acted on.
+cat > stuck.sh <<SH
+echo "step 1 loss $(printf 'a%.0s' $(seq 40))"
+sleep 300 &
+echo \$! > ready
+wait
+SH
+cat > stuck.toml <<TOML
+command = ["sh", "$work/stuck.sh"]
+parser = "regex"
+regex = 'step (?<step>\d+) loss (?<loss>([^ ]+)*)!'
+golden = "stuck.golden.toml"
+TOML
+"$lockstep" smoke --update -q --timeout 600 "$work/stuck.toml" > out-stuck.txt 2>&1 &
+smoke=$!
+if ! read -t 60 -r child <> ready; then cat out-stuck.txt; echo "the stuck case never started"; exit 1; fi
+kill -s TERM "$smoke"
+code=0
+wait "$smoke" || code=$?
+if [ "$code" != 143 ]; then cat out-stuck.txt; echo "stuck regex, SIGTERM: exit $code, expected 143"; exit 1; fi
+grep -q "interrupted by SIGTERM" out-stuck.txt || { cat out-stuck.txt; echo "no 'interrupted by SIGTERM'"; exit 1; }
+if [ -e "/proc/$child/stat" ] && [ "$(awk '{print $3}' "/proc/$child/stat")" != Z ]; then
+  echo "stuck regex: the case's process $child outlived lockstep smoke"; exit 1
+fi
+[ ! -e stuck.golden.toml ] || { echo "stuck regex: an interrupted --update wrote a golden"; exit 1; }
+echo "stuck regex, SIGTERM: exit $code, the case's processes ended, no golden written"
