@@ -36,7 +36,8 @@ void RegisterBisectCommits(CLI::App& bisect, int& exit_code) {
                   "Seconds without output before a build or run counts as hung")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--cache", o->cache_dir,
-                  "Build cache directory (default: ~/.cache/lockstep/bisect)");
+                  "Build cache directory (default: $XDG_CACHE_HOME/lockstep/bisect, else "
+                  "~/.cache/lockstep/bisect)");
   cmd->add_option("--log", o->log_path,
                   "Save `git bisect log` here (default: in the cache directory)");
   cmd->add_option("CMD", o->command,
@@ -53,8 +54,9 @@ void RegisterBisectCommits(CLI::App& bisect, int& exit_code) {
       "      --good v0.3.21 --bad v0.3.26 --build 'make -j2 && make PREFIX=/tmp/ob install' \\\n"
       "      --artifact /tmp/ob --case smoke/cases/tiny-openblas.toml\n"
       "Exit codes: 0 culprit found, 1 no bad commit in the range (or the good end already\n"
-      "fails), 2 bad revisions, range, case or an oracle that cannot be run, 130 interrupted "
-      "(worktree removed).");
+      "fails, or only commits that could not be built or tested are left), 2 bad revisions,\n"
+      "range, case or an oracle that cannot be run, 128+N interrupted by signal N (worktree\n"
+      "removed).");
   cmd->callback([o, hang_is, &exit_code] {
     bisect::CommitBisectOptions options = *o;
     options.hang_is_skip = *hang_is == "skip";

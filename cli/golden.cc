@@ -116,6 +116,7 @@ void RegisterGolden(CLI::App& app, int& exit_code) {
   auto* show =
       cmd->add_subcommand("show", "Print a golden's (or record stream's) header and steps");
   show->add_option("FILE", *show_path, "Golden file or record stream")->required();
+  show->footer("Example:\n  lockstep golden show golden/cases/tiny.toml");
   show->callback([=, &exit_code] { exit_code = Show(*show_path); });
 
   auto a = std::make_shared<std::string>(), b = std::make_shared<std::string>();
@@ -123,6 +124,10 @@ void RegisterGolden(CLI::App& app, int& exit_code) {
       cmd->add_subcommand("diff", "Side by side, per metric, up to and at the first divergence");
   diff->add_option("A", *a, "Golden or record stream (the reference)")->required();
   diff->add_option("B", *b, "Golden or record stream")->required();
+  diff->footer(
+      "Example:\n  lockstep golden diff golden/cases/tiny.toml out/runs/tiny.jsonl\n"
+      "Exit codes: 0 pass, 1 a regression (the diagnosis names its kind), 2 bad input or a\n"
+      "config diagnosis, 3 the run crashed.");
   diff->callback([=, &exit_code] { exit_code = Diff(*a, *b); });
 
   auto run = std::make_shared<std::string>(), gold = std::make_shared<std::string>();
@@ -130,6 +135,10 @@ void RegisterGolden(CLI::App& app, int& exit_code) {
       cmd->add_subcommand("check", "Compare a run with a golden under the default policies");
   check->add_option("RUN", *run, "Record stream (or golden) of the run")->required();
   check->add_option("GOLDEN", *gold, "Golden file")->required();
+  check->footer(
+      "Example:\n  lockstep golden check out/runs/tiny.jsonl golden/cases/tiny.toml\n"
+      "Exit codes: 0 pass, 1 a regression (the diagnosis names its kind), 2 bad input or a\n"
+      "config diagnosis, 3 the run crashed.");
   check->callback([=, &exit_code] { exit_code = Check(*run, *gold); });
 }
 

@@ -37,14 +37,16 @@ int RefuseUnknownCommand(const CLI::App& app, int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     const std::string word = argv[i];
     if (word.empty() || word[0] == '-') return 0;  // options: CLI11 judges them
-    std::vector<std::string> names;
+    // Hidden commands (empty group) run when named but are never suggested.
+    std::vector<std::string> names, shown;
     for (const CLI::App* sub : at->get_subcommands([](const CLI::App*) { return true; })) {
       names.push_back(sub->get_name());
+      if (!sub->get_group().empty()) shown.push_back(sub->get_name());
     }
     if (names.empty()) return 0;  // a command's positional arguments
     if (std::find(names.begin(), names.end(), word) == names.end()) {
       std::cerr << fmt::format("{}: unknown command '{}'; did you mean {}? (commands: {})\n", path,
-                               word, lockstep::NearestName(word, names), fmt::join(names, ", "));
+                               word, lockstep::NearestName(word, shown), fmt::join(shown, ", "));
       return 2;
     }
     at = at->get_subcommand(word);
