@@ -8,9 +8,10 @@
 #   LOCKSTEP_FUZZ_TIMEOUT=60 bash ci/fuzz.sh 1800   a longer per-input limit (default 10 s),
 #     for long runs beside other work: libFuzzer's limit is wall time, and a
 #     starved process reports a timeout on an input that takes milliseconds
-# (ONLY picks the targets, then SKIP leaves some of them out.) log_regex_user
-# fuzzes the regex itself: a pathological user regex can take seconds per
-# input in std::regex, so short CI passes leave it out.
+# ONLY picks the targets, then SKIP leaves some of them out of fuzzing; the
+# saved crash inputs of every target ONLY picks are replayed all the same.
+# log_regex_user fuzzes the regex itself: a pathological user regex can take
+# seconds per input in std::regex, so short CI passes leave it out.
 # Each target starts from a copy of tests/fuzz/corpus/<target> (the committed
 # seeds are never written) in build/fuzz/fuzz-work/<target>; crash inputs land
 # in build/fuzz/fuzz-artifacts/<target>/, logs in build/fuzz/fuzz-logs/.
@@ -41,6 +42,9 @@ read -r -a skip <<<"${LOCKSTEP_FUZZ_SKIP:-}"
 for t in "${targets[@]}" ${skip[@]+"${skip[@]}"}; do
   if [ -z "${max_len[$t]:-}" ]; then echo "ci/fuzz.sh: no fuzz target $t" >&2; exit 2; fi
 done
+# A skipped target is not fuzzed, but its saved crash inputs are still
+# replayed: they take milliseconds, and a fixed bug must stay fixed.
+replayed=("${targets[@]}")
 if [ ${#skip[@]} -ne 0 ]; then
   kept=()
   for t in "${targets[@]}"; do
@@ -66,11 +70,14 @@ mkdir -p "$logs"
 failed=()
 summaries=()
 
-for t in "${targets[@]}"; do
-  bin="$build/tests/fuzz/${t}_fuzz"
-  flags=(-timeout="${LOCKSTEP_FUZZ_TIMEOUT:-10}" -max_len="${max_len[$t]}" -rss_limit_mb=4096)
+fuzz_flags() { # TARGET: the flags of every run of that target
+  echo -timeout="${LOCKSTEP_FUZZ_TIMEOUT:-10}" -max_len="${max_len[$1]}" -rss_limit_mb=4096
+}
 
-  # 1. Every saved crash input must now pass.
+# 1. Every saved crash input must now pass.
+for t in "${replayed[@]}"; do
+  bin="$build/tests/fuzz/${t}_fuzz"
+  read -r -a flags <<<"$(fuzz_flags "$t")"
   regressions=()
   if [ -d "tests/fuzz/regressions/$t" ]; then
     while IFS= read -r -d '' f; do regressions+=("$f"); done \
@@ -84,8 +91,12 @@ for t in "${targets[@]}"; do
       failed+=("$t")
     fi
   done
+done
 
-  # 2. Fuzz from a scratch copy of the seeds.
+# 2. Fuzz each target from a scratch copy of the seeds.
+for t in "${targets[@]}"; do
+  bin="$build/tests/fuzz/${t}_fuzz"
+  read -r -a flags <<<"$(fuzz_flags "$t")"
   rm -rf "${work:?}/$t" "${artifacts:?}/$t"
   mkdir -p "$work/$t" "$artifacts/$t"
   cp -R "tests/fuzz/corpus/$t/." "$work/$t/"
