@@ -6,13 +6,10 @@
 #include <CLI/CLI.hpp>
 #include <string>
 
+#include "core/report.h"  // Report(status): the message on stderr, the exit code
 #include "core/status.h"
 
 namespace lockstep::cli {
-
-// Prints a failed status as "lockstep: error: ..." (or "regression:") and
-// returns the exit code docs/design.md assigns it.
-int Report(const Status& status);
 
 // This executable's path (/proc/self/exe), for the commands that run lockstep again.
 std::string SelfPath();

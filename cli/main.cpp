@@ -21,16 +21,6 @@ std::string SelfPath() {
   return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : "lockstep";
 }
 
-int Report(const Status& status) {
-  if (status.ok()) return 0;
-  const char* kind = status.code() == Status::Code::kRegression ? "regression" : "error";
-  // Under mpirun every rank may report the same problem: say which one spoke.
-  const char* rank = std::getenv("OMPI_COMM_WORLD_RANK");
-  std::cerr << "lockstep" << (rank != nullptr ? std::string(" (rank ") + rank + ")" : std::string())
-            << ": " << kind << ": " << status.message() << "\n";
-  return status.exit_code();
-}
-
 int RefuseUnknownCommand(const CLI::App& app, int argc, char** argv) {
   const CLI::App* at = &app;
   std::string path = "lockstep";

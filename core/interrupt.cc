@@ -1,6 +1,7 @@
 #include "core/interrupt.h"
 
 #include <signal.h>
+#include <string.h>  // sigabbrev_np
 
 namespace lockstep {
 namespace {
@@ -40,6 +41,11 @@ const std::atomic<bool>& InterruptScope::Flag() {
 }
 int InterruptScope::Signal() {
   return g_signal.load();
+}
+
+std::string InterruptScope::SignalName() {
+  const int sig = Signal();
+  return sig > 0 ? std::string("SIG") + sigabbrev_np(sig) : std::string("a signal");
 }
 void InterruptScope::Reset() {
   g_interrupted.store(false);

@@ -7,6 +7,7 @@
 #define LOCKSTEP_CORE_INTERRUPT_H_
 
 #include <atomic>
+#include <string>
 
 namespace lockstep {
 
@@ -22,6 +23,8 @@ class InterruptScope {
   static bool Interrupted() { return Flag().load(); }
   // The signal that arrived first; 0 if none.
   static int Signal();
+  // "SIGTERM" and so on for Signal(), for messages; "a signal" if none.
+  static std::string SignalName();
   // 128 + Signal(): the exit code of a run that was interrupted.
   static int ExitCode() { return 128 + Signal(); }
   // Clears the flag (tests, and a bisect that runs again in one process).

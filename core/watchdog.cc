@@ -197,12 +197,15 @@ class LineGuard {
   LineGuard(const LineGuard&) = delete;
   LineGuard& operator=(const LineGuard&) = delete;
 
+  // Without on_stuck nothing watches, and a line costs no lock.
   void Enter() {
+    if (!watcher_.joinable()) return;
     std::lock_guard<std::mutex> lock(mu_);
     busy_ = true;
     busy_since_ = Clock::now();
   }
   void Leave() {
+    if (!watcher_.joinable()) return;
     std::unique_lock<std::mutex> lock(mu_);
     // Taken over while it ran: on_stuck is ending the process.
     if (taken_) wake_.wait(lock, [] { return false; });

@@ -9,12 +9,12 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <iostream>
 #include <nlohmann/json.hpp>
 #include <thread>
 
 #include "core/atomic_file.h"
 #include "core/interrupt.h"
+#include "core/report.h"
 #include "smoke/log_parser.h"
 #include "smoke/markup.h"
 
@@ -377,15 +377,13 @@ class CaseRun {
     // The parser stuck on one line (a user's regex backtracking) cannot be
     // interrupted: the case's processes are ended, and so is lockstep.
     wo.on_stuck = [&](bool cancelled) {
-      const int sig = InterruptScope::Signal();
       const Status why =
           cancelled
               ? Status::Interrupted(
                     fmt::format("interrupted by {} while the {} parser was matching line {} of "
                                 "the command's output; the case's processes were ended",
-                                sig > 0 ? std::string("SIG") + sigabbrev_np(sig) : "a signal",
-                                c_.parser, lines_read.load()),
-                    sig)
+                                InterruptScope::SignalName(), c_.parser, lines_read.load()),
+                    InterruptScope::Signal())
               : Status::BadInput(fmt::format(
                     "{}: the {} parser spent more than {:g} s on line {} of the command's output "
                     "without finishing; the case's processes were ended.{}",
@@ -395,21 +393,18 @@ class CaseRun {
                           "such as `([^ ]+)*` or `.**`: rewrite `regex` without them"
                         : ""));
       out_ << std::flush;
-      std::cerr << "lockstep: error: " << why.message() << std::endl;
-      std::_Exit(why.exit_code());
+      std::_Exit(Report(why));
     };
     Result<ProcessOutcome> process = RunWatched(CaseCommand(c_, o_, record), wo, on_line);
     if (!process.ok()) return Status::BadInput(c_.path + ": " + process.status().message());
     a.process = *process;
     if (a.process.cancelled) {
-      const int sig = InterruptScope::Signal();
       return Status::Interrupted(
           fmt::format(
               "interrupted by {}: the case's processes were ended (SIGTERM, then SIGKILL after "
               "{:.0f} s); golden {} left as it was",
-              sig > 0 ? std::string("SIG") + sigabbrev_np(sig) : std::string("a signal"), o_.grace,
-              c_.golden),
-          sig);
+              InterruptScope::SignalName(), o_.grace, c_.golden),
+          InterruptScope::Signal());
     }
     on_line("");  // the record lines written after the last stdout line
     if (!c_.external() && fs::exists(record)) {

@@ -23,24 +23,31 @@ parser = "jsonl"
 golden = "hang.golden.toml"
 TOML
 
+# interrupt_and_check WHAT SIG SMOKE_PID CHILD_PID OUTPUT GOLDEN: sends SIG
+# to smoke and checks it exits 128 + SIG saying so, with the case's process
+# CHILD gone and no GOLDEN written.
+interrupt_and_check() {
+  local what=$1 sig=$2 smoke=$3 child=$4 out=$5 golden=$6 code=0
+  kill -s "$sig" "$smoke"
+  wait "$smoke" || code=$?
+  local want=$((128 + $(kill -l "$sig")))
+  if [ "$code" != "$want" ]; then cat "$out"; echo "$what: exit $code, expected $want"; exit 1; fi
+  grep -q "interrupted by SIG$sig" "$out" || { cat "$out"; echo "$what: no 'interrupted by SIG$sig'"; exit 1; }
+  # The sleep was in the case's process group: gone, or a zombie for init to reap.
+  if [ -e "/proc/$child/stat" ] && [ "$(awk '{print $3}' "/proc/$child/stat")" != Z ]; then
+    echo "$what: the case's process $child outlived lockstep smoke"; exit 1
+  fi
+  [ ! -e "$golden" ] || { echo "$what: an interrupted --update wrote a golden"; exit 1; }
+  echo "$what: exit $code, the case's processes ended, no golden written"
+}
+
 for sig in TERM HUP INT; do
   # Job control off: a background job of a non-interactive shell ignores
   # SIGINT; lockstep's handler must still see it, so start it in its own way.
   ( trap - INT; exec "$lockstep" smoke --update -q --timeout 600 "$work/hang.toml" > "out-$sig.txt" 2>&1 ) &
   smoke=$!
   if ! read -t 60 -r child <> ready; then cat "out-$sig.txt"; echo "the case never started"; exit 1; fi
-  kill -s "$sig" "$smoke"
-  code=0
-  wait "$smoke" || code=$?
-  want=$((128 + $(kill -l "$sig")))
-  if [ "$code" != "$want" ]; then cat "out-$sig.txt"; echo "SIG$sig: exit $code, expected $want"; exit 1; fi
-  grep -q "interrupted by SIG$sig" "out-$sig.txt" || { cat "out-$sig.txt"; echo "no 'interrupted by SIG$sig'"; exit 1; }
-  # The sleep was in the case's process group: gone, or a zombie for init to reap.
-  if [ -e "/proc/$child/stat" ] && [ "$(awk '{print $3}' "/proc/$child/stat")" != Z ]; then
-    echo "SIG$sig: the case's process $child outlived lockstep smoke"; exit 1
-  fi
-  [ ! -e hang.golden.toml ] || { echo "SIG$sig: an interrupted --update wrote a golden"; exit 1; }
-  echo "SIG$sig: exit $code, the case's processes ended, no golden written"
+  interrupt_and_check "SIG$sig" "$sig" "$smoke" "$child" "out-$sig.txt" hang.golden.toml
 done
 
 # The same care when lockstep itself is stuck: a case regex that backtracks
@@ -62,13 +69,4 @@ TOML
 "$lockstep" smoke --update -q --timeout 600 "$work/stuck.toml" > out-stuck.txt 2>&1 &
 smoke=$!
 if ! read -t 60 -r child <> ready; then cat out-stuck.txt; echo "the stuck case never started"; exit 1; fi
-kill -s TERM "$smoke"
-code=0
-wait "$smoke" || code=$?
-if [ "$code" != 143 ]; then cat out-stuck.txt; echo "stuck regex, SIGTERM: exit $code, expected 143"; exit 1; fi
-grep -q "interrupted by SIGTERM" out-stuck.txt || { cat out-stuck.txt; echo "no 'interrupted by SIGTERM'"; exit 1; }
-if [ -e "/proc/$child/stat" ] && [ "$(awk '{print $3}' "/proc/$child/stat")" != Z ]; then
-  echo "stuck regex: the case's process $child outlived lockstep smoke"; exit 1
-fi
-[ ! -e stuck.golden.toml ] || { echo "stuck regex: an interrupted --update wrote a golden"; exit 1; }
-echo "stuck regex, SIGTERM: exit $code, the case's processes ended, no golden written"
+interrupt_and_check "stuck regex, SIGTERM" TERM "$smoke" "$child" out-stuck.txt stuck.golden.toml
